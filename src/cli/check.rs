@@ -1,0 +1,82 @@
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use super::{Common, Outcome, use_color};
+use crate::diag::render::{self, text::Style};
+
+/// Check every rule over the repository (SPEC section 4)
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Fail only on what changed since this revision; older findings print as pre-existing
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Github,
+    Sarif,
+    Markdown,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let snapshot = crate::worktree::read(&root)?;
+    let loaded = crate::check::load(&snapshot);
+    let repo = crate::git::open(&root).ok();
+    let needs = crate::rules::files_needing_history(&loaded.catalog);
+    let last_touched = match &repo {
+        Some(repo) => crate::git::last_touched(repo, &needs)?,
+        None => Default::default(),
+    };
+    let (catalog, mut report) = crate::check::finish(loaded, &snapshot, as_of, &last_touched);
+    if let Some(base) = &args.base {
+        let repo = repo.as_ref().context("`--base` needs a git repository")?;
+        let change = crate::git::change_since(repo, base)?;
+        crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, &change);
+    }
+    let out = match args.format {
+        Format::Text => render::text::render(
+            &report,
+            &snapshot,
+            Style {
+                color: use_color(std::io::stdout().is_terminal()),
+            },
+        ),
+        Format::Json => render::json::render(&report),
+        Format::Sarif => render::sarif::render(&report),
+        Format::Markdown => render::markdown::render(&report),
+        Format::Github => {
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)
+                    .with_context(|| {
+                        format!(
+                            "cannot write the job summary to `{}`",
+                            path.to_string_lossy()
+                        )
+                    })?;
+                f.write_all(render::github::summary(&report).as_bytes())?;
+            }
+            render::github::render(&report)
+        }
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(if report.failed() {
+        Outcome::Findings
+    } else {
+        Outcome::Success
+    })
+}

@@ -1,0 +1,52 @@
+use anyhow::Result;
+
+use super::{Common, Outcome, write_file};
+use crate::model::CODEOWNERS_FILE;
+
+/// Print the CODEOWNERS generated from the catalog (or write it, or check it)
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Write `.github/CODEOWNERS`
+    #[arg(long, conflicts_with = "check")]
+    write: bool,
+    /// Exit 1 and print a diff when `.github/CODEOWNERS` differs from the generated one
+    #[arg(long)]
+    check: bool,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let snapshot = crate::worktree::read(&root)?;
+    let loaded = crate::check::load(&snapshot);
+    if loaded.catalog.settings.is_none() {
+        anyhow::bail!(
+            "cannot generate CODEOWNERS: `policies/settings.yaml` did not load\nhint: run `portcullis check` to see why"
+        );
+    }
+    let generated = crate::codeowners::generate(&loaded.catalog);
+    if args.write {
+        write_file(&root.join(CODEOWNERS_FILE), &generated)?;
+        eprintln!(
+            "wrote {CODEOWNERS_FILE} ({} apps)",
+            loaded.catalog.apps.len()
+        );
+        return Ok(Outcome::Success);
+    }
+    if args.check {
+        let current = snapshot.text(CODEOWNERS_FILE).unwrap_or("");
+        let diff = crate::codeowners::diff(current, &generated);
+        if diff.is_empty() {
+            eprintln!("{CODEOWNERS_FILE} is up to date");
+            return Ok(Outcome::Success);
+        }
+        print!("{diff}");
+        eprintln!(
+            "error: {CODEOWNERS_FILE} differs from the catalog\nhint: run `portcullis codeowners --write`"
+        );
+        return Ok(Outcome::Findings);
+    }
+    print!("{generated}");
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,95 @@
+//! Edge: the command line. One file per command, its clap arguments beside its `run`.
+
+mod check;
+mod codeowners;
+mod explain;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+/// Access requests the GitOps way: grants as YAML, pull requests as requests, reviews as
+/// approvals, git history as the audit trail.
+#[derive(Parser)]
+#[command(name = "portcullis", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(check::Args),
+    Codeowners(codeowners::Args),
+    Explain(explain::Args),
+}
+
+/// What a command ended with; `main` maps it to the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: error diagnostics, or a refused action.
+    Findings,
+}
+
+/// Options every command that reads the repository takes.
+#[derive(clap::Args, Clone)]
+pub struct Common {
+    /// The repository to read [default: the git work tree containing the current directory]
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Judge time as of this date (`YYYY-MM-DD`, 00:00:00Z) or RFC 3339 timestamp [default: now]
+    #[arg(long, value_name = "DATE|TIMESTAMP")]
+    as_of: Option<String>,
+}
+
+impl Common {
+    fn root(&self) -> Result<PathBuf> {
+        let root = match &self.root {
+            Some(r) => r.clone(),
+            None => {
+                let cwd = std::env::current_dir()?;
+                crate::git::discover_root(&cwd).unwrap_or(cwd)
+            }
+        };
+        if !root.join("policies").is_dir() {
+            return Err(anyhow!(
+                "`{}` is not a portcullis repository: it has no `policies/` folder\nhint: run from the repository, or pass `--root DIR`",
+                root.display()
+            ));
+        }
+        Ok(root)
+    }
+
+    /// The only place the clock is read: when `--as-of` is not given.
+    fn as_of(&self) -> Result<DateTime<Utc>> {
+        match &self.as_of {
+            None => Ok(Utc::now()),
+            Some(text) => crate::model::time::parse_as_of(text)
+                .map_err(|e| anyhow!("invalid `--as-of`: {e}\nhint: write `--as-of 2026-11-22` or `--as-of 2026-11-22T09:00:00Z`")),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Codeowners(args) => codeowners::run(args),
+        Command::Explain(args) => explain::run(args),
+    }
+}
+
+/// Colour only on a terminal, and never with `NO_COLOR` set.
+fn use_color(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text).map_err(|e| anyhow!("cannot write `{}`: {e}", path.display()))
+}

@@ -1,0 +1,65 @@
+//! `--format markdown`: a table for PR comments and job summaries. Text from grant files is
+//! escaped so it cannot mention people, link, inject HTML or break the table.
+
+use std::fmt::Write;
+
+use crate::diag::Report;
+use crate::model::Severity;
+
+/// Makes untrusted text inert inside a markdown table cell.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '|' => out.push_str("&#124;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '@' => out.push_str("@\u{2060}"),
+            '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '\\' | '~' | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let errors = report.errors();
+    let verdict = if errors > 0 { "failed" } else { "passed" };
+    let _ = writeln!(out, "### portcullis check {verdict}\n");
+    let _ = writeln!(
+        out,
+        "{} files, {} grants: **{} errors**, {} warnings, {} pre-existing\n",
+        report.files,
+        report.grants,
+        errors,
+        report.warnings(),
+        report.pre_existing()
+    );
+    if report.diagnostics.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "| severity | rule | location | message |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for d in &report.diagnostics {
+        let sev = match (d.severity, d.pre_existing) {
+            (Severity::Error, false) => "error",
+            (Severity::Error, true) => "error (pre-existing)",
+            (Severity::Warning, _) => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "| {sev} | `{}` | {}:{} | {} |",
+            d.rule.id(),
+            escape(&d.file),
+            d.pos.line,
+            escape(&d.message)
+        );
+    }
+    out
+}

@@ -1,0 +1,100 @@
+//! `--format text`: rustc-style, with the source line and a caret under the offending value.
+//! Colour is an extra, never the only signal: the severity word is always printed.
+
+use std::fmt::Write;
+
+use super::Sources;
+use crate::diag::{Diagnostic, Report};
+use crate::model::Severity;
+
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+pub fn render(report: &Report, sources: &dyn Sources, style: Style) -> String {
+    let mut out = String::new();
+    for d in &report.diagnostics {
+        one(&mut out, d, sources, style);
+    }
+    let errors = report.errors();
+    let warnings = report.warnings();
+    let pre = report.pre_existing();
+    let mut summary = format!(
+        "checked {} files, {} grants: {} {}, {} {}",
+        report.files,
+        report.grants,
+        errors,
+        if errors == 1 { "error" } else { "errors" },
+        warnings,
+        if warnings == 1 { "warning" } else { "warnings" },
+    );
+    if pre > 0 {
+        let _ = write!(summary, " ({pre} pre-existing, not counted as errors)");
+    }
+    let status = if errors > 0 {
+        style.paint("1;31", "failed")
+    } else {
+        style.paint("1;32", "ok")
+    };
+    let _ = writeln!(out, "{status}: {summary}");
+    out
+}
+
+fn one(out: &mut String, d: &Diagnostic, sources: &dyn Sources, style: Style) {
+    let (word, code) = match (d.severity, d.pre_existing) {
+        (Severity::Error, false) => ("error", "1;31"),
+        (Severity::Error, true) => ("error (pre-existing)", "1;33"),
+        (Severity::Warning, _) => ("warning", "1;33"),
+    };
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        style.paint(code, &format!("{word}[{}]", d.rule.id())),
+        d.message
+    );
+    let gutter = d.pos.line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let _ = writeln!(
+        out,
+        "{pad}{} {}:{}:{}",
+        style.paint("1;34", "-->"),
+        d.file,
+        d.pos.line,
+        d.pos.col
+    );
+    if let Some(line) = sources.line(&d.file, d.pos.line) {
+        let bar = style.paint("1;34", "|");
+        let _ = writeln!(out, "{pad} {bar}");
+        let _ = writeln!(
+            out,
+            "{} {bar} {}",
+            style.paint("1;34", &d.pos.line.to_string()),
+            line.trim_end()
+        );
+        let caret_at: String = line
+            .chars()
+            .take(d.pos.col.saturating_sub(1) as usize)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let carets = "^".repeat(d.pos.len.max(1) as usize);
+        let _ = writeln!(out, "{pad} {bar} {caret_at}{}", style.paint(code, &carets));
+    }
+    for r in &d.related {
+        let _ = writeln!(out, "{pad} = related: {}:{}", r.file, r.line);
+    }
+    if let Some(h) = &d.hint {
+        let _ = writeln!(out, "{pad} = hint: {h}");
+    }
+    out.push('\n');
+}

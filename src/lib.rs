@@ -1,0 +1,21 @@
+//! portcullis: access grants as YAML in git, checked on every pull request.
+//!
+//! The data flow of `check`:
+//! `worktree`/`git` read a [`snapshot::Snapshot`] -> [`load`] parses it strictly into a
+//! [`model::Catalog`] plus diagnostics -> [`rules`] add the findings of SPEC section 4 ->
+//! [`baseline`] marks what a change did not touch -> a [`diag::render`] format prints it.
+
+// -- core: no I/O, no clock --
+pub mod baseline;
+pub mod check;
+pub mod codeowners;
+pub mod diag;
+pub mod load;
+pub mod model;
+pub mod rules;
+pub mod snapshot;
+
+// -- edges: files, git, terminal --
+pub mod cli;
+pub mod git;
+pub mod worktree;

@@ -1,0 +1,262 @@
+//! Snapshot -> Catalog + diagnostics. The only YAML-aware code: layout of the tree, the strict
+//! parser, schema validation and the semantic checks a schema cannot express (real calendar
+//! days, leap seconds, durations, templates). A file that fails is left out of the catalog and
+//! every other file is still loaded.
+
+pub mod layout;
+mod policies;
+pub mod schema;
+pub mod yaml;
+
+use rayon::prelude::*;
+
+use crate::diag::{Diagnostic, Rule};
+use crate::model::{Catalog, Grant, GrantFile, Spanned};
+use crate::snapshot::{Entry, Snapshot};
+use layout::FileKind;
+use schema::Kind;
+use yaml::{Node, Pos};
+
+/// Loads everything in the snapshot.
+pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut catalog = Catalog::default();
+    let mut grant_paths = Vec::new();
+    for (path, entry) in &snapshot.files {
+        match layout::classify(path) {
+            Ok(FileKind::Grant) => grant_paths.push((path.as_str(), entry)),
+            Ok(FileKind::Codeowners | FileKind::Other) => {}
+            Ok(kind) => {
+                if let Some(node) = parse_entry(path, entry, &mut diags) {
+                    policies::load_policy(&mut catalog, kind, path, &node, &mut diags);
+                }
+            }
+            Err(d) => diags.push(*d),
+        }
+        if matches!(entry, Entry::Symlink | Entry::Submodule) {
+            let what = if *entry == Entry::Symlink {
+                "symlink"
+            } else {
+                "submodule"
+            };
+            diags.push(
+                Diagnostic::new(
+                    Rule::Symlink,
+                    path,
+                    Pos::START,
+                    format!("`{path}` is a {what}"),
+                )
+                .hint("governed folders hold plain files only; replace it with the file's content"),
+            );
+        }
+    }
+    policies::require_core_files(snapshot, &catalog, &mut diags);
+
+    let loaded: Vec<(Option<GrantFile>, Vec<Diagnostic>)> = grant_paths
+        .par_iter()
+        .map(|(path, entry)| {
+            let mut d = Vec::new();
+            let file =
+                parse_entry(path, entry, &mut d).and_then(|node| grant_file(path, &node, &mut d));
+            (file, d)
+        })
+        .collect();
+    for (file, d) in loaded {
+        diags.extend(d);
+        match file {
+            Some(f) => catalog.grant_files.push(f),
+            None => catalog.broken_files += 1,
+        }
+    }
+    (catalog, diags)
+}
+
+/// Parses one file's bytes; size and symlink problems were reported by the caller or here.
+pub fn parse_entry(path: &str, entry: &Entry, diags: &mut Vec<Diagnostic>) -> Option<Node> {
+    match entry {
+        Entry::File(bytes) => match yaml::parse(bytes) {
+            Ok(node) => Some(node),
+            Err(e) => {
+                diags.push(Diagnostic::new(Rule::YamlSyntax, path, e.pos, e.message).hint(e.hint));
+                None
+            }
+        },
+        Entry::TooLarge(size) => {
+            let limit = crate::snapshot::size_limit(path);
+            diags.push(
+                Diagnostic::new(
+                    Rule::FileTooLarge,
+                    path,
+                    Pos::START,
+                    format!("`{path}` is {size} bytes, over the limit of {limit} bytes"),
+                )
+                .hint("split the content, or remove what does not belong in a governed file"),
+            );
+            None
+        }
+        Entry::Symlink | Entry::Submodule => None,
+    }
+}
+
+/// Runs the schema and reports each violation; true when the file is valid.
+pub fn schema_ok(kind: Kind, path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> bool {
+    let errors = schema::validate(kind, node);
+    for e in &errors {
+        let mut d = Diagnostic::new(Rule::Schema, path, e.pos, e.message.clone());
+        d.hint = e.hint.clone();
+        diags.push(d);
+    }
+    errors.is_empty()
+}
+
+pub(crate) fn spanned_str(node: Option<&Node>) -> Option<Spanned<String>> {
+    let node = node?;
+    Some(Spanned {
+        value: node.as_str()?.to_owned(),
+        pos: node.pos,
+    })
+}
+
+pub(crate) fn str_of(node: &Node, key: &str) -> Option<String> {
+    node.get(key).and_then(Node::as_str).map(str::to_owned)
+}
+
+pub(crate) fn bool_of(node: &Node, key: &str) -> bool {
+    matches!(
+        node.get(key).map(|n| &n.value),
+        Some(yaml::Value::Bool(true))
+    )
+}
+
+/// A semantic check failed on a value the schema accepted.
+pub(crate) fn invalid(path: &str, pos: Pos, message: String, diags: &mut Vec<Diagnostic>) {
+    diags.push(Diagnostic::new(Rule::Schema, path, pos, message));
+}
+
+/// Parses a date-valued field, reporting a sloppy one.
+pub(crate) fn date_of(
+    path: &str,
+    node: &Node,
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Option<Spanned<chrono::NaiveDate>>, ()> {
+    let Some(n) = node.get(key) else {
+        return Ok(None);
+    };
+    let text = n.as_str().unwrap_or_default();
+    match crate::model::time::parse_date(text) {
+        Ok(d) => Ok(Some(Spanned {
+            value: d,
+            pos: n.pos,
+        })),
+        Err(e) => {
+            invalid(path, n.pos, format!("`{key}`: {e}"), diags);
+            Err(())
+        }
+    }
+}
+
+pub(crate) fn duration_of(
+    path: &str,
+    node: &Node,
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Option<chrono::Duration>, ()> {
+    let Some(n) = node.get(key) else {
+        return Ok(None);
+    };
+    match crate::model::time::parse_duration(n.as_str().unwrap_or_default()) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) => {
+            invalid(path, n.pos, format!("`{key}`: {e}"), diags);
+            Err(())
+        }
+    }
+}
+
+/// One `access/<app>/<person>.yaml`: schema, then values, then its place in the tree.
+pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<GrantFile> {
+    if !schema_ok(Kind::Grant, path, node, diags) {
+        return None;
+    }
+    let person = spanned_str(node.get("person"))?;
+    let app = spanned_str(node.get("app"))?;
+    let mut ok = true;
+    let mut grants = Vec::new();
+    for item in node.get("grants").map(Node::as_seq).unwrap_or_default() {
+        let Some(role) = spanned_str(item.get("role")) else {
+            ok = false;
+            continue;
+        };
+        let expires = match item.get("expires") {
+            None => None,
+            Some(n) => match crate::model::Expiry::parse(n.as_str().unwrap_or_default()) {
+                Ok(e) => Some(Spanned {
+                    value: e,
+                    pos: n.pos,
+                }),
+                Err(e) => {
+                    invalid(path, n.pos, format!("`expires`: {e}"), diags);
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let reviewed = date_of(path, item, "reviewed", diags).unwrap_or_else(|()| {
+            ok = false;
+            None
+        });
+        grants.push(Grant {
+            role,
+            item: item.pos,
+            justification: spanned_str(item.get("justification")),
+            expires,
+            ticket: str_of(item, "ticket"),
+            emergency: bool_of(item, "emergency"),
+            reviewed,
+        });
+    }
+    let (folder_app, file_person) = layout::grant_path_parts(path)?;
+    if folder_app != app.value {
+        diags.push(
+            Diagnostic::new(
+                Rule::PathMismatch,
+                path,
+                app.pos,
+                format!(
+                    "file is in `access/{folder_app}/` but says `app: {}`",
+                    app.value
+                ),
+            )
+            .hint(format!(
+                "move it to `access/{}/{}.yaml`, or fix `app:`",
+                app.value, person.value
+            ))
+            .subject(Some(&person.value), Some(&app.value), None),
+        );
+    }
+    if file_person != person.value {
+        diags.push(
+            Diagnostic::new(
+                Rule::PathMismatch,
+                path,
+                person.pos,
+                format!(
+                    "file is named `{file_person}.yaml` but says `person: {}`",
+                    person.value
+                ),
+            )
+            .hint(format!(
+                "rename it to `access/{}/{}.yaml`, or fix `person:`",
+                app.value, person.value
+            ))
+            .subject(Some(&person.value), Some(&app.value), None),
+        );
+    }
+    ok.then(|| GrantFile {
+        path: path.to_owned(),
+        person,
+        app,
+        grants,
+    })
+}

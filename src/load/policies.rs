@@ -1,0 +1,481 @@
+//! The files under `policies/`: settings, people, app catalog, SoD rules and birthright rules.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, Related, Rule};
+use crate::model::*;
+use crate::snapshot::Snapshot;
+
+use super::layout::FileKind;
+use super::schema::Kind;
+use super::yaml::{Node, Pos};
+use super::{bool_of, date_of, duration_of, invalid, schema_ok, spanned_str, str_of};
+
+pub fn load_policy(
+    catalog: &mut Catalog,
+    kind: FileKind,
+    path: &str,
+    node: &Node,
+    diags: &mut Vec<Diagnostic>,
+) {
+    match kind {
+        FileKind::Settings => {
+            if schema_ok(Kind::Settings, path, node, diags) {
+                catalog.settings = settings(path, node, diags);
+            }
+        }
+        FileKind::People => {
+            if schema_ok(Kind::People, path, node, diags) {
+                people(catalog, path, node, diags);
+            }
+        }
+        FileKind::App => {
+            if schema_ok(Kind::App, path, node, diags)
+                && let Some(app) = app(path, node, diags)
+            {
+                add_app(catalog, app, diags);
+            }
+        }
+        FileKind::Sod => {
+            if schema_ok(Kind::Sod, path, node, diags) {
+                sod(catalog, path, node, diags);
+            }
+        }
+        FileKind::Birthright => {
+            if schema_ok(Kind::Birthright, path, node, diags) {
+                birthright(catalog, path, node);
+            }
+        }
+        FileKind::Grant | FileKind::Codeowners | FileKind::Other => {}
+    }
+}
+
+/// settings.yaml and people.yaml must exist; without them nothing can be judged.
+pub fn require_core_files(snapshot: &Snapshot, _catalog: &Catalog, diags: &mut Vec<Diagnostic>) {
+    for (file, what) in [
+        (SETTINGS_FILE, "org-wide settings"),
+        (PEOPLE_FILE, "the people directory"),
+    ] {
+        if snapshot.get(file).is_none() {
+            diags.push(
+                Diagnostic::new(
+                    Rule::Schema,
+                    file,
+                    Pos::START,
+                    format!("`{file}` is missing"),
+                )
+                .hint(format!("create `{file}` with {what}; see SPEC section 2")),
+            );
+        }
+    }
+}
+
+fn settings(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Settings> {
+    let mut s = Settings::with_defaults(str_of(node, "org")?, str_of(node, "security_team")?);
+    s.emergency_approvers = str_of(node, "emergency_approvers");
+    let int = |key: &str| {
+        node.get(key).and_then(|n| match n.value {
+            super::yaml::Value::Int(i) => u32::try_from(i).ok(),
+            _ => None,
+        })
+    };
+    if let Some(v) = int("warn_days") {
+        s.warn_days = v;
+    }
+    if let Some(v) = int("min_justification") {
+        s.min_justification = v;
+    }
+    if let Some(defaults) = node.get("default_max_duration") {
+        for (i, risk) in ["low", "medium", "high", "critical"].iter().enumerate() {
+            if let Some(d) = duration_of(path, defaults, risk, diags).ok()? {
+                s.default_max_duration[i] = d;
+            }
+        }
+    }
+    if let Some(d) = duration_of(path, node, "emergency_max_duration", diags).ok()? {
+        s.emergency_max_duration = d;
+    }
+    if let Some(d) = duration_of(path, node, "request_ttl", diags).ok()? {
+        s.request_ttl = d;
+    }
+    Some(s)
+}
+
+fn person_type(s: &str) -> Option<PersonType> {
+    Some(match s {
+        "employee" => PersonType::Employee,
+        "contractor" => PersonType::Contractor,
+        "vendor" => PersonType::Vendor,
+        _ => return None,
+    })
+}
+
+fn people(catalog: &mut Catalog, path: &str, node: &Node, diags: &mut Vec<Diagnostic>) {
+    for item in node.get("people").map(Node::as_seq).unwrap_or_default() {
+        let Some(id) = spanned_str(item.get("id")) else {
+            continue;
+        };
+        let Ok(end_date) = date_of(path, item, "end_date", diags) else {
+            continue;
+        };
+        let Some(kind) = str_of(item, "type").as_deref().and_then(person_type) else {
+            continue;
+        };
+        let person = Person {
+            item: item.pos,
+            name: str_of(item, "name").unwrap_or_default(),
+            email: str_of(item, "email").unwrap_or_default(),
+            github: str_of(item, "github"),
+            department: str_of(item, "department").unwrap_or_default(),
+            title: str_of(item, "title"),
+            manager: spanned_str(item.get("manager")),
+            kind,
+            leaver: str_of(item, "status").as_deref() == Some("leaver"),
+            end_date: end_date.map(|d| d.value),
+            id,
+        };
+        if let Some(first) = catalog.people.get(&person.id.value) {
+            diags.push(duplicate(
+                "person",
+                &person.id,
+                path,
+                first.id.pos.line,
+                path,
+            ));
+            continue;
+        }
+        catalog.people.insert(person.id.value.clone(), person);
+    }
+    // GitHub logins identify approvers; two people sharing one would let one account act as both.
+    let mut logins: BTreeMap<String, &Person> = BTreeMap::new();
+    for p in catalog.people.values() {
+        if let Some(login) = &p.github {
+            let key = login.to_ascii_lowercase();
+            if let Some(first) = logins.get(&key) {
+                diags.push(
+                    Diagnostic::new(
+                        Rule::DuplicateId,
+                        path,
+                        p.item,
+                        format!(
+                            "GitHub login `{login}` of `{}` is also `{}`'s",
+                            p.id.value, first.id.value
+                        ),
+                    )
+                    .hint("each person has their own GitHub account; fix the `github:` value")
+                    .subject(Some(&p.id.value), None, None)
+                    .related(vec![Related {
+                        file: path.to_owned(),
+                        line: first.item.line,
+                    }]),
+                );
+            } else {
+                logins.insert(key, p);
+            }
+        }
+    }
+}
+
+fn duplicate(
+    what: &str,
+    id: &Spanned<String>,
+    path: &str,
+    first_line: u32,
+    first_file: &str,
+) -> Diagnostic {
+    Diagnostic::new(
+        Rule::DuplicateId,
+        path,
+        id.pos,
+        format!(
+            "{what} id `{}` is defined twice (first in `{first_file}` line {first_line})",
+            id.value
+        ),
+    )
+    .hint("ids are unique; rename or merge the two entries")
+    .related(vec![Related {
+        file: first_file.to_owned(),
+        line: first_line,
+    }])
+}
+
+fn approver(s: &str) -> Approver {
+    match s {
+        "manager" => Approver::Manager,
+        "owner" => Approver::Owner,
+        "security" => Approver::Security,
+        other => Approver::Principal(other.to_owned()),
+    }
+}
+
+const TEMPLATE_FIELDS: [&str; 5] = ["id", "email", "github", "name", "department"];
+
+/// `{id}`-style placeholders must name a person field, or every login would be wrong.
+fn check_template(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> bool {
+    let Some(n) = node.get("login") else {
+        return true;
+    };
+    let text = n.as_str().unwrap_or_default();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            invalid(
+                path,
+                n.pos,
+                format!("`login`: unclosed `{{` in `{text}`"),
+                diags,
+            );
+            return false;
+        };
+        let field = &rest[open + 1..open + close];
+        if !TEMPLATE_FIELDS.contains(&field) {
+            invalid(
+                path,
+                n.pos,
+                format!(
+                    "`login`: unknown placeholder `{{{field}}}`; use one of {{id}}, {{email}}, {{github}}, {{name}}, {{department}}"
+                ),
+                diags,
+            );
+            return false;
+        }
+        rest = &rest[open + close + 1..];
+    }
+    true
+}
+
+fn provisioner(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Provisioner> {
+    if !check_template(path, node, diags) {
+        return None;
+    }
+    let s = |k: &str| str_of(node, k);
+    Some(match s("type")?.as_str() {
+        "github-team" => Provisioner::GithubTeam {
+            org: s("org"),
+            login: s("login"),
+        },
+        "postgres" => Provisioner::Postgres {
+            dsn_env: s("dsn_env")?,
+            login: s("login"),
+        },
+        "ldap" => Provisioner::Ldap {
+            url_env: s("url_env")?,
+            bind_dn: s("bind_dn")?,
+            bind_password_env: s("bind_password_env")?,
+            group_base: s("group_base")?,
+            login: s("login")?,
+        },
+        "scim" => Provisioner::Scim {
+            url_env: s("url_env")?,
+            token_env: s("token_env")?,
+            login: s("login"),
+        },
+        "manual" => Provisioner::Manual {
+            checklist: node
+                .get("checklist")
+                .map(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect(),
+        },
+        "command" => Provisioner::Command {
+            command: s("command")?,
+            timeout_seconds: match node.get("timeout_seconds").map(|n| &n.value) {
+                Some(super::yaml::Value::Int(i)) => u32::try_from(*i).unwrap_or(60),
+                _ => 60,
+            },
+            env: node
+                .get("env")
+                .map(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect(),
+        },
+        _ => return None,
+    })
+}
+
+fn app(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<App> {
+    let id = spanned_str(node.get("id"))?;
+    let mut ok = true;
+    let mut roles = BTreeMap::new();
+    for (key, r) in node.get("roles").map(Node::entries).unwrap_or_default() {
+        let max_duration = duration_of(path, r, "max_duration", diags).unwrap_or_else(|()| {
+            ok = false;
+            None
+        });
+        let auto_approve = r.get("auto_approve").map(|a| AutoApprove {
+            peer_adoption: match a.get("peer_adoption").map(|n| &n.value) {
+                Some(super::yaml::Value::Float(f)) => *f,
+                Some(super::yaml::Value::Int(i)) => *i as f64,
+                _ => 1.0,
+            },
+            min_peers: match a.get("min_peers").map(|n| &n.value) {
+                Some(super::yaml::Value::Int(i)) => u32::try_from(*i).unwrap_or(u32::MAX),
+                _ => u32::MAX,
+            },
+        });
+        roles.insert(
+            key.name.clone(),
+            Role {
+                id: Spanned {
+                    value: key.name.clone(),
+                    pos: key.pos,
+                },
+                description: str_of(r, "description").unwrap_or_default(),
+                approvals: r
+                    .get("approvals")
+                    .map(Node::as_seq)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .map(approver)
+                    .collect(),
+                max_duration,
+                privileged: bool_of(r, "privileged"),
+                auto_approve,
+                target: str_of(r, "target"),
+            },
+        );
+    }
+    let review_every = duration_of(path, node, "review_every", diags).unwrap_or_else(|()| {
+        ok = false;
+        None
+    });
+    let provisioner = node
+        .get("provisioner")
+        .and_then(|p| provisioner(path, p, diags));
+    let file_id = path
+        .strip_prefix("policies/apps/")
+        .and_then(|f| f.strip_suffix(".yaml"));
+    if file_id != Some(id.value.as_str()) {
+        diags.push(
+            Diagnostic::new(
+                Rule::PathMismatch,
+                path,
+                id.pos,
+                format!("app file `{path}` says `id: {}`", id.value),
+            )
+            .hint(format!(
+                "rename the file to `policies/apps/{}.yaml`, or fix `id:`",
+                id.value
+            ))
+            .subject(None, Some(&id.value), None),
+        );
+    }
+    if !ok {
+        return None;
+    }
+    Some(App {
+        file: path.to_owned(),
+        name: str_of(node, "name").unwrap_or_default(),
+        description: str_of(node, "description"),
+        owners: node
+            .get("owners")
+            .map(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        risk: str_of(node, "risk").as_deref().and_then(Risk::parse)?,
+        review_every,
+        unmanaged: node
+            .get("unmanaged")
+            .map(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        provisioner: provisioner?,
+        roles,
+        id,
+    })
+}
+
+fn add_app(catalog: &mut Catalog, app: App, diags: &mut Vec<Diagnostic>) {
+    if let Some(first) = catalog.apps.get(&app.id.value) {
+        diags.push(duplicate(
+            "app",
+            &app.id,
+            &app.file,
+            first.id.pos.line,
+            &first.file,
+        ));
+        return;
+    }
+    catalog.apps.insert(app.id.value.clone(), app);
+}
+
+fn app_role(node: &Node) -> Option<Spanned<AppRole>> {
+    Some(Spanned {
+        value: AppRole::parse(node.as_str()?)?,
+        pos: node.pos,
+    })
+}
+
+fn sod(catalog: &mut Catalog, path: &str, node: &Node, diags: &mut Vec<Diagnostic>) {
+    for item in node.get("rules").map(Node::as_seq).unwrap_or_default() {
+        let Some(id) = spanned_str(item.get("id")) else {
+            continue;
+        };
+        if let Some(first) = catalog.sod_rules.iter().find(|r| r.id.value == id.value) {
+            diags.push(duplicate("SoD rule", &id, path, first.id.pos.line, path));
+            continue;
+        }
+        catalog.sod_rules.push(SodRule {
+            description: str_of(item, "description").unwrap_or_default(),
+            severity: if str_of(item, "severity").as_deref() == Some("warning") {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
+            conflicts: item
+                .get("conflicts")
+                .map(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .map(|set| set.as_seq().iter().filter_map(app_role).collect())
+                .collect(),
+            id,
+        });
+    }
+    for item in node.get("exceptions").map(Node::as_seq).unwrap_or_default() {
+        let (Some(rule), Some(person)) = (
+            spanned_str(item.get("rule")),
+            spanned_str(item.get("person")),
+        ) else {
+            continue;
+        };
+        let Ok(Some(expires)) = date_of(path, item, "expires", diags) else {
+            continue;
+        };
+        catalog.sod_exceptions.push(SodException {
+            item: item.pos,
+            rule,
+            person,
+            justification: str_of(item, "justification").unwrap_or_default(),
+            expires,
+        });
+    }
+}
+
+fn birthright(catalog: &mut Catalog, _path: &str, node: &Node) {
+    for item in node.get("rules").map(Node::as_seq).unwrap_or_default() {
+        catalog.birthright.push(BirthrightRule {
+            item: item.pos,
+            department: str_of(item, "department"),
+            title: str_of(item, "title"),
+            kind: str_of(item, "type").as_deref().and_then(person_type),
+            grants: item
+                .get("grants")
+                .map(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(app_role)
+                .collect(),
+            justification: str_of(item, "justification"),
+        });
+    }
+}

@@ -1,0 +1,320 @@
+//! The JSON Schemas in `schemas/`, compiled once, and their errors turned into diagnostics that
+//! point at the offending value. The schemas are the single source of truth for shape; the
+//! field lists here exist so a test can prove the model reads exactly what the schemas allow.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::ValidationErrorKind;
+
+use super::yaml::{Node, Pos};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Settings,
+    People,
+    App,
+    Sod,
+    Birthright,
+    Grant,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Settings,
+        Kind::People,
+        Kind::App,
+        Kind::Sod,
+        Kind::Birthright,
+        Kind::Grant,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Kind::Settings => "settings.schema.json",
+            Kind::People => "people.schema.json",
+            Kind::App => "app.schema.json",
+            Kind::Sod => "sod.schema.json",
+            Kind::Birthright => "birthright.schema.json",
+            Kind::Grant => "grant.schema.json",
+        }
+    }
+
+    pub fn source(self) -> &'static str {
+        match self {
+            Kind::Settings => include_str!("../../schemas/settings.schema.json"),
+            Kind::People => include_str!("../../schemas/people.schema.json"),
+            Kind::App => include_str!("../../schemas/app.schema.json"),
+            Kind::Sod => include_str!("../../schemas/sod.schema.json"),
+            Kind::Birthright => include_str!("../../schemas/birthright.schema.json"),
+            Kind::Grant => include_str!("../../schemas/grant.schema.json"),
+        }
+    }
+}
+
+/// Every field name the model reads, per object kind; the schema-agreement test compares these
+/// with the `properties` of each schema object.
+pub mod fields {
+    pub const SETTINGS: &[&str] = &[
+        "org",
+        "security_team",
+        "emergency_approvers",
+        "warn_days",
+        "min_justification",
+        "default_max_duration",
+        "emergency_max_duration",
+        "request_ttl",
+    ];
+    pub const RISK_DURATIONS: &[&str] = &["low", "medium", "high", "critical"];
+    pub const PEOPLE: &[&str] = &["people"];
+    pub const PERSON: &[&str] = &[
+        "id",
+        "name",
+        "email",
+        "github",
+        "department",
+        "title",
+        "manager",
+        "type",
+        "status",
+        "end_date",
+    ];
+    pub const APP: &[&str] = &[
+        "id",
+        "name",
+        "description",
+        "owners",
+        "risk",
+        "review_every",
+        "unmanaged",
+        "provisioner",
+        "roles",
+    ];
+    pub const ROLE: &[&str] = &[
+        "description",
+        "approvals",
+        "max_duration",
+        "privileged",
+        "auto_approve",
+        "target",
+    ];
+    pub const AUTO_APPROVE: &[&str] = &["peer_adoption", "min_peers"];
+    pub const PROVISIONER: &[&str] = &[
+        "type",
+        "org",
+        "login",
+        "dsn_env",
+        "url_env",
+        "bind_dn",
+        "bind_password_env",
+        "group_base",
+        "token_env",
+        "checklist",
+        "command",
+        "timeout_seconds",
+        "env",
+    ];
+    pub const SOD: &[&str] = &["rules", "exceptions"];
+    pub const SOD_RULE: &[&str] = &["id", "description", "severity", "conflicts"];
+    pub const SOD_EXCEPTION: &[&str] = &["rule", "person", "justification", "expires"];
+    pub const BIRTHRIGHT: &[&str] = &["rules"];
+    pub const BIRTHRIGHT_RULE: &[&str] =
+        &["department", "title", "type", "grants", "justification"];
+    pub const GRANT_FILE: &[&str] = &["person", "app", "grants"];
+    pub const GRANT: &[&str] = &[
+        "role",
+        "justification",
+        "expires",
+        "ticket",
+        "emergency",
+        "reviewed",
+    ];
+
+    pub const ALL: &[&[&str]] = &[
+        SETTINGS,
+        RISK_DURATIONS,
+        PEOPLE,
+        PERSON,
+        APP,
+        ROLE,
+        AUTO_APPROVE,
+        PROVISIONER,
+        SOD,
+        SOD_RULE,
+        SOD_EXCEPTION,
+        BIRTHRIGHT,
+        BIRTHRIGHT_RULE,
+        GRANT_FILE,
+        GRANT,
+    ];
+}
+
+fn validators() -> &'static [jsonschema::Validator] {
+    static CELL: OnceLock<Vec<jsonschema::Validator>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        Kind::ALL
+            .iter()
+            .map(|kind| {
+                let schema: serde_json::Value = serde_json::from_str(kind.source())
+                    .unwrap_or_else(|e| panic!("built-in {} is not JSON: {e}", kind.file_name()));
+                jsonschema::draft202012::new(&schema)
+                    .unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", kind.file_name()))
+            })
+            .collect()
+    })
+}
+
+fn validator(kind: Kind) -> &'static jsonschema::Validator {
+    &validators()[Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)]
+}
+
+/// One schema violation, anchored in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchemaError {
+    pub pos: Pos,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Validates a parsed file; returns every violation, one per offending value.
+pub fn validate(kind: Kind, root: &Node) -> Vec<SchemaError> {
+    let json = root.to_json();
+    let validator = validator(kind);
+    if validator.is_valid(&json) {
+        return Vec::new();
+    }
+    let mut out: Vec<SchemaError> = Vec::new();
+    for error in validator.iter_errors(&json) {
+        let pointer = error.instance_path().as_str().to_owned();
+        let node = root.at_pointer(&pointer).unwrap_or(root);
+        let field = pointer.rsplit('/').next().unwrap_or("");
+        let (pos, message, hint) = match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let name = unexpected.first().cloned().unwrap_or_default();
+                let pos = node.key_pos(&name).unwrap_or(node.pos);
+                let hint = closest_field(&name).map(|f| format!("did you mean `{f}`?"));
+                (
+                    pos,
+                    format!("unknown field `{name}`"),
+                    hint.or_else(|| {
+                        Some("remove the field; see the schema for the fields allowed here".into())
+                    }),
+                )
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or("?");
+                (
+                    node.pos,
+                    format!("missing required field `{name}`"),
+                    Some(format!("add `{name}:`")),
+                )
+            }
+            ValidationErrorKind::Pattern { .. } => (
+                node.pos,
+                format!("`{}` is not a valid {}", display(node), describe(field)),
+                None,
+            ),
+            ValidationErrorKind::Enum { options } => (
+                node.pos,
+                format!("`{}` is not one of {}", display(node), options),
+                None,
+            ),
+            ValidationErrorKind::Type { .. } => (
+                node.pos,
+                format!("`{field}` has the wrong type: {error}"),
+                type_hint(node),
+            ),
+            _ => (
+                node.pos,
+                format!(
+                    "`{}`: {error}",
+                    if field.is_empty() { "file" } else { field }
+                ),
+                None,
+            ),
+        };
+        // One finding per value: nested combinators can report the same spot more than once.
+        if !out.iter().any(|e| e.pos == pos) {
+            out.push(SchemaError { pos, message, hint });
+        }
+    }
+    out
+}
+
+fn display(node: &Node) -> String {
+    match node.as_str() {
+        Some(s) => s.to_owned(),
+        None => node.to_json().to_string(),
+    }
+}
+
+fn type_hint(node: &Node) -> Option<String> {
+    match &node.value {
+        super::yaml::Value::Int(_) | super::yaml::Value::Float(_) => {
+            Some("quote the value (`\"123\"`) if it is a name or id".into())
+        }
+        super::yaml::Value::Str(s)
+            if matches!(s.as_str(), "yes" | "no" | "True" | "False" | "on" | "off") =>
+        {
+            Some("booleans are written `true` or `false`".into())
+        }
+        _ => None,
+    }
+}
+
+fn describe(field: &str) -> &'static str {
+    match field {
+        "expires" => {
+            "expiry: write a date `YYYY-MM-DD` or an RFC 3339 timestamp with seconds and an offset (`2026-12-31T18:00:00Z`)"
+        }
+        "reviewed" | "end_date" => "date: write `YYYY-MM-DD`",
+        "max_duration"
+        | "review_every"
+        | "emergency_max_duration"
+        | "request_ttl"
+        | "low"
+        | "medium"
+        | "high"
+        | "critical" => "duration: write a number and `h`, `d` or `w` (`90d`)",
+        "security_team" | "emergency_approvers" => {
+            "GitHub team or user: write `@org/team` or `@user`"
+        }
+        _ if field.bytes().all(|b| b.is_ascii_digit()) => "value here",
+        _ => "value: see the schema for the allowed form",
+    }
+}
+
+fn closest_field(name: &str) -> Option<&'static str> {
+    fields::ALL
+        .iter()
+        .flat_map(|f| f.iter().copied())
+        .map(|f| (edit_distance(name, f), f))
+        .filter(|(d, f)| *d <= 2.max(f.len() / 4))
+        .min()
+        .map(|(_, f)| f)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(closest_field("expiry"), Some("expires"));
+        assert_eq!(closest_field("justificaton"), Some("justification"));
+        assert_eq!(closest_field("zzzzzzzz"), None);
+    }
+}

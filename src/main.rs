@@ -1,0 +1,23 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use portcullis::cli::{Cli, Outcome, run};
+
+/// The one exit mapping: 0 success, 1 findings or refused, 2 usage or failure.
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

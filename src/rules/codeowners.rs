@@ -1,0 +1,56 @@
+//! `codeowners-drift`: the routing of reviews must be exactly what the catalog says.
+
+use crate::diag::{Diagnostic, Rule};
+use crate::model::{CODEOWNERS_FILE, Catalog, Pos};
+
+use super::Context;
+
+pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
+    if catalog.settings.is_none() {
+        // Without the security team there is nothing correct to compare against.
+        return;
+    }
+    let generated = crate::codeowners::generate(catalog);
+    let hint = "run `portcullis codeowners --write` and commit the result";
+    match ctx.codeowners {
+        None => out.push(
+            Diagnostic::new(
+                Rule::CodeownersDrift,
+                CODEOWNERS_FILE,
+                Pos::START,
+                format!("`{CODEOWNERS_FILE}` is missing"),
+            )
+            .hint(hint),
+        ),
+        Some(current) if current != generated => {
+            let line = current
+                .lines()
+                .zip(generated.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| current.lines().count().min(generated.lines().count()))
+                + 1;
+            let shown = current.lines().nth(line - 1).unwrap_or("");
+            let message = if shown.is_empty() {
+                format!("`{CODEOWNERS_FILE}` differs from what `portcullis codeowners` generates")
+            } else {
+                format!(
+                    "`{CODEOWNERS_FILE}` differs from what `portcullis codeowners` generates, from line {line}"
+                )
+            };
+            out.push(
+                Diagnostic::new(
+                    Rule::CodeownersDrift,
+                    CODEOWNERS_FILE,
+                    Pos {
+                        line: line as u32,
+                        col: 1,
+                        len: shown.chars().count().max(1) as u32,
+                    },
+                    message,
+                )
+                .hint(hint),
+            );
+        }
+        Some(_) => {}
+    }
+}

@@ -1,0 +1,72 @@
+//! `review-overdue`: apps with `review_every` need each grant certified that often.
+
+use chrono::{DateTime, Utc};
+
+use crate::diag::{Diagnostic, Rule};
+use crate::model::Catalog;
+use crate::model::time::format_duration;
+
+use super::{Context, grants};
+
+pub fn files_needing_history(catalog: &Catalog) -> Vec<&str> {
+    catalog
+        .grant_files
+        .iter()
+        .filter(|f| {
+            catalog
+                .apps
+                .get(&f.app.value)
+                .is_some_and(|a| a.review_every.is_some())
+                && f.grants.iter().any(|g| g.reviewed.is_none())
+        })
+        .map(|f| f.path.as_str())
+        .collect()
+}
+
+pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
+    for g in grants(catalog) {
+        let Some(every) = g.app.and_then(|a| a.review_every) else {
+            continue;
+        };
+        let (since, pos, what): (DateTime<Utc>, _, _) = match &g.grant.reviewed {
+            Some(r) => (
+                r.value
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc())
+                    .unwrap_or_default(),
+                r.pos,
+                format!("last reviewed on {}", r.value),
+            ),
+            None => match ctx.last_touched.get(&g.file.path) {
+                Some(t) => (
+                    *t,
+                    g.grant.role.pos,
+                    format!("never reviewed, last changed on {}", t.date_naive()),
+                ),
+                // Not committed yet: it is being written now, so it is fresh.
+                None => continue,
+            },
+        };
+        if since + every < ctx.as_of {
+            out.push(
+                g.subject(
+                    Diagnostic::new(
+                        Rule::ReviewOverdue,
+                        &g.file.path,
+                        pos,
+                        format!(
+                            "{} is {what}; app `{}` is reviewed every {}",
+                            g.label(),
+                            g.file.app.value,
+                            format_duration(every)
+                        ),
+                    )
+                    .hint(format!(
+                        "certify it: `portcullis review --app {} --open-pr`",
+                        g.file.app.value
+                    )),
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The one integration-test binary (one link, many modules).
+
+mod support;
+
+mod cli;
