@@ -311,6 +311,76 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// Every object's `properties` in the schemas, skipping `if` conditions and the per-type
+    /// provisioner variants (each a subset of the closed `provisioner` object).
+    fn schema_objects(value: &serde_json::Value, path: &str, out: &mut Vec<(String, Vec<String>)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(props)) = map.get("properties")
+                    && !path.ends_with("/if")
+                    && !path.contains("/provisioner-")
+                {
+                    let mut keys: Vec<String> = props.keys().cloned().collect();
+                    keys.sort();
+                    out.push((path.to_owned(), keys));
+                }
+                for (k, v) in map {
+                    schema_objects(v, &format!("{path}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    schema_objects(v, &format!("{path}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn schemas_and_model_read_the_same_fields() {
+        let mut in_schemas: Vec<Vec<String>> = Vec::new();
+        for kind in Kind::ALL {
+            let schema: serde_json::Value = serde_json::from_str(kind.source()).unwrap();
+            let mut objects = Vec::new();
+            schema_objects(&schema, kind.file_name(), &mut objects);
+            assert!(!objects.is_empty(), "{}", kind.file_name());
+            in_schemas.extend(objects.into_iter().map(|(_, keys)| keys));
+        }
+        let mut in_model: Vec<Vec<String>> = fields::ALL
+            .iter()
+            .map(|f| {
+                let mut v: Vec<String> = f.iter().map(|s| (*s).to_owned()).collect();
+                v.sort();
+                v
+            })
+            .collect();
+        in_schemas.sort();
+        in_model.sort();
+        assert_eq!(
+            in_schemas, in_model,
+            "schemas/ and load::schema::fields disagree"
+        );
+    }
+
+    #[test]
+    fn every_schema_is_draft_2020_12_and_closed() {
+        for kind in Kind::ALL {
+            let schema: serde_json::Value = serde_json::from_str(kind.source()).unwrap();
+            assert_eq!(
+                schema["$schema"],
+                "https://json-schema.org/draft/2020-12/schema"
+            );
+            assert!(jsonschema::meta::is_valid(&schema), "{}", kind.file_name());
+            assert_eq!(
+                schema["additionalProperties"],
+                false,
+                "{}",
+                kind.file_name()
+            );
+        }
+    }
+
     #[test]
     fn typos_get_a_suggestion() {
         assert_eq!(closest_field("expiry"), Some("expires"));

@@ -86,7 +86,7 @@ fn one(g: &GrantRef, settings: &Settings, ctx: &Context, out: &mut Vec<Diagnosti
                 Rule::Expired,
                 path,
                 expires.pos,
-                format!("{} expired at {}", g.label(), shown(&expires.value)),
+                format!("{} expired {}", g.label(), shown(&expires.value)),
             )
             .hint("remove the grant, or renew it with a new justification and `expires:` (a renewal is a new request)"),
         ));
@@ -117,7 +117,7 @@ fn one(g: &GrantRef, settings: &Settings, ctx: &Context, out: &mut Vec<Diagnosti
                     path,
                     expires.pos,
                     format!(
-                        "{} expires {}, more than {} from now, the maximum for {whose}",
+                        "{} expires {}, more than {} after as-of, the maximum for {whose}",
                         g.label(),
                         shown(&expires.value),
                         format_duration(max)
@@ -171,7 +171,7 @@ fn one(g: &GrantRef, settings: &Settings, ctx: &Context, out: &mut Vec<Diagnosti
 fn shown(e: &crate::model::Expiry) -> String {
     match e {
         crate::model::Expiry::Date(d) => format!("at the end of {d}"),
-        crate::model::Expiry::At(t) => t.to_rfc3339(),
+        crate::model::Expiry::At(t) => format!("at {}", t.to_rfc3339()),
     }
 }
 

@@ -101,9 +101,8 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
                         &g.file.path,
                         g.grant.role.pos,
                         format!(
-                            "`{}` has left, but holds {}",
-                            g.file.person.value,
-                            g.label()
+                            "`{}` is a leaver but still holds `{}:{}`",
+                            g.file.person.value, g.file.app.value, g.grant.role.value
                         ),
                     )
                     .hint(

@@ -78,12 +78,15 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .filter(|h| !std::ptr::eq(*h, anchor))
                 .collect();
             let names: Vec<String> = others.iter().map(|h| format!("`{}`", h.key)).collect();
-            let expired_note = catalog
+            let had_exception = catalog
                 .sod_exceptions
                 .iter()
-                .any(|e| e.rule.value == rule.id.value && e.person.value == *person)
-                .then_some(" (their exception has expired)")
-                .unwrap_or_default();
+                .any(|e| e.rule.value == rule.id.value && e.person.value == *person);
+            let expired_note = if had_exception {
+                " (their exception has expired)"
+            } else {
+                ""
+            };
             out.push(
                 Diagnostic::new(
                     Rule::SodConflict,

@@ -2,4 +2,8 @@
 
 mod support;
 
+mod base;
 mod cli;
+mod fuzz;
+mod render;
+

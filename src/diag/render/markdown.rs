@@ -6,9 +6,13 @@ use std::fmt::Write;
 use crate::diag::Report;
 use crate::model::Severity;
 
-/// Makes untrusted text inert inside a markdown table cell.
+/// Makes untrusted text inert inside a markdown table cell: no HTML, no mentions, no links
+/// or autolinks, no images, no emphasis tricks, no leaving the cell. Code spans stay (inert).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    let s = s
+        .replace("://", ":\u{2060}//")
+        .replace("www.", "www\u{2060}.");
     for c in s.chars() {
         match c {
             '\n' | '\r' => out.push(' '),
@@ -17,7 +21,7 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '@' => out.push_str("@\u{2060}"),
-            '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '\\' | '~' | ':' => {
+            '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '\\' | '~' => {
                 out.push('\\');
                 out.push(c);
             }

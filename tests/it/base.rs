@@ -1,0 +1,196 @@
+//! `check --base` through the binary on a real git repository made from the example
+//! organisation: only what the change adds or touches fails.
+
+use std::path::Path;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_DATE", "2026-11-20T09:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-20T09:00:00Z")
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A repository holding the example organisation, committed.
+pub fn example_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for d in ["access", "policies", ".github"] {
+        copy_dir(&src.join(d), &dir.path().join(d));
+    }
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    dir
+}
+
+fn check_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "check",
+            "--root",
+            dir.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), json)
+}
+
+fn diags<'a>(json: &'a serde_json::Value, rule: &str) -> Vec<&'a serde_json::Value> {
+    json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == rule)
+        .collect()
+}
+
+const SLACK_GRANT: &str = "
+  - role: admin
+    justification: Runs the workspace migration for the support team
+    expires: 2026-12-15
+";
+
+#[test]
+fn an_old_expired_grant_elsewhere_does_not_block_a_clean_change() {
+    let repo = example_repo();
+    let dir = repo.path();
+    // Someone else's grant that expired before this change started.
+    let old = dir.join("access/github/oscar.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    std::fs::write(&old, format!("{text}  - role: admin\n    justification: Old incident clean-up that was never revoked\n    expires: 2026-11-01\n")).unwrap();
+    git(dir, &["commit", "-qam", "older problem"]);
+
+    // The change: a new, valid file.
+    std::fs::write(
+        dir.join("access/grafana/nadia.yaml"),
+        "person: nadia\napp: grafana\ngrants:\n  - role: viewer\n    justification: Watches the support queue dashboards\n    expires: 2027-01-31\n",
+    )
+    .unwrap();
+    let (code, full) = check_json(dir, &[]);
+    assert_eq!(code, 1, "without --base the old grant fails: {full:#}");
+    let (code, json) = check_json(dir, &["--base", "HEAD"]);
+    assert_eq!(code, 0, "{json:#}");
+    let expired = diags(&json, "expired");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["pre_existing"], true);
+    assert_eq!(expired[0]["file"], "access/github/oscar.yaml");
+}
+
+#[test]
+fn what_the_change_adds_fails_and_untouched_grants_in_the_same_file_do_not() {
+    let repo = example_repo();
+    let dir = repo.path();
+    let path = dir.join("access/github/oscar.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}  - role: admin\n    justification: Old incident clean-up that was never revoked\n    expires: 2026-11-01\n")).unwrap();
+    git(dir, &["commit", "-qam", "older problem"]);
+    // The change adds a grant with a short justification to the same file.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "grants:\n",
+            "grants:\n  - role: release-manager\n    justification: needed\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, json) = check_json(dir, &["--base", "HEAD"]);
+    assert_eq!(code, 1, "{json:#}");
+    let expired = diags(&json, "expired");
+    assert_eq!(
+        expired[0]["pre_existing"], true,
+        "untouched grant: {json:#}"
+    );
+    let new: Vec<_> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["pre_existing"] == false && d["severity"] == "error")
+        .collect();
+    assert!(!new.is_empty(), "{json:#}");
+    for d in new {
+        assert_eq!(d["file"], "access/github/oscar.yaml");
+        assert_eq!(d["role"], "release-manager", "{d:#}");
+    }
+}
+
+#[test]
+fn a_policy_change_that_breaks_existing_grants_owns_those_findings() {
+    let repo = example_repo();
+    let dir = repo.path();
+    // Marking a person as a leaver makes every grant they hold an error of this change.
+    let people = dir.join("policies/people.yaml");
+    let text = std::fs::read_to_string(&people).unwrap();
+    let start = text.find("- id: wei\n").expect("wei in people.yaml");
+    let status = start + text[start..].find("status: active").unwrap();
+    let edited = format!(
+        "{}status: leaver{}",
+        &text[..status],
+        &text[status + "status: active".len()..]
+    );
+    std::fs::write(&people, edited).unwrap();
+    let (code, json) = check_json(dir, &["--base", "HEAD"]);
+    assert_eq!(code, 1);
+    let leaver = diags(&json, "leaver-has-access");
+    assert!(!leaver.is_empty());
+    assert!(
+        leaver
+            .iter()
+            .all(|d| d["pre_existing"] == false && d["person"] == "wei")
+    );
+}
+
+#[test]
+fn a_bad_base_revision_is_a_usage_error() {
+    let repo = example_repo();
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "check",
+            "--root",
+            repo.path().to_str().unwrap(),
+            "--base",
+            "no-such-rev",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rev"));
+}
