@@ -60,3 +60,165 @@ fn explain_prints_every_rule() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("## Fix"));
     }
 }
+
+#[test]
+fn codeowners_check_prints_a_diff_and_write_repairs_it() {
+    let repo = crate::support::example_repo();
+    let root = repo.path().to_str().unwrap();
+    let path = repo.path().join(".github/CODEOWNERS");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}/access/payments/ @mallory\n")).unwrap();
+    let out = portcullis()
+        .args(["codeowners", "--check", "--root", root])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-/access/payments/ @mallory"));
+    let out = portcullis()
+        .args([
+            "check",
+            "--root",
+            root,
+            "--as-of",
+            "2026-11-22",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("codeowners-drift"));
+    let out = portcullis()
+        .args(["codeowners", "--write", "--root", root])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = portcullis()
+        .args(["codeowners", "--check", "--root", root])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[test]
+fn a_symlink_in_a_governed_folder_is_refused_and_not_followed() {
+    let repo = crate::support::example_repo();
+    let root = repo.path();
+    let secret = root.join("outside.yaml");
+    std::fs::write(&secret, "person: wei\napp: github\ngrants:\n  - role: admin\n    justification: not reviewed by anyone at all\n").unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("access/github/link.yaml")).unwrap();
+    let out = portcullis()
+        .args([
+            "check",
+            "--root",
+            root.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(&str, &str)> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| (d["rule"].as_str().unwrap(), d["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, vec![("symlink", "access/github/link.yaml")]);
+}
+
+#[test]
+fn an_oversized_grant_file_is_refused_before_parsing() {
+    let repo = crate::support::example_repo();
+    let root = repo.path();
+    let mut big = String::from("person: wei\napp: github\ngrants:\n");
+    while big.len() <= 1 << 20 {
+        big.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(root.join("access/github/wei.yaml"), big).unwrap();
+    let out = portcullis()
+        .args([
+            "check",
+            "--root",
+            root.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["rule"] == "file-too-large" && d["file"] == "access/github/wei.yaml")
+    );
+}
+
+#[test]
+fn text_output_shows_the_line_and_a_caret_and_honours_no_color() {
+    let repo = crate::support::example_repo();
+    let root = repo.path();
+    let path = root.join("access/github/oscar.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}    expires: 2026-11-01\n")).unwrap();
+    let out = portcullis()
+        .args([
+            "check",
+            "--root",
+            root.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout.contains('\x1b'));
+    assert!(stdout.contains("error[expired]"), "{stdout}");
+    assert!(
+        stdout.contains("--> access/github/oscar.yaml:7:14"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("7 |     expires: 2026-11-01"), "{stdout}");
+    assert!(stdout.contains("  |              ^^^^^^^^^^"), "{stdout}");
+}
+
+#[test]
+fn github_format_writes_the_job_summary() {
+    let repo = crate::support::example_repo();
+    let summary = repo.path().join("summary.md");
+    let out = portcullis()
+        .args([
+            "check",
+            "--root",
+            repo.path().to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+            "--format",
+            "github",
+        ])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("::warning file=access/billing-db/wei.yaml,line=8,col=14")
+    );
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("### portcullis check passed")
+    );
+}

@@ -6,4 +6,3 @@ mod base;
 mod cli;
 mod fuzz;
 mod render;
-
