@@ -45,7 +45,9 @@ pub fn finish(
     let ctx = Context {
         as_of,
         last_touched,
-        codeowners: snapshot.text(CODEOWNERS_FILE),
+        codeowners: snapshot
+            .get(CODEOWNERS_FILE)
+            .map(|_| snapshot.text(CODEOWNERS_FILE)),
     };
     report.diagnostics.extend(rules::check(&catalog, &ctx));
     report.sort();

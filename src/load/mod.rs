@@ -22,17 +22,8 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut catalog = Catalog::default();
     let mut grant_paths = Vec::new();
+    let mut app_nodes: Vec<(&str, Node)> = Vec::new();
     for (path, entry) in &snapshot.files {
-        match layout::classify(path) {
-            Ok(FileKind::Grant) => grant_paths.push((path.as_str(), entry)),
-            Ok(FileKind::Codeowners | FileKind::Other) => {}
-            Ok(kind) => {
-                if let Some(node) = parse_entry(path, entry, &mut diags) {
-                    policies::load_policy(&mut catalog, kind, path, &node, &mut diags);
-                }
-            }
-            Err(d) => diags.push(*d),
-        }
         if matches!(entry, Entry::Symlink | Entry::Submodule) {
             let what = if *entry == Entry::Symlink {
                 "symlink"
@@ -48,8 +39,30 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
                 )
                 .hint("governed folders hold plain files only; replace it with the file's content"),
             );
+            continue;
+        }
+        match layout::classify(path) {
+            Ok(FileKind::Grant) => grant_paths.push((path.as_str(), entry)),
+            Ok(FileKind::Codeowners | FileKind::Other) => {
+                // Content is not read, but the size limit holds for every governed file.
+                if matches!(entry, Entry::TooLarge(_)) {
+                    parse_entry(path, entry, &mut diags);
+                }
+            }
+            Ok(FileKind::App) => {
+                if let Some(node) = parse_entry(path, entry, &mut diags) {
+                    app_nodes.push((path.as_str(), node));
+                }
+            }
+            Ok(kind) => {
+                if let Some(node) = parse_entry(path, entry, &mut diags) {
+                    policies::load_policy(&mut catalog, kind, path, &node, &mut diags);
+                }
+            }
+            Err(d) => diags.push(*d),
         }
     }
+    policies::load_apps(&mut catalog, &app_nodes, &mut diags);
     policies::require_core_files(snapshot, &catalog, &mut diags);
 
     let loaded: Vec<(Option<GrantFile>, Vec<Diagnostic>)> = grant_paths
@@ -100,13 +113,36 @@ pub fn parse_entry(path: &str, entry: &Entry, diags: &mut Vec<Diagnostic>) -> Op
 
 /// Runs the schema and reports each violation; true when the file is valid.
 pub fn schema_ok(kind: Kind, path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> bool {
-    let errors = schema::validate(kind, node);
-    for e in &errors {
-        let mut d = Diagnostic::new(Rule::Schema, path, e.pos, e.message.clone());
-        d.hint = e.hint.clone();
-        diags.push(d);
+    schema_errors(kind, path, node, diags).is_empty()
+}
+
+/// Runs the schema, reports each violation and returns their JSON pointers.
+pub fn schema_errors(
+    kind: Kind,
+    path: &str,
+    node: &Node,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    schema::validate(kind, node)
+        .into_iter()
+        .map(|e| {
+            let mut d = Diagnostic::new(Rule::Schema, path, e.pos, e.message);
+            d.hint = e.hint;
+            diags.push(d);
+            e.pointer
+        })
+        .collect()
+}
+
+/// A whole number, also when written `30.0` (JSON Schema's `integer` accepts both).
+pub(crate) fn uint_of(node: &Node, key: &str) -> Option<u32> {
+    match node.get(key)?.value {
+        yaml::Value::Int(i) => u32::try_from(i).ok(),
+        yaml::Value::Float(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            Some(f as u32)
+        }
+        _ => None,
     }
-    errors.is_empty()
 }
 
 pub(crate) fn spanned_str(node: Option<&Node>) -> Option<Spanned<String>> {

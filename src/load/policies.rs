@@ -9,7 +9,9 @@ use crate::snapshot::Snapshot;
 use super::layout::FileKind;
 use super::schema::Kind;
 use super::yaml::{Node, Pos};
-use super::{bool_of, date_of, duration_of, invalid, schema_ok, spanned_str, str_of};
+use super::{
+    bool_of, date_of, duration_of, invalid, schema_errors, schema_ok, spanned_str, str_of, uint_of,
+};
 
 pub fn load_policy(
     catalog: &mut Catalog,
@@ -25,15 +27,10 @@ pub fn load_policy(
             }
         }
         FileKind::People => {
-            if schema_ok(Kind::People, path, node, diags) {
-                people(catalog, path, node, diags);
-            }
-        }
-        FileKind::App => {
-            if schema_ok(Kind::App, path, node, diags)
-                && let Some(app) = app(path, node, diags)
-            {
-                add_app(catalog, app, diags);
+            let errors = schema_errors(Kind::People, path, node, diags);
+            // A bad entry costs only that person, not the whole directory.
+            if errors.iter().all(|p| p.starts_with("/people/")) {
+                people(catalog, path, node, &errors, diags);
             }
         }
         FileKind::Sod => {
@@ -46,7 +43,7 @@ pub fn load_policy(
                 birthright(catalog, path, node);
             }
         }
-        FileKind::Grant | FileKind::Codeowners | FileKind::Other => {}
+        FileKind::App | FileKind::Grant | FileKind::Codeowners | FileKind::Other => {}
     }
 }
 
@@ -73,16 +70,10 @@ pub fn require_core_files(snapshot: &Snapshot, _catalog: &Catalog, diags: &mut V
 fn settings(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Settings> {
     let mut s = Settings::with_defaults(str_of(node, "org")?, str_of(node, "security_team")?);
     s.emergency_approvers = str_of(node, "emergency_approvers");
-    let int = |key: &str| {
-        node.get(key).and_then(|n| match n.value {
-            super::yaml::Value::Int(i) => u32::try_from(i).ok(),
-            _ => None,
-        })
-    };
-    if let Some(v) = int("warn_days") {
+    if let Some(v) = uint_of(node, "warn_days") {
         s.warn_days = v;
     }
-    if let Some(v) = int("min_justification") {
+    if let Some(v) = uint_of(node, "min_justification") {
         s.min_justification = v;
     }
     if let Some(defaults) = node.get("default_max_duration") {
@@ -110,15 +101,30 @@ fn person_type(s: &str) -> Option<PersonType> {
     })
 }
 
-fn people(catalog: &mut Catalog, path: &str, node: &Node, diags: &mut Vec<Diagnostic>) {
-    for item in node.get("people").map(Node::as_seq).unwrap_or_default() {
-        let Some(id) = spanned_str(item.get("id")) else {
+fn people(
+    catalog: &mut Catalog,
+    path: &str,
+    node: &Node,
+    errors: &[String],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut logins: BTreeMap<String, (String, u32)> = BTreeMap::new();
+    let items = node.get("people").map(Node::as_seq).unwrap_or_default();
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("/people/{i}");
+        let bad = errors
+            .iter()
+            .any(|p| *p == prefix || p.starts_with(&format!("{prefix}/")));
+        let id_text = item.get("id").and_then(Node::as_str).map(str::to_owned);
+        let Some(id) = spanned_str(item.get("id")).filter(|_| !bad) else {
+            catalog.broken_people.extend(id_text);
             continue;
         };
-        let Ok(end_date) = date_of(path, item, "end_date", diags) else {
-            continue;
-        };
-        let Some(kind) = str_of(item, "type").as_deref().and_then(person_type) else {
+        let (Ok(end_date), Some(kind)) = (
+            date_of(path, item, "end_date", diags),
+            str_of(item, "type").as_deref().and_then(person_type),
+        ) else {
+            catalog.broken_people.insert(id.value);
             continue;
         };
         let person = Person {
@@ -135,44 +141,38 @@ fn people(catalog: &mut Catalog, path: &str, node: &Node, diags: &mut Vec<Diagno
             id,
         };
         if let Some(first) = catalog.people.get(&person.id.value) {
-            diags.push(duplicate(
-                "person",
-                &person.id,
-                path,
-                first.id.pos.line,
-                path,
-            ));
+            let d = duplicate("person", &person.id, path, first.id.pos.line, path);
+            diags.push(d.subject(Some(&person.id.value), None, None));
             continue;
         }
-        catalog.people.insert(person.id.value.clone(), person);
-    }
-    // GitHub logins identify approvers; two people sharing one would let one account act as both.
-    let mut logins: BTreeMap<String, &Person> = BTreeMap::new();
-    for p in catalog.people.values() {
-        if let Some(login) = &p.github {
+        // GitHub logins identify approvers; two people sharing one would let one account act
+        // as both. The later entry in the file is the one reported.
+        if let Some(login) = &person.github {
             let key = login.to_ascii_lowercase();
-            if let Some(first) = logins.get(&key) {
+            let pos = item.get("github").map_or(person.item, |n| n.pos);
+            if let Some((first, line)) = logins.get(&key) {
                 diags.push(
                     Diagnostic::new(
                         Rule::DuplicateId,
                         path,
-                        p.item,
+                        pos,
                         format!(
-                            "GitHub login `{login}` of `{}` is also `{}`'s",
-                            p.id.value, first.id.value
+                            "GitHub login `{login}` of `{}` is also `{first}`'s",
+                            person.id.value
                         ),
                     )
                     .hint("each person has their own GitHub account; fix the `github:` value")
-                    .subject(Some(&p.id.value), None, None)
+                    .subject(Some(&person.id.value), None, None)
                     .related(vec![Related {
                         file: path.to_owned(),
-                        line: first.item.line,
+                        line: *line,
                     }]),
                 );
             } else {
-                logins.insert(key, p);
+                logins.insert(key, (person.id.value.clone(), person.item.line));
             }
         }
+        catalog.people.insert(person.id.value.clone(), person);
     }
 }
 
@@ -392,6 +392,27 @@ fn app(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<App> {
         roles,
         id,
     })
+}
+
+/// Loads every app file. Files named after their id go first, so a mis-named copy can never
+/// take over an app: it is reported and, when the id is taken, left out.
+pub fn load_apps(catalog: &mut Catalog, nodes: &[(&str, Node)], diags: &mut Vec<Diagnostic>) {
+    let named_right = |path: &str, node: &Node| {
+        let id = node.get("id").and_then(Node::as_str).unwrap_or_default();
+        path == format!("policies/apps/{id}.yaml")
+    };
+    let (right, wrong): (Vec<_>, Vec<_>) = nodes.iter().partition(|(p, n)| named_right(p, n));
+    for (path, node) in right.into_iter().chain(wrong) {
+        let errors = schema_errors(Kind::App, path, node, diags);
+        match app(path, node, diags).filter(|_| errors.is_empty()) {
+            Some(app) => add_app(catalog, app, diags),
+            None => {
+                if let Some(id) = node.get("id").and_then(Node::as_str) {
+                    catalog.broken_apps.insert(id.to_owned());
+                }
+            }
+        }
+    }
 }
 
 fn add_app(catalog: &mut Catalog, app: App, diags: &mut Vec<Diagnostic>) {

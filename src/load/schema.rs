@@ -170,6 +170,8 @@ fn validator(kind: Kind) -> &'static jsonschema::Validator {
 /// One schema violation, anchored in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchemaError {
+    /// JSON pointer of the offending value (`/people/3/end_date`).
+    pub pointer: String,
     pub pos: Pos,
     pub message: String,
     pub hint: Option<String>,
@@ -234,7 +236,12 @@ pub fn validate(kind: Kind, root: &Node) -> Vec<SchemaError> {
         };
         // One finding per value: nested combinators can report the same spot more than once.
         if !out.iter().any(|e| e.pos == pos) {
-            out.push(SchemaError { pos, message, hint });
+            out.push(SchemaError {
+                pointer: pointer.clone(),
+                pos,
+                message,
+                hint,
+            });
         }
     }
     out

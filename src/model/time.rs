@@ -101,7 +101,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Renders a duration back in the largest unit that divides it.
 pub fn format_duration(d: Duration) -> String {
     let h = d.num_hours();
-    if h % 24 == 0 {
+    if h % 24 == 0 && h >= 48 {
         format!("{}d", h / 24)
     } else {
         format!("{h}h")
@@ -154,7 +154,8 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(format_duration(Duration::days(90)), "90d");
-        assert_eq!(format_duration(Duration::hours(24)), "1d");
+        assert_eq!(format_duration(Duration::hours(24)), "24h");
+        assert_eq!(format_duration(Duration::hours(48)), "2d");
         assert_eq!(format_duration(Duration::hours(36)), "36h");
     }
 

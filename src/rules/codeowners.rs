@@ -22,14 +22,19 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
             )
             .hint(hint),
         ),
-        Some(current) if current != generated => {
-            let line = current
-                .lines()
-                .zip(generated.lines())
+        Some(Some(current)) if current != generated => {
+            // Split on `\n` only, so a `\r` difference is found on its own line.
+            let (cur, gen_): (Vec<&str>, Vec<&str>) = (
+                current.split('\n').collect(),
+                generated.split('\n').collect(),
+            );
+            let line = cur
+                .iter()
+                .zip(&gen_)
                 .position(|(a, b)| a != b)
-                .unwrap_or_else(|| current.lines().count().min(generated.lines().count()))
+                .unwrap_or_else(|| cur.len().min(gen_.len()).saturating_sub(1))
                 + 1;
-            let shown = current.lines().nth(line - 1).unwrap_or("");
+            let shown = cur.get(line - 1).copied().unwrap_or("");
             let message = if shown.is_empty() {
                 format!("`{CODEOWNERS_FILE}` differs from what `portcullis codeowners` generates")
             } else {
@@ -51,6 +56,6 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .hint(hint),
             );
         }
-        Some(_) => {}
+        Some(Some(_)) | Some(None) => {}
     }
 }

@@ -19,8 +19,9 @@ pub struct Context<'a> {
     pub as_of: DateTime<Utc>,
     /// For `review-overdue`: when a grant file was last changed by a commit.
     pub last_touched: &'a HashMap<String, DateTime<Utc>>,
-    /// The current `.github/CODEOWNERS`, if any, for `codeowners-drift`.
-    pub codeowners: Option<&'a str>,
+    /// `.github/CODEOWNERS` for `codeowners-drift`: `None` when absent, `Some(None)` when present
+    /// but unreadable (too large, not UTF-8, a symlink: reported by its own rule).
+    pub codeowners: Option<Option<&'a str>>,
 }
 
 /// A grant with everything it refers to, when those references resolve.

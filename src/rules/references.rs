@@ -14,7 +14,9 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         .as_ref()
         .map_or(15, |s| s.min_justification) as usize;
     for file in &catalog.grant_files {
-        if !catalog.people.contains_key(&file.person.value) {
+        if !catalog.people.contains_key(&file.person.value)
+            && !catalog.broken_people.contains(&file.person.value)
+        {
             out.push(
                 Diagnostic::new(
                     Rule::UnknownPerson,
@@ -26,7 +28,9 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
                 .subject(Some(&file.person.value), Some(&file.app.value), None),
             );
         }
-        if !catalog.apps.contains_key(&file.app.value) {
+        if !catalog.apps.contains_key(&file.app.value)
+            && !catalog.broken_apps.contains(&file.app.value)
+        {
             out.push(
                 Diagnostic::new(
                     Rule::UnknownApp,
@@ -136,6 +140,7 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
     for person in catalog.people.values() {
         if let Some(m) = &person.manager
             && !catalog.people.contains_key(&m.value)
+            && !catalog.broken_people.contains(&m.value)
         {
             out.push(
                 Diagnostic::new(
@@ -164,7 +169,9 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         }
     }
     for e in &catalog.sod_exceptions {
-        if !catalog.people.contains_key(&e.person.value) {
+        if !catalog.people.contains_key(&e.person.value)
+            && !catalog.broken_people.contains(&e.person.value)
+        {
             out.push(
                 Diagnostic::new(
                     Rule::UnknownPerson,
@@ -195,6 +202,7 @@ fn app_role_exists(
     out: &mut Vec<Diagnostic>,
 ) {
     let (rule, message) = match catalog.apps.get(&r.app) {
+        None if catalog.broken_apps.contains(&r.app) => return,
         None => (
             Rule::UnknownApp,
             format!("{whose} names app `{}`, which is not in the catalog", r.app),

@@ -59,8 +59,22 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
                     in_set
                 })
                 .collect();
-            let involved: Vec<usize> = (0..hits.len()).filter(|i| !hits[*i].is_empty()).collect();
-            if involved.len() < 2 {
+            // Sets i and j conflict when the person holds two different grants, one from
+            // each; an app:role listed in two sets does not conflict with itself.
+            let mut involved: Vec<usize> = Vec::new();
+            for i in 0..hits.len() {
+                for j in (i + 1)..hits.len() {
+                    let pair = hits[i]
+                        .iter()
+                        .any(|a| hits[j].iter().any(|b| a.key != b.key));
+                    if pair {
+                        involved.extend([i, j]);
+                    }
+                }
+            }
+            involved.sort_unstable();
+            involved.dedup();
+            if involved.is_empty() {
                 continue;
             }
             let excuse = catalog.sod_exceptions.iter().position(|e| {
@@ -75,8 +89,10 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
             let others: Vec<&Held> = involved
                 .iter()
                 .flat_map(|i| hits[*i].iter().copied())
-                .filter(|h| !std::ptr::eq(*h, anchor))
+                .filter(|h| h.key != anchor.key)
                 .collect();
+            let mut others = others;
+            others.dedup_by(|a, b| a.key == b.key && a.file == b.file);
             let names: Vec<String> = others.iter().map(|h| format!("`{}`", h.key)).collect();
             let had_exception = catalog
                 .sod_exceptions
@@ -133,7 +149,7 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
                 )
                 .hint("remove the exception, or renew it with a new justification and `expires:`"),
             ));
-        } else if !used.contains(&i) {
+        } else if !used.contains(&i) && catalog.people.contains_key(&e.person.value) {
             let why = if catalog.sod_rules.iter().any(|r| r.id.value == e.rule.value) {
                 format!("`{}` holds no conflicting roles", e.person.value)
             } else {

@@ -34,12 +34,6 @@ fn diags<'a>(json: &'a serde_json::Value, rule: &str) -> Vec<&'a serde_json::Val
         .collect()
 }
 
-const SLACK_GRANT: &str = "
-  - role: admin
-    justification: Runs the workspace migration for the support team
-    expires: 2026-12-15
-";
-
 #[test]
 fn an_old_expired_grant_elsewhere_does_not_block_a_clean_change() {
     let repo = example_repo();

@@ -6,3 +6,4 @@ mod base;
 mod cli;
 mod fuzz;
 mod render;
+mod rules;
