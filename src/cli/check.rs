@@ -31,19 +31,25 @@ enum Format {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
+    let mut timer = Timer::from_env();
     let snapshot = crate::worktree::read(&root)?;
+    timer.lap("read");
     let loaded = crate::check::load(&snapshot);
+    timer.lap("load");
     let repo = crate::git::open(&root).ok();
     let needs = crate::rules::files_needing_history(&loaded.catalog);
     let last_touched = match &repo {
         Some(repo) => crate::git::last_touched(repo, &needs)?,
         None => Default::default(),
     };
+    timer.lap("history");
     let (catalog, mut report) = crate::check::finish(loaded, &snapshot, as_of, &last_touched);
+    timer.lap("rules");
     if let Some(base) = &args.base {
         let repo = repo.as_ref().context("`--base` needs a git repository")?;
         let change = crate::git::change_since(repo, base)?;
         crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, &change);
+        timer.lap("base");
     }
     let out = match args.format {
         Format::Text => render::text::render(
@@ -79,4 +85,23 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// `PORTCULLIS_TIMINGS=1` prints how long each phase took, to stderr, for benchmarks.
+struct Timer(Option<std::time::Instant>);
+
+impl Timer {
+    fn from_env() -> Timer {
+        Timer(std::env::var_os("PORTCULLIS_TIMINGS").map(|_| std::time::Instant::now()))
+    }
+
+    fn lap(&mut self, phase: &str) {
+        if let Some(start) = self.0 {
+            eprintln!(
+                "timing: {phase} {:.1} ms",
+                start.elapsed().as_secs_f64() * 1000.0
+            );
+            self.0 = Some(std::time::Instant::now());
+        }
+    }
 }

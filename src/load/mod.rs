@@ -22,7 +22,7 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut catalog = Catalog::default();
     let mut grant_paths = Vec::new();
-    let mut app_nodes: Vec<(&str, Node)> = Vec::new();
+    let mut policy_paths = Vec::new();
     for (path, entry) in &snapshot.files {
         if matches!(entry, Entry::Symlink | Entry::Submodule) {
             let what = if *entry == Entry::Symlink {
@@ -49,31 +49,43 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
                     parse_entry(path, entry, &mut diags);
                 }
             }
-            Ok(FileKind::App) => {
-                if let Some(node) = parse_entry(path, entry, &mut diags) {
-                    app_nodes.push((path.as_str(), node));
-                }
-            }
-            Ok(kind) => {
-                if let Some(node) = parse_entry(path, entry, &mut diags) {
-                    policies::load_policy(&mut catalog, kind, path, &node, &mut diags);
-                }
-            }
+            Ok(kind) => policy_paths.push((kind, path.as_str(), entry)),
             Err(d) => diags.push(*d),
         }
     }
-    policies::load_apps(&mut catalog, &app_nodes, &mut diags);
-    policies::require_core_files(snapshot, &catalog, &mut diags);
-
-    let loaded: Vec<(Option<GrantFile>, Vec<Diagnostic>)> = grant_paths
-        .par_iter()
-        .map(|(path, entry)| {
-            let mut d = Vec::new();
-            let file =
-                parse_entry(path, entry, &mut d).and_then(|node| grant_file(path, &node, &mut d));
-            (file, d)
-        })
-        .collect();
+    // The people directory is one large file: it loads on one core while the grant files
+    // load on the others.
+    let (policy_diags, loaded) = rayon::join(
+        || {
+            let mut diags = Vec::new();
+            let mut app_nodes: Vec<(&str, Node)> = Vec::new();
+            for (kind, path, entry) in &policy_paths {
+                let Some(node) = parse_entry(path, entry, &mut diags) else {
+                    continue;
+                };
+                if *kind == FileKind::App {
+                    app_nodes.push((path, node));
+                } else {
+                    policies::load_policy(&mut catalog, *kind, path, &node, &mut diags);
+                }
+            }
+            policies::load_apps(&mut catalog, &app_nodes, &mut diags);
+            policies::require_core_files(snapshot, &catalog, &mut diags);
+            diags
+        },
+        || {
+            grant_paths
+                .par_iter()
+                .map(|(path, entry)| {
+                    let mut d = Vec::new();
+                    let file = parse_entry(path, entry, &mut d)
+                        .and_then(|node| grant_file(path, &node, &mut d));
+                    (file, d)
+                })
+                .collect::<Vec<(Option<GrantFile>, Vec<Diagnostic>)>>()
+        },
+    );
+    diags.extend(policy_diags);
     for (file, d) in loaded {
         diags.extend(d);
         match file {

@@ -232,6 +232,8 @@ fn marker_pos(m: &saphyr_parser::Span) -> Pos {
 }
 
 fn build(text: &str) -> Result<Node, YamlError> {
+    // Plain ASCII without escapes or tabs cannot produce a forbidden character in a scalar.
+    let scan_scalars = !text.is_ascii() || text.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\r'));
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut documents = 0;
@@ -273,11 +275,13 @@ fn build(text: &str) -> Result<Node, YamlError> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 refuse_anchor_tag(pos, anchor, tag.is_some())?;
-                // Escapes (`"\u202E"`) decode to the characters the raw-text scan refuses.
-                if let Some((c, what)) = value
-                    .chars()
-                    .filter(|c| *c != '\n')
-                    .find_map(|c| forbidden_text_char(c).map(|w| (c, w)))
+                // Escapes (`"\u202E"`) decode to the characters the raw-text scan refuses,
+                // and a raw tab or CR is allowed in YAML but not inside text.
+                if scan_scalars
+                    && let Some((c, what)) = value
+                        .chars()
+                        .filter(|c| *c != '\n')
+                        .find_map(|c| forbidden_text_char(c).map(|w| (c, w)))
                 {
                     return Err(err(
                         pos,
