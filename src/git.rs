@@ -6,10 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, TimeZone, Utc};
-use git2::{Delta, DiffOptions, ObjectType, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{Delta, DiffOptions, Repository};
 
 use crate::baseline::Change;
-use crate::snapshot::{Entry, GOVERNED_DIRS, Snapshot, size_limit, wants_content};
+use crate::snapshot::{Entry, GOVERNED_DIRS, size_limit, wants_content};
 
 pub fn open(root: &Path) -> Result<Repository> {
     Repository::open(root)
@@ -86,50 +86,6 @@ fn blob_entry(repo: &Repository, path: &str, id: git2::Oid, mode: git2::FileMode
             }
         }
     })
-}
-
-/// A whole revision's governed files, as `check` would see them in a checkout of it.
-pub fn snapshot_at(repo: &Repository, rev: &str) -> Result<Snapshot> {
-    let tree = repo
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_tree())
-        .with_context(|| format!("cannot resolve `{rev}`"))?;
-    let mut snapshot = Snapshot::default();
-    let mut failure = None;
-    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
-        let name = entry.name().unwrap_or_default();
-        let path = format!("{dir}{name}");
-        if dir.is_empty() && !GOVERNED_DIRS.contains(&name) {
-            return TreeWalkResult::Skip;
-        }
-        match entry.kind() {
-            Some(ObjectType::Tree) => return TreeWalkResult::Ok,
-            Some(ObjectType::Commit) => {
-                snapshot.files.insert(path, Entry::Submodule);
-            }
-            _ if entry.filemode() == i32::from(git2::FileMode::Link) => {
-                snapshot.files.insert(path, Entry::Symlink);
-            }
-            _ if wants_content(&path) => {
-                match blob_entry(repo, &path, entry.id(), git2::FileMode::Blob) {
-                    Ok(e) => {
-                        snapshot.files.insert(path, e);
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        return TreeWalkResult::Abort;
-                    }
-                }
-            }
-            _ => {}
-        }
-        TreeWalkResult::Ok
-    })
-    .ok();
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(snapshot),
-    }
 }
 
 /// For each path, the committer date of the newest commit (from HEAD) that changed it.

@@ -69,8 +69,4 @@ impl Snapshot {
             _ => None,
         }
     }
-
-    pub fn has_policies(&self) -> bool {
-        self.files.keys().any(|p| p.starts_with("policies/"))
-    }
 }

@@ -70,7 +70,7 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
                 }
             }
             policies::load_apps(&mut catalog, &app_nodes, &mut diags);
-            policies::require_core_files(snapshot, &catalog, &mut diags);
+            policies::require_core_files(snapshot, &mut diags);
             diags
         },
         || {
@@ -88,10 +88,7 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
     diags.extend(policy_diags);
     for (file, d) in loaded {
         diags.extend(d);
-        match file {
-            Some(f) => catalog.grant_files.push(f),
-            None => catalog.broken_files += 1,
-        }
+        catalog.grant_files.extend(file);
     }
     (catalog, diags)
 }

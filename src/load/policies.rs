@@ -48,7 +48,7 @@ pub fn load_policy(
 }
 
 /// settings.yaml and people.yaml must exist; without them nothing can be judged.
-pub fn require_core_files(snapshot: &Snapshot, _catalog: &Catalog, diags: &mut Vec<Diagnostic>) {
+pub fn require_core_files(snapshot: &Snapshot, diags: &mut Vec<Diagnostic>) {
     for (file, what) in [
         (SETTINGS_FILE, "org-wide settings"),
         (PEOPLE_FILE, "the people directory"),

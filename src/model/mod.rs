@@ -293,8 +293,6 @@ pub struct Catalog {
     pub sod_exceptions: Vec<SodException>,
     pub birthright: Vec<BirthrightRule>,
     pub grant_files: Vec<GrantFile>,
-    /// Grant files that could not be loaded (they still count in the summary).
-    pub broken_files: usize,
     /// Ids of people and apps whose entry exists but failed to load: references to them are
     /// not reported again as unknown (the schema finding already says what to fix).
     pub broken_people: std::collections::BTreeSet<String>,

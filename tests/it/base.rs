@@ -1,29 +1,9 @@
 //! `check --base` through the binary on a real git repository made from the example
 //! organisation: only what the change adds or touches fails.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::support::{example_repo, git};
-
-fn check_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args([
-            "check",
-            "--root",
-            dir.to_str().unwrap(),
-            "--as-of",
-            "2026-11-22",
-            "--format",
-            "json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    let json = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap(), json)
-}
+use crate::support::{check_json, example_repo, git};
 
 fn diags<'a>(json: &'a serde_json::Value, rule: &str) -> Vec<&'a serde_json::Value> {
     json["diagnostics"]

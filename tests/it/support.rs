@@ -72,3 +72,23 @@ pub fn example_repo() -> tempfile::TempDir {
     git(dir.path(), &["commit", "-q", "-m", "base"]);
     dir
 }
+
+/// `check --as-of 2026-11-22 --format json` on a directory: exit code and parsed output.
+pub fn check_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "check",
+            "--root",
+            dir.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), json)
+}
