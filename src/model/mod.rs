@@ -286,8 +286,9 @@ pub const CODEOWNERS_FILE: &str = ".github/CODEOWNERS";
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     pub settings: Option<Settings>,
-    /// First occurrence of each id; later duplicates are reported and left out.
-    pub people: BTreeMap<String, Person>,
+    /// First occurrence of each id; later duplicates are reported and left out. Hashed: it is
+    /// looked up once per grant file and may hold tens of thousands of people.
+    pub people: std::collections::HashMap<String, Person>,
     pub apps: BTreeMap<String, App>,
     pub sod_rules: Vec<SodRule>,
     pub sod_exceptions: Vec<SodException>,
