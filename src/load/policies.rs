@@ -281,10 +281,7 @@ fn provisioner(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<P
         },
         "command" => Provisioner::Command {
             command: s("command")?,
-            timeout_seconds: match node.get("timeout_seconds").map(|n| &n.value) {
-                Some(super::yaml::Value::Int(i)) => u32::try_from(*i).unwrap_or(60),
-                _ => 60,
-            },
+            timeout_seconds: uint_of(node, "timeout_seconds").unwrap_or(60),
             env: node
                 .get("env")
                 .map(Node::as_seq)
@@ -312,10 +309,8 @@ fn app(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<App> {
                 Some(super::yaml::Value::Int(i)) => *i as f64,
                 _ => 1.0,
             },
-            min_peers: match a.get("min_peers").map(|n| &n.value) {
-                Some(super::yaml::Value::Int(i)) => u32::try_from(*i).unwrap_or(u32::MAX),
-                _ => u32::MAX,
-            },
+            // `5.0` is an integer to the schema; read it as one rather than never auto-approving.
+            min_peers: uint_of(a, "min_peers").unwrap_or(u32::MAX),
         });
         roles.insert(
             key.name.clone(),

@@ -74,20 +74,9 @@ fn codeowners_check_prints_a_diff_and_write_repairs_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("-/access/payments/ @mallory"));
-    let out = portcullis()
-        .args([
-            "check",
-            "--root",
-            root,
-            "--as-of",
-            "2026-11-22",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("codeowners-drift"));
+    let (code, json) = crate::support::check_json(std::path::Path::new(root), &[]);
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("codeowners-drift"));
     let out = portcullis()
         .args(["codeowners", "--write", "--root", root])
         .output()
@@ -108,20 +97,8 @@ fn a_symlink_in_a_governed_folder_is_refused_and_not_followed() {
     let secret = root.join("outside.yaml");
     std::fs::write(&secret, "person: wei\napp: github\ngrants:\n  - role: admin\n    justification: not reviewed by anyone at all\n").unwrap();
     std::os::unix::fs::symlink(&secret, root.join("access/github/link.yaml")).unwrap();
-    let out = portcullis()
-        .args([
-            "check",
-            "--root",
-            root.to_str().unwrap(),
-            "--as-of",
-            "2026-11-22",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, json) = crate::support::check_json(root, &[]);
+    assert_eq!(code, 1);
     let found: Vec<(&str, &str)> = json["diagnostics"]
         .as_array()
         .unwrap()
@@ -141,20 +118,8 @@ fn an_oversized_grant_file_is_refused_before_parsing() {
         big.push_str("# padding padding padding padding padding padding padding padding\n");
     }
     std::fs::write(root.join("access/github/wei.yaml"), big).unwrap();
-    let out = portcullis()
-        .args([
-            "check",
-            "--root",
-            root.to_str().unwrap(),
-            "--as-of",
-            "2026-11-22",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let (code, json) = crate::support::check_json(root, &[]);
+    assert_eq!(code, 1);
     assert!(
         json["diagnostics"]
             .as_array()
