@@ -135,3 +135,181 @@ pub fn last_touched(repo: &Repository, paths: &[&str]) -> Result<HashMap<String,
     }
     Ok(out)
 }
+
+/// A revision's tree, for reading files without a checkout.
+pub fn tree_at<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Tree<'r>> {
+    repo.revparse_single(rev)
+        .with_context(|| format!("cannot resolve revision `{rev}`"))?
+        .peel_to_tree()
+        .with_context(|| format!("`{rev}` does not name a commit or tree"))
+}
+
+/// The commit a revision names.
+pub fn commit_at<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Commit<'r>> {
+    repo.revparse_single(rev)
+        .with_context(|| format!("cannot resolve revision `{rev}`"))?
+        .peel_to_commit()
+        .with_context(|| format!("`{rev}` does not name a commit"))
+}
+
+/// Governed paths that differ between two trees (old and new side; no rename detection, so
+/// a moved file is a removal plus an addition).
+pub fn changed_between(
+    repo: &Repository,
+    base: &git2::Tree,
+    head: &git2::Tree,
+) -> Result<BTreeSet<String>> {
+    let mut opts = DiffOptions::new();
+    opts.include_typechange(true);
+    for d in GOVERNED_DIRS {
+        opts.pathspec(d);
+    }
+    let diff = repo
+        .diff_tree_to_tree(Some(base), Some(head), Some(&mut opts))
+        .context("cannot compare the two revisions")?;
+    let mut out = BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(p) = file.path().and_then(|p| p.to_str())
+                && is_governed(p)
+            {
+                out.insert(p.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One file of a tree, as the snapshot holds it; `None` when absent.
+pub fn tree_entry(repo: &Repository, tree: &git2::Tree, path: &str) -> Result<Option<Entry>> {
+    let Ok(entry) = tree.get_path(Path::new(path)) else {
+        return Ok(None);
+    };
+    let mode = mode_of(entry.filemode());
+    if entry.kind() == Some(git2::ObjectType::Tree) {
+        return Ok(None);
+    }
+    blob_entry(repo, path, entry.id(), mode).map(Some)
+}
+
+/// Every file under `dir` in a tree (recursively), as the snapshot holds it.
+pub fn tree_dir(
+    repo: &Repository,
+    tree: &git2::Tree,
+    dir: &str,
+    out: &mut crate::snapshot::Snapshot,
+) -> Result<()> {
+    let Ok(entry) = tree.get_path(Path::new(dir)) else {
+        return Ok(());
+    };
+    let Ok(sub) = repo.find_tree(entry.id()) else {
+        return Ok(());
+    };
+    let mut failure = None;
+    sub.walk(git2::TreeWalkMode::PreOrder, |prefix, e| {
+        if e.kind() == Some(git2::ObjectType::Tree) {
+            return git2::TreeWalkResult::Ok;
+        }
+        let path = format!("{dir}/{prefix}{}", e.name().unwrap_or_default());
+        match blob_entry(repo, &path, e.id(), mode_of(e.filemode())) {
+            Ok(entry) => {
+                out.files.insert(path, entry);
+                git2::TreeWalkResult::Ok
+            }
+            Err(err) => {
+                failure = Some(err);
+                git2::TreeWalkResult::Abort
+            }
+        }
+    })?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// Names of the entries directly under `dir` in a tree (file names or folder names).
+pub fn tree_names(repo: &Repository, tree: &git2::Tree, dir: &str) -> Vec<String> {
+    let Some(sub) = tree
+        .get_path(Path::new(dir))
+        .ok()
+        .and_then(|e| repo.find_tree(e.id()).ok())
+    else {
+        return Vec::new();
+    };
+    sub.iter()
+        .filter_map(|e| e.name().ok().map(str::to_owned))
+        .collect()
+}
+
+/// One commit that changed a file: its content before and after.
+pub struct FileChange {
+    pub commit: String,
+    pub date: DateTime<Utc>,
+    pub summary: String,
+    pub before: Option<Entry>,
+    pub after: Option<Entry>,
+}
+
+/// The commits reachable from `from` that changed `path` (newest first), at most `limit`,
+/// looking at no more than `max_commits` commits.
+pub fn file_changes(
+    repo: &Repository,
+    from: git2::Oid,
+    path: &str,
+    limit: usize,
+    max_commits: usize,
+) -> Result<Vec<FileChange>> {
+    let mut walk = repo.revwalk()?;
+    walk.push(from)?;
+    walk.set_sorting(git2::Sort::TIME)?;
+    let mut out = Vec::new();
+    let p = Path::new(path);
+    for oid in walk.take(max_commits) {
+        if out.len() >= limit {
+            break;
+        }
+        let commit = repo.find_commit(oid?)?;
+        let now = commit
+            .tree()?
+            .get_path(p)
+            .ok()
+            .map(|e| (e.id(), e.filemode()));
+        let before = match commit.parent(0) {
+            Ok(parent) => parent
+                .tree()?
+                .get_path(p)
+                .ok()
+                .map(|e| (e.id(), e.filemode())),
+            Err(_) => None,
+        };
+        if now.map(|x| x.0) == before.map(|x| x.0) {
+            continue;
+        }
+        let read = |side: Option<(git2::Oid, i32)>| -> Result<Option<Entry>> {
+            side.map(|(id, mode)| blob_entry(repo, path, id, mode_of(mode)))
+                .transpose()
+        };
+        out.push(FileChange {
+            commit: commit.id().to_string()[..10].to_owned(),
+            date: Utc
+                .timestamp_opt(commit.time().seconds(), 0)
+                .single()
+                .unwrap_or_default(),
+            summary: commit
+                .summary()
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_owned(),
+            before: read(before)?,
+            after: read(now)?,
+        });
+    }
+    Ok(out)
+}
+
+fn mode_of(raw: i32) -> git2::FileMode {
+    match raw {
+        0o120000 => git2::FileMode::Link,
+        0o160000 => git2::FileMode::Commit,
+        _ => git2::FileMode::Blob,
+    }
+}

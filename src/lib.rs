@@ -6,16 +6,19 @@
 //! [`baseline`] marks what a change did not touch -> a [`diag::render`] format prints it.
 
 // -- core: no I/O, no clock --
+pub mod approval;
 pub mod baseline;
 pub mod check;
 pub mod codeowners;
 pub mod diag;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod rules;
 pub mod snapshot;
 
 // -- edges: files, git, terminal --
 pub mod cli;
 pub mod git;
+pub mod revision;
 pub mod worktree;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod approval;
 mod base;
 mod cli;
 mod fuzz;

@@ -1,0 +1,153 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::ValueEnum;
+use git2::Repository;
+
+use super::{Common, Outcome};
+use crate::load::{self, layout};
+use crate::model::{Catalog, GrantFile};
+use crate::plan::insights::{FileRevision, events};
+use crate::plan::{self, FileVersions, Plan};
+use crate::revision::Revision;
+use crate::snapshot::Entry;
+
+/// Show the grant-level change between two revisions, with approvals needed and insights
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The revision the change starts from (its policies judge the change)
+    #[arg(long, value_name = "REV")]
+    base: String,
+    /// The revision the change ends at [default: the work tree]
+    #[arg(long, value_name = "REV")]
+    head: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let head = match &args.head {
+        Some(rev) => Revision::at(&repo, rev)?,
+        None => Revision::WorkTree(root.clone()),
+    };
+    let computed = compute(&repo, &args.base, &head, as_of)?;
+    let out = match args.format {
+        Format::Text => plan::render::text(&computed.plan),
+        Format::Json => plan::render::json(&computed.plan),
+        Format::Markdown => plan::render::markdown(&computed.plan),
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+/// A plan with what it was computed from.
+pub(crate) struct Computed {
+    pub plan: Plan,
+    /// Base policies (`grant_files` holds the head context files).
+    pub policies: Catalog,
+    /// Every governed path the change touches.
+    pub paths: BTreeSet<String>,
+}
+
+/// Loads only what the plan needs: the base policies, both versions of the changed grant
+/// files, the head files insights look at, and the history of the changed files.
+pub(crate) fn compute(
+    repo: &Repository,
+    base_rev: &str,
+    head: &Revision,
+    as_of: DateTime<Utc>,
+) -> Result<Computed> {
+    let base_commit = crate::git::commit_at(repo, base_rev)?;
+    let base = Revision::at(repo, base_rev)?;
+    let paths = match head {
+        Revision::Tree { tree, .. } => {
+            crate::git::changed_between(repo, &base_commit.tree()?, tree)?
+        }
+        Revision::WorkTree(_) => crate::git::change_since(repo, base_rev)?.paths,
+    };
+    let (mut policies, _) = load::load(&base.read_dir("policies")?);
+    let mut files = FileVersions::default();
+    for path in paths
+        .iter()
+        .filter(|p| layout::grant_path_parts(p).is_some())
+    {
+        files.paths.insert(path.clone());
+        if let Some(f) = parse(path, base.read(path)?) {
+            files.base.insert(path.clone(), f);
+        }
+        if let Some(f) = parse(path, head.read(path)?) {
+            files.head.insert(path.clone(), f);
+        }
+    }
+    let app_ids: Vec<String> = head
+        .names("access")
+        .into_iter()
+        .filter(|a| layout::is_id(a))
+        .collect();
+    let context = plan::context_paths(&policies, &files, &app_ids, |app| {
+        head.names(&format!("access/{app}"))
+            .into_iter()
+            .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
+            .collect()
+    });
+    for path in &context {
+        let parsed = match files.head.get(path) {
+            Some(f) => Some(f.clone()),
+            None => parse(path, head.read(path)?),
+        };
+        policies.grant_files.extend(parsed);
+    }
+    let mut history = BTreeMap::new();
+    for path in &files.paths {
+        let revisions: Vec<FileRevision> =
+            crate::git::file_changes(repo, base_commit.id(), path, 20, 20_000)
+                .with_context(|| format!("cannot read the history of `{path}`"))?
+                .into_iter()
+                .map(|c| FileRevision {
+                    commit: c.commit,
+                    date: c.date,
+                    summary: c.summary,
+                    before: parse(path, c.before),
+                    after: parse(path, c.after),
+                })
+                .collect();
+        let roles: BTreeSet<&str> = files
+            .base
+            .get(path)
+            .into_iter()
+            .chain(files.head.get(path))
+            .flat_map(|f| f.grants.iter().map(|g| g.role.value.as_str()))
+            .collect();
+        for role in roles {
+            history.insert((path.clone(), role.to_owned()), events(role, &revisions));
+        }
+    }
+    let plan = plan::build(&policies, &files, &history, as_of);
+    Ok(Computed {
+        plan,
+        policies,
+        paths,
+    })
+}
+
+/// A grant file that loads; one that does not is `check`'s to report.
+fn parse(path: &str, entry: Option<Entry>) -> Option<GrantFile> {
+    let mut ignored = Vec::new();
+    let node = load::parse_entry(path, &entry?, &mut ignored)?;
+    load::grant_file(path, &node, &mut ignored)
+}

@@ -1,0 +1,84 @@
+//! Edge: one revision to read files from without a checkout — a commit's tree, or the work
+//! tree (index and unstaged edits included), so `plan` works before a commit exists.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use git2::Repository;
+
+use crate::snapshot::{Entry, Snapshot, size_limit};
+
+pub enum Revision<'r> {
+    Tree {
+        repo: &'r Repository,
+        tree: git2::Tree<'r>,
+    },
+    WorkTree(PathBuf),
+}
+
+impl<'r> Revision<'r> {
+    pub fn at(repo: &'r Repository, rev: &str) -> Result<Revision<'r>> {
+        Ok(Revision::Tree {
+            repo,
+            tree: crate::git::tree_at(repo, rev)?,
+        })
+    }
+
+    /// One file, as the snapshot would hold it; `None` when absent.
+    pub fn read(&self, path: &str) -> Result<Option<Entry>> {
+        match self {
+            Revision::Tree { repo, tree } => crate::git::tree_entry(repo, tree, path),
+            Revision::WorkTree(root) => read_file(root, path),
+        }
+    }
+
+    /// Every file under `dir`.
+    pub fn read_dir(&self, dir: &str) -> Result<Snapshot> {
+        let mut out = Snapshot::default();
+        match self {
+            Revision::Tree { repo, tree } => crate::git::tree_dir(repo, tree, dir, &mut out)?,
+            Revision::WorkTree(root) => {
+                let all = crate::worktree::read(root)?;
+                out.files = all
+                    .files
+                    .into_iter()
+                    .filter(|(p, _)| p.starts_with(&format!("{dir}/")))
+                    .collect();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names directly under `dir`.
+    pub fn names(&self, dir: &str) -> Vec<String> {
+        match self {
+            Revision::Tree { repo, tree } => crate::git::tree_names(repo, tree, dir),
+            Revision::WorkTree(root) => std::fs::read_dir(root.join(dir))
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn read_file(root: &Path, rel: &str) -> Result<Option<Entry>> {
+    let path = root.join(rel);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{rel}`")),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(Some(Entry::Symlink));
+    }
+    if meta.is_dir() {
+        return Ok(None);
+    }
+    if meta.len() > size_limit(rel) {
+        return Ok(Some(Entry::TooLarge(meta.len())));
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read `{rel}`"))?;
+    Ok(Some(Entry::File(bytes.into())))
+}
