@@ -1,9 +1,12 @@
 //! Edge: the command line. One file per command, its clap arguments beside its `run`.
 
+mod approvals;
 mod check;
 mod codeowners;
+mod comment;
 mod explain;
 mod plan;
+mod pull;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +26,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(check::Args),
+    Approvals(approvals::Args),
+    Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Plan(plan::Args),
@@ -79,6 +84,8 @@ impl Common {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Approvals(args) => approvals::run(args),
+        Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Plan(args) => plan::run(args),

@@ -72,15 +72,28 @@ pub(crate) fn compute(
     head: &Revision,
     as_of: DateTime<Utc>,
 ) -> Result<Computed> {
+    compute_with(repo, base_rev, base_rev, head, as_of)
+}
+
+/// As `compute`, with the policies read from `policies_rev` (a pull request's base branch
+/// tip) while the change is measured from `base_rev` (its merge base).
+pub(crate) fn compute_with(
+    repo: &Repository,
+    base_rev: &str,
+    policies_rev: &str,
+    head: &Revision,
+    as_of: DateTime<Utc>,
+) -> Result<Computed> {
     let base_commit = crate::git::commit_at(repo, base_rev)?;
     let base = Revision::at(repo, base_rev)?;
+    let rules = Revision::at(repo, policies_rev)?;
     let paths = match head {
         Revision::Tree { tree, .. } => {
             crate::git::changed_between(repo, &base_commit.tree()?, tree)?
         }
         Revision::WorkTree(_) => crate::git::change_since(repo, base_rev)?.paths,
     };
-    let (mut policies, _) = load::load(&base.read_dir("policies")?);
+    let (mut policies, _) = load::load(&rules.read_dir("policies")?);
     let mut files = FileVersions::default();
     for path in paths
         .iter()

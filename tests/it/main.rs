@@ -5,6 +5,8 @@ mod support;
 mod approval;
 mod base;
 mod cli;
+mod comment;
 mod fuzz;
 mod render;
 mod rules;
+mod workflows;

@@ -1,0 +1,59 @@
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::pull::{STATUS_CONTEXT, judge};
+use super::{Common, Outcome};
+use crate::github::Client;
+
+/// Judge a pull request's approvals (SPEC section 6) and set the `portcullis/approvals` status
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The pull request number
+    #[arg(long, value_name = "N")]
+    pr: u64,
+    /// Print the verdict without setting the commit status
+    #[arg(long)]
+    no_status: bool,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let client = Client::from_env()?;
+    if !args.no_status {
+        // Mark the head as seen before judging: an override comment counts for this head
+        // only when written after this moment.
+        let head = client.pull(args.pr)?.head.sha;
+        let seen = client
+            .statuses(&head)?
+            .iter()
+            .any(|s| s.context == STATUS_CONTEXT);
+        if !seen {
+            client.create_status(&head, "pending", STATUS_CONTEXT, "judging approvals")?;
+        }
+    }
+    let judged = judge(&client, &repo, args.pr, as_of)?;
+    let v = &judged.verdict;
+    let mut out = crate::plan::render::text(&judged.computed.plan);
+    out.push('\n');
+    out.push_str(&v.text());
+    std::io::stdout().write_all(out.as_bytes())?;
+    if !args.no_status {
+        let state = if v.approved { "success" } else { "failure" };
+        client.create_status(
+            &judged.pull.head.sha,
+            state,
+            STATUS_CONTEXT,
+            &v.status_description(),
+        )?;
+    }
+    Ok(if v.approved {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    })
+}

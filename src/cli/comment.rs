@@ -1,0 +1,79 @@
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::pull::judge;
+use super::{Common, Outcome};
+use crate::comment::{self, MARKER};
+use crate::github::Client;
+use crate::revision::Revision;
+
+/// Post or update the one sticky pull request comment: check result, plan, approvals
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The pull request number
+    #[arg(long, value_name = "N")]
+    pr: u64,
+    /// Print the comment instead of posting it
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let client = Client::from_env()?;
+    let judged = judge(&client, &repo, args.pr, as_of)?;
+    let head = &judged.pull.head.sha;
+
+    // The check result of the pull request's head, marked against its merge base.
+    let head_rev = Revision::at(&repo, head)?;
+    let base_rev = Revision::at(&repo, &judged.merge_base)?;
+    let mut snapshot = crate::snapshot::Snapshot::default();
+    for dir in crate::snapshot::GOVERNED_DIRS {
+        snapshot.files.extend(head_rev.read_dir(dir)?.files);
+    }
+    let mut change = crate::baseline::Change {
+        paths: judged.computed.paths.clone(),
+        ..Default::default()
+    };
+    for path in &judged.computed.paths {
+        if crate::snapshot::wants_content(path)
+            && let Some(entry) = base_rev.read(path)?
+        {
+            change.base.files.insert(path.clone(), entry);
+        }
+    }
+    let loaded = crate::check::load(&snapshot);
+    let (catalog, mut report) = crate::check::finish(loaded, &snapshot, as_of, &Default::default());
+    crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, &change);
+    report.sort();
+
+    let body = comment::body(&report, &judged.computed.plan, Some(&judged.verdict), head);
+    if args.dry_run {
+        std::io::stdout().write_all(body.as_bytes())?;
+        return Ok(Outcome::Success);
+    }
+    let existing = client
+        .comments(args.pr)?
+        .into_iter()
+        .find(|c| c.body.starts_with(MARKER) && is_ours(&c.user));
+    let posted = match existing {
+        Some(c) => client.update_comment(c.id, &body)?,
+        None => client.create_comment(args.pr, &body)?,
+    };
+    println!("{}", posted.html_url);
+    Ok(Outcome::Success)
+}
+
+/// Our comment is one a bot wrote (the workflow's token), or the account named in
+/// `PORTCULLIS_COMMENT_AUTHOR`: a person pasting the marker cannot make us edit theirs.
+fn is_ours(user: &crate::github::User) -> bool {
+    match std::env::var("PORTCULLIS_COMMENT_AUTHOR") {
+        Ok(login) if !login.is_empty() => user.login.eq_ignore_ascii_case(&login),
+        _ => user.is_bot(),
+    }
+}

@@ -1,0 +1,187 @@
+//! The sticky pull-request comment: check result, approvals still missing, and the plan with
+//! insights. Found again by a hidden marker and edited in place. Every piece of text that
+//! came from a file or from GitHub is escaped; long sections fold into `<details>`; the body
+//! stays under GitHub's size limit by shortening sections, never by cutting markup in half.
+
+use std::fmt::Write;
+
+use crate::approval::{How, Verdict};
+use crate::diag::Report;
+use crate::diag::render::markdown::escape;
+use crate::plan::Plan;
+
+/// The hidden marker that identifies our comment among the PR's comments.
+pub const MARKER: &str = "<!-- portcullis:sticky-comment -->";
+
+/// GitHub refuses comment bodies over 65,536 characters; stay well under it.
+pub const LIMIT: usize = 60_000;
+
+/// Rows shown before a table folds.
+const FOLD_ROWS: usize = 10;
+
+pub fn body(report: &Report, plan: &Plan, verdict: Option<&Verdict>, head_sha: &str) -> String {
+    let head = format!(
+        "{MARKER}\n## portcullis\n\n{}\n\n",
+        headline(report, plan, verdict)
+    );
+    let approvals = verdict.map(approvals_section).unwrap_or_default();
+    let footer = format!(
+        "\n<sub>Updated for commit {}. This comment is edited in place on every push.</sub>\n",
+        escape(&head_sha[..head_sha.len().min(12)])
+    );
+    let full = [
+        check_section(report, usize::MAX),
+        crate::plan::render::markdown(plan),
+    ];
+    let assemble = |parts: &[String]| -> String {
+        let mut s = head.clone();
+        s.push_str(&approvals);
+        for p in parts {
+            s.push_str(p);
+            s.push('\n');
+        }
+        s.push_str(&footer);
+        s
+    };
+    let body = assemble(&full);
+    if body.len() <= LIMIT {
+        return body;
+    }
+    // Too long: the plan's table without the per-change details, then fewer check rows.
+    let compact_plan = compact(&crate::plan::render::markdown(plan));
+    for rows in [200, 50, 10, 0] {
+        let body = assemble(&[check_section(report, rows), compact_plan.clone()]);
+        if body.len() <= LIMIT {
+            return body;
+        }
+    }
+    assemble(&[
+        check_section(report, 0),
+        format!(
+            "### Plan\n\n{} changes: too many to show here. Run `portcullis plan --base <base>` locally.\n",
+            plan.changes.len()
+        ),
+    ])
+}
+
+fn headline(report: &Report, plan: &Plan, verdict: Option<&Verdict>) -> String {
+    let check = if report.failed() {
+        format!("❌ check failed ({} errors)", report.errors())
+    } else {
+        "✔️ check passed".to_owned()
+    };
+    let approvals = match verdict {
+        None => String::new(),
+        Some(v) if v.refused.is_some() => " · ❌ refused".to_owned(),
+        Some(v) if v.approved => " · ✔️ approvals complete".to_owned(),
+        Some(_) => " · ⏳ approvals missing".to_owned(),
+    };
+    format!(
+        "**{check}** · {} grant changes{approvals}",
+        plan.changes.len()
+    )
+}
+
+fn approvals_section(v: &Verdict) -> String {
+    let mut out = String::from("### Approvals\n\n");
+    if let Some(r) = &v.refused {
+        let _ = writeln!(out, "Refused: {}\n", escape(r));
+        return out;
+    }
+    for c in &v.changes {
+        let state = match &c.how {
+            How::Approved => {
+                let by: Vec<String> = c
+                    .met
+                    .iter()
+                    .map(|(what, who)| format!("{what}: `{}`", escape(who)))
+                    .collect();
+                format!("approved ({})", by.join(", "))
+            }
+            How::AutoApproved(why) => format!("auto-approved: {}", escape(why)),
+            How::Overridden { by, reason } => {
+                format!("overridden by `{}`: {}", escape(by), escape(reason))
+            }
+            How::Missing => {
+                let needs: Vec<String> = c
+                    .missing
+                    .iter()
+                    .map(|(what, who)| {
+                        let who: Vec<String> =
+                            who.iter().map(|w| format!("`{}`", escape(w))).collect();
+                        if who.is_empty() {
+                            format!("{} (nobody eligible)", escape(what))
+                        } else {
+                            format!("{} (one of {})", escape(what), who.join(", "))
+                        }
+                    })
+                    .collect();
+                format!("**still needs** {}", needs.join("; "))
+            }
+        };
+        let _ = writeln!(out, "- {}: {state}", escape(&c.label));
+    }
+    if !v.ignored.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} reviews or commands not counted</summary>\n",
+            v.ignored.len()
+        );
+        for i in &v.ignored {
+            let _ = writeln!(out, "- {}", escape(i));
+        }
+        out.push_str("\n</details>\n");
+    }
+    out.push('\n');
+    out
+}
+
+/// The check result; at most `rows` findings (errors first), the rest counted.
+fn check_section(report: &Report, rows: usize) -> String {
+    let table = crate::diag::render::markdown::render(report);
+    let mut lines: Vec<&str> = table.lines().collect();
+    // Heading and counts stay outside the fold; the table folds when long.
+    let split = lines
+        .iter()
+        .position(|l| l.starts_with("| severity"))
+        .unwrap_or(lines.len());
+    let rest: Vec<&str> = lines.split_off(split);
+    let mut out = lines.join("\n");
+    out.push('\n');
+    if rest.len() <= 2 {
+        return out;
+    }
+    let (header, body) = rest.split_at(2);
+    let shown = body.len().min(rows);
+    let mut table = header.join("\n");
+    table.push('\n');
+    for l in &body[..shown] {
+        table.push_str(l);
+        table.push('\n');
+    }
+    if shown < body.len() {
+        let _ = writeln!(
+            table,
+            "\n{} more findings not shown: run `portcullis check` locally.",
+            body.len() - shown
+        );
+    }
+    if body.len() > FOLD_ROWS {
+        let _ = write!(
+            out,
+            "<details><summary>{} findings</summary>\n\n{table}\n</details>\n",
+            body.len()
+        );
+    } else {
+        out.push_str(&table);
+    }
+    out
+}
+
+/// The plan without its per-change `<details>` blocks.
+fn compact(markdown: &str) -> String {
+    let cut = markdown.find("<details>").unwrap_or(markdown.len());
+    let mut out = markdown[..cut].to_owned();
+    out.push_str("Per-change insights are left out to fit GitHub's comment size limit; run `portcullis plan` locally for them.\n");
+    out
+}
