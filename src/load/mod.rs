@@ -96,7 +96,7 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
 /// Parses one file's bytes; size and symlink problems were reported by the caller or here.
 pub fn parse_entry(path: &str, entry: &Entry, diags: &mut Vec<Diagnostic>) -> Option<Node> {
     match entry {
-        Entry::File(bytes) => match yaml::parse(bytes) {
+        Entry::File(bytes) => match parse_bytes(path, bytes) {
             Ok(node) => Some(node),
             Err(e) => {
                 diags.push(Diagnostic::new(Rule::YamlSyntax, path, e.pos, e.message).hint(e.hint));
@@ -117,6 +117,15 @@ pub fn parse_entry(path: &str, entry: &Entry, diags: &mut Vec<Diagnostic>) -> Op
             None
         }
         Entry::Symlink | Entry::Submodule => None,
+    }
+}
+
+/// The people directory is the one large file: it parses on every core.
+fn parse_bytes(path: &str, bytes: &[u8]) -> Result<Node, yaml::YamlError> {
+    if path == crate::model::PEOPLE_FILE {
+        yaml::parse_list_parallel(bytes, "people", 2 * rayon::current_num_threads())
+    } else {
+        yaml::parse(bytes)
     }
 }
 

@@ -135,3 +135,67 @@ fn pathological_nesting_is_refused_fast() {
         check_quickly("access/payments/clara.yaml", &text.into_bytes()[..]);
     }
 }
+
+/// A people directory long enough to be parsed in pieces.
+fn big_people(n: usize) -> String {
+    let mut s = String::from(
+        "# yaml-language-server: $schema=../schemas/people.schema.json\n# HR export\npeople:\n",
+    );
+    for i in 0..n {
+        if i % 50 == 0 {
+            s.push_str(&format!("  # team {i}\n\n"));
+        }
+        s.push_str(&format!(
+            "  - id: p{i}\n    name: \"Person {i}\"\n    email: p{i}@example.com\n    department: d{}\n    title: >-\n      Analyst\n      grade {i}\n    type: employee\n    status: active\n",
+            i % 7
+        ));
+    }
+    s
+}
+
+#[test]
+fn the_people_directory_parses_the_same_in_pieces() {
+    use portcullis::load::yaml;
+    let text = big_people(2000);
+    let whole = yaml::parse(text.as_bytes()).unwrap();
+    let pieces = yaml::parse_list_parallel(text.as_bytes(), "people", 4).unwrap();
+    let (a, b) = (format!("{whole:?}"), format!("{pieces:?}"));
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    assert!(
+        a == b,
+        "differ at {at}: {} | {}",
+        &a[at.saturating_sub(200)..(at + 100).min(a.len())],
+        &b[at.saturating_sub(200)..(at + 100).min(b.len())]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Whatever one edit does to a long people file, the piecewise parser gives the plain
+    /// parser's result: the same tree, or the same error at the same position.
+    #[test]
+    fn piecewise_people_parse_agrees_with_the_plain_parser(
+        at in 0usize..40_000,
+        spice in prop::sample::select(SPICE),
+    ) {
+        use portcullis::load::yaml;
+        let mut text = big_people(600);
+        let mut at = at % text.len();
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.insert_str(at, spice);
+        let whole = yaml::parse(text.as_bytes());
+        let pieces = yaml::parse_list_parallel(text.as_bytes(), "people", 4);
+        match (whole, pieces) {
+            (Ok(a), Ok(b)) => prop_assert!(a == b, "trees differ"),
+            (Err(a), Err(b)) => prop_assert_eq!((a.pos, a.message), (b.pos, b.message)),
+            (a, b) => prop_assert!(false, "plain {:?} vs pieces {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+}
