@@ -15,7 +15,8 @@ pub mod model;
 pub mod rules;
 pub mod snapshot;
 
-// -- edges: files, git, terminal --
+// -- edges: files, git, GitHub, terminal --
 pub mod cli;
 pub mod git;
+pub mod github;
 pub mod worktree;
