@@ -105,7 +105,8 @@ pub(super) struct Transport {
 impl Transport {
     pub fn new(api_url: &str, token: Option<&str>) -> Result<Transport> {
         let api_url = api_url.trim_end_matches('/').to_owned();
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        let is_http = api_url.starts_with("https://") || api_url.starts_with("http://");
+        if !is_http || api_url.parse::<ureq::http::Uri>().is_err() {
             bail!(
                 "`GITHUB_API_URL` is `{api_url}`, not an http(s) URL\nhint: leave it unset for github.com, or set it to your server's API root, e.g. `https://ghe.example.com/api/v3`"
             );
@@ -220,25 +221,36 @@ impl Transport {
         loop {
             attempt += 1;
             let last = attempt >= policy.max_attempts;
-            let (wait, limit) = match self.once(method, path, body) {
+            let wait = match self.once(method, path, body) {
                 Ok(mut reply) => {
                     reply.attempts = attempt;
                     if let Some((wait, resets)) = rate_limit(&reply) {
                         if last {
                             return Err(failure(method, path, &reply));
                         }
-                        (wait, Some((reply, resets)))
+                        if waited + wait > policy.max_wait {
+                            return Err(anyhow!(
+                                "GitHub API `{method} {path}`: rate limited (HTTP {}: {}); the limit resets at {resets}, {} s from now, beyond the {} s this run may wait\nhint: run again after the reset, or raise `PORTCULLIS_GITHUB_MAX_WAIT`",
+                                reply.status,
+                                reply.message(),
+                                wait.as_secs(),
+                                policy.max_wait.saturating_sub(waited).as_secs()
+                            ));
+                        }
+                        wait
                     } else if reply.status >= 500 && idempotent && !last {
-                        (
-                            retry_after(&reply).unwrap_or(backoff(policy, attempt)),
-                            None,
-                        )
+                        let wait = retry_after(&reply).unwrap_or(backoff(policy, attempt));
+                        if waited + wait > policy.max_wait {
+                            return Ok(reply);
+                        }
+                        wait
                     } else {
                         return Ok(reply);
                     }
                 }
                 Err(e) => {
-                    if !idempotent || last {
+                    let wait = backoff(policy, attempt);
+                    if !idempotent || last || waited + wait > policy.max_wait {
                         let tries = if attempt > 1 {
                             format!(" (after {attempt} attempts)")
                         } else {
@@ -249,25 +261,9 @@ impl Transport {
                             self.api_url
                         ));
                     }
-                    (backoff(policy, attempt), None)
+                    wait
                 }
             };
-            if waited + wait > policy.max_wait {
-                return Err(match limit {
-                    Some((reply, resets)) => anyhow!(
-                        "GitHub API `{method} {path}`: rate limited (HTTP {}: {}); the limit resets at {}, {} s from now, beyond the {} s this run may wait\nhint: run again after the reset, or raise `PORTCULLIS_GITHUB_MAX_WAIT`",
-                        reply.status,
-                        reply.message(),
-                        resets,
-                        wait.as_secs(),
-                        policy.max_wait.as_secs()
-                    ),
-                    None => anyhow!(
-                        "GitHub API `{method} {path}`: gave up after {attempt} attempts and {} s of retries\nhint: GitHub may be having an outage; run again later",
-                        waited.as_secs()
-                    ),
-                });
-            }
             std::thread::sleep(wait);
             waited += wait;
         }

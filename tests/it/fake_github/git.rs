@@ -164,7 +164,9 @@ pub fn files_between(
 
 /// A branch, tag or full sha to a commit.
 pub fn resolve(repo: &Repository, rev: &str) -> Option<Oid> {
-    for name in [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")] {
+    let full = rev.starts_with("refs/").then(|| rev.to_owned());
+    let names = [format!("refs/heads/{rev}"), format!("refs/tags/{rev}")];
+    for name in full.into_iter().chain(names) {
         if let Ok(r) = repo.find_reference(&name)
             && let Ok(c) = r.peel_to_commit()
         {

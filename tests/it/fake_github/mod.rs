@@ -46,6 +46,7 @@ impl FakeGitHub {
             ticker: Ticker::new(),
             people: People::default(),
             repos: Default::default(),
+            first_repo: None,
             faults: Vec::new(),
             log: Vec::new(),
             dir: tempfile::tempdir().expect("temporary directory"),
@@ -125,9 +126,16 @@ impl FakeGitHub {
             .insert(token.to_owned(), login.to_owned());
     }
 
-    /// A team of `org` with these active members (who become members of the org).
+    /// A team of `org` with these active members (who become members of the org); each must
+    /// have been added as a user.
     pub fn add_team(&self, org: &str, slug: &str, members: &[&str]) {
         let mut state = self.lock();
+        for m in members {
+            assert!(
+                state.people.find(m).is_some(),
+                "add_user({m:?}) before adding them to a team"
+            );
+        }
         let org_members = state.people.org_members.entry(org.to_owned()).or_default();
         org_members.extend(members.iter().map(|m| (*m).to_owned()));
         state.people.teams.insert(
@@ -142,6 +150,10 @@ impl FakeGitHub {
     /// Sets `login`'s membership of a team: `Some("active" | "pending")`, or `None` to remove it.
     pub fn set_team_member(&self, org: &str, slug: &str, login: &str, state: Option<&str>) {
         let mut guard = self.lock();
+        assert!(
+            guard.people.find(login).is_some(),
+            "add_user({login:?}) first"
+        );
         let team = guard.people.team_mut(org, slug).expect("no such team");
         team.retain(|(l, _)| l != login);
         if let Some(s) = state {
@@ -171,6 +183,7 @@ impl FakeGitHub {
         repo.reference("refs/heads/main", commit, true, "initial commit")
             .expect("main");
         repo.set_head("refs/heads/main").expect("HEAD");
+        state.first_repo.get_or_insert_with(|| full_name.to_owned());
         state.repos.insert(
             full_name.to_owned(),
             Repo {
@@ -200,12 +213,7 @@ impl FakeGitHub {
     }
 
     fn first_repo(state: &State) -> String {
-        state
-            .repos
-            .keys()
-            .next()
-            .cloned()
-            .expect("create a repository first")
+        state.first_repo.clone().expect("create a repository first")
     }
 
     /// A commit on `branch` (created from `main` if absent) writing or (`None`) deleting files,

@@ -89,6 +89,8 @@ pub struct State {
     pub ticker: Ticker,
     pub people: People,
     pub repos: BTreeMap<String, Repo>,
+    /// The repository the test helpers act on: the first one created.
+    pub first_repo: Option<String>,
     pub faults: Vec<Fault>,
     pub log: Vec<Logged>,
     /// Holds the bare repositories; removed with the state.
