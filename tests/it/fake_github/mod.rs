@@ -11,6 +11,9 @@
 //! test setup should.
 
 mod git;
+mod git_data;
+mod issues;
+mod pulls;
 mod routes;
 mod state;
 
@@ -420,6 +423,9 @@ impl FakeGitHub {
         headers: &[(&str, &str)],
         count: u32,
     ) {
+        if count == 0 {
+            return;
+        }
         self.lock().faults.push(Fault {
             method: method.to_owned(),
             needle: path_substring.to_owned(),

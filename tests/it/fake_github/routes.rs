@@ -1,11 +1,11 @@
 //! The fake's REST API: one dispatch on method and decoded path segments, answering with
 //! GitHub's shapes, status codes and error bodies.
 
-use git2::{FileMode, Oid};
+use git2::Oid;
 use serde_json::{Value, json};
 
 use super::git;
-use super::state::{CommentRec, Item, Logged, PullRec, Repo, ReviewRec, State, StatusRec};
+use super::state::{Logged, Repo, State};
 
 pub struct Reply {
     pub status: u16,
@@ -13,10 +13,10 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
 }
 
-type Res = Result<Reply, Reply>;
+pub type Res = Result<Reply, Reply>;
 
 impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
         Reply {
             status,
             body: Some(body),
@@ -24,15 +24,15 @@ impl Reply {
         }
     }
 
-    fn ok(body: Value) -> Res {
+    pub fn ok(body: Value) -> Res {
         Ok(Reply::json(200, body))
     }
 
-    fn created(body: Value) -> Res {
+    pub fn created(body: Value) -> Res {
         Ok(Reply::json(201, body))
     }
 
-    fn no_content() -> Res {
+    pub fn no_content() -> Res {
         Ok(Reply {
             status: 204,
             body: None,
@@ -47,12 +47,12 @@ impl Reply {
         )
     }
 
-    fn not_found() -> Reply {
+    pub fn not_found() -> Reply {
         Reply::error(404, "Not Found")
     }
 
     /// A 422 with GitHub's `errors` list.
-    fn invalid(resource: &str, field: &str, code: &str, message: Option<&str>) -> Reply {
+    pub fn invalid(resource: &str, field: &str, code: &str, message: Option<&str>) -> Reply {
         let mut error = json!({"resource": resource, "field": field, "code": code});
         if let Some(m) = message {
             error["message"] = json!(m);
@@ -64,7 +64,7 @@ impl Reply {
         reply
     }
 
-    fn unprocessable(message: &str) -> Reply {
+    pub fn unprocessable(message: &str) -> Reply {
         Reply::error(422, message)
     }
 }
@@ -86,18 +86,18 @@ pub struct Req<'a> {
 }
 
 impl Req<'_> {
-    fn param(&self, name: &str) -> Option<&str> {
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn field(&self, name: &str) -> Option<&str> {
+    pub fn field(&self, name: &str) -> Option<&str> {
         self.body.get(name).and_then(Value::as_str)
     }
 
-    fn strings(&self, name: &str) -> Vec<String> {
+    pub fn strings(&self, name: &str) -> Vec<String> {
         self.body
             .get(name)
             .and_then(Value::as_array)
@@ -127,16 +127,16 @@ fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn number(s: &str) -> Result<u64, Reply> {
+pub fn number(s: &str) -> Result<u64, Reply> {
     s.parse().map_err(|_| Reply::not_found())
 }
 
-fn oid(repo: &Repo, sha: &str) -> Option<Oid> {
+pub fn oid(repo: &Repo, sha: &str) -> Option<Oid> {
     let id = Oid::from_str(sha).ok().filter(|_| sha.len() == 40)?;
     repo.git.find_object(id, None).ok().map(|o| o.id())
 }
 
-fn wrap_base64(bytes: &[u8]) -> String {
+pub fn wrap_base64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     let text = base64::prelude::BASE64_STANDARD.encode(bytes);
     let mut out = String::with_capacity(text.len() + text.len() / 60 + 1);
@@ -352,7 +352,7 @@ impl State {
 
     /// One page of `items` as GitHub pages lists: `per_page` (default 30, at most 100) and
     /// `page`, with `Link` relations to the other pages.
-    fn page(&self, req: &Req<'_>, items: Vec<Value>) -> Reply {
+    pub fn page(&self, req: &Req<'_>, items: Vec<Value>) -> Reply {
         let per_page = req
             .param("per_page")
             .and_then(|p| p.parse::<usize>().ok())
@@ -409,25 +409,11 @@ impl State {
         match (method, rest) {
             ("GET", ["pulls"]) => self.list_pulls(full, req),
             ("POST", ["pulls"]) => self.create_pull(full, req),
-            ("GET", ["pulls", n]) => self
-                .with_pull(full, number(n)?, |repo, people, item| {
-                    Ok(repo.pull_json(people, item, false))
-                })
-                .map(|v| Reply::json(200, v)),
+            ("GET", ["pulls", n]) => self.get_pull(full, number(n)?),
             ("PATCH", ["pulls", n]) => self.update_item(full, number(n)?, req, true),
             ("GET", ["pulls", n, "commits"]) => self.pull_commits(full, number(n)?, req),
             ("GET", ["pulls", n, "files"]) => self.pull_files(full, number(n)?, req),
-            ("GET", ["pulls", n, "reviews"]) => {
-                let reviews = self.with_pull(full, number(n)?, |repo, people, item| {
-                    let pull = item.pull.as_ref().expect("pull");
-                    Ok(pull
-                        .reviews
-                        .iter()
-                        .map(|r| repo.review_json(people, item.number, r))
-                        .collect())
-                })?;
-                Ok(self.page(req, reviews))
-            }
+            ("GET", ["pulls", n, "reviews"]) => self.list_reviews(full, number(n)?, req),
             ("POST", ["pulls", n, "reviews"]) => self.create_review(full, number(n)?, req),
             ("POST", ["pulls", n, "requested_reviewers"]) => {
                 self.request_reviewers(full, number(n)?, req)
@@ -436,876 +422,25 @@ impl State {
             ("GET", ["issues"]) => self.list_issues(full, req),
             ("POST", ["issues"]) => self.create_issue(full, req),
             ("PATCH", ["issues", "comments", id]) => self.update_comment(full, number(id)?, req),
-            ("GET", ["issues", n]) => {
-                let State { repos, people, .. } = self;
-                let repo = &repos[full];
-                let item = repo.items.get(&number(n)?).ok_or_else(Reply::not_found)?;
-                Reply::ok(repo.issue_json(people, item))
-            }
+            ("GET", ["issues", n]) => self.get_issue(full, number(n)?),
             ("PATCH", ["issues", n]) => self.update_item(full, number(n)?, req, false),
-            ("GET", ["issues", n, "comments"]) => {
-                let n = number(n)?;
-                let State { repos, people, .. } = self;
-                let repo = &repos[full];
-                if !repo.items.contains_key(&n) {
-                    return Err(Reply::not_found());
-                }
-                let comments = repo
-                    .comments
-                    .iter()
-                    .filter(|c| c.issue == n)
-                    .map(|c| repo.comment_json(people, c))
-                    .collect();
-                Ok(self.page(req, comments))
-            }
+            ("GET", ["issues", n, "comments"]) => self.list_comments(full, number(n)?, req),
             ("POST", ["issues", n, "comments"]) => self.create_comment(full, number(n)?, req),
             ("POST", ["issues", n, "labels"]) => self.add_labels(full, number(n)?, req),
             ("POST", ["statuses", sha]) => self.create_status(full, sha, req),
-            ("GET", ["commits", rev, "statuses"]) => {
-                let State { repos, people, .. } = self;
-                let repo = &repos[full];
-                let sha = git::resolve(&repo.git, rev)
-                    .ok_or_else(|| {
-                        Reply::unprocessable(&format!("No commit found for SHA: {rev}"))
-                    })?
-                    .to_string();
-                let statuses = repo
-                    .statuses
-                    .iter()
-                    .rev()
-                    .filter(|s| s.sha == sha)
-                    .map(|s| repo.status_json(people, s))
-                    .collect();
-                Ok(self.page(req, statuses))
-            }
-            ("GET", ["git", "ref", name @ ..]) => {
-                let repo = &self.repos[full];
-                let name = format!("refs/{}", name.join("/"));
-                let reference = repo
-                    .git
-                    .find_reference(&name)
-                    .map_err(|_| Reply::not_found())?;
-                let sha = reference.target().ok_or_else(Reply::not_found)?;
-                Reply::ok(ref_json(full, &name, sha))
-            }
+            ("GET", ["commits", rev, "statuses"]) => self.list_statuses(full, rev, req),
+            ("GET", ["git", "ref", name @ ..]) => self.get_ref(full, &name.join("/")),
             ("POST", ["git", "refs"]) => self.create_ref(full, req),
             ("PATCH", ["git", "refs", name @ ..]) => {
                 self.update_ref(full, &format!("refs/{}", name.join("/")), req)
             }
-            ("POST", ["git", "blobs"]) => {
-                let repo = &self.repos[full];
-                let content = req
-                    .field("content")
-                    .ok_or_else(|| Reply::invalid("Blob", "content", "missing_field", None))?;
-                let bytes = match req.field("encoding").unwrap_or("utf-8") {
-                    "base64" => {
-                        use base64::Engine as _;
-                        let compact: String = content.split_whitespace().collect();
-                        base64::prelude::BASE64_STANDARD
-                            .decode(compact)
-                            .map_err(|_| Reply::unprocessable("Invalid base64 content"))?
-                    }
-                    "utf-8" | "utf8" => content.as_bytes().to_vec(),
-                    other => {
-                        return Err(Reply::unprocessable(&format!(
-                            "encoding must be utf-8 or base64, not {other}"
-                        )));
-                    }
-                };
-                let id = repo.git.blob(&bytes)?;
-                Reply::created(
-                    json!({"sha": id.to_string(), "url": format!("/repos/{full}/git/blobs/{id}")}),
-                )
-            }
-            ("GET", ["git", "blobs", sha]) => {
-                let repo = &self.repos[full];
-                let blob = oid(repo, sha)
-                    .and_then(|id| repo.git.find_blob(id).ok())
-                    .ok_or_else(Reply::not_found)?;
-                Reply::ok(json!({
-                    "sha": sha, "size": blob.size(), "encoding": "base64",
-                    "content": wrap_base64(blob.content()),
-                }))
-            }
+            ("POST", ["git", "blobs"]) => self.create_blob(full, req),
+            ("GET", ["git", "blobs", sha]) => self.get_blob(full, sha),
             ("POST", ["git", "trees"]) => self.create_tree(full, req),
             ("POST", ["git", "commits"]) => self.create_commit(full, req),
-            ("GET", ["git", "commits", sha]) => {
-                let repo = &self.repos[full];
-                let id = oid(repo, sha)
-                    .filter(|id| repo.git.find_commit(*id).is_ok())
-                    .ok_or_else(Reply::not_found)?;
-                Reply::ok(repo.git_commit_json(id)?)
-            }
+            ("GET", ["git", "commits", sha]) => self.get_commit(full, sha),
             ("GET", ["contents", path @ ..]) => self.contents(full, &path.join("/"), req),
             _ => Err(Reply::not_found()),
         }
     }
-
-    fn with_pull<T>(
-        &self,
-        full: &str,
-        n: u64,
-        f: impl FnOnce(&Repo, &super::state::People, &Item) -> Result<T, Reply>,
-    ) -> Result<T, Reply> {
-        let repo = &self.repos[full];
-        let item = repo
-            .items
-            .get(&n)
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(Reply::not_found)?;
-        f(repo, &self.people, item)
-    }
-
-    fn list_pulls(&self, full: &str, req: &Req<'_>) -> Res {
-        let repo = &self.repos[full];
-        let state = req.param("state").unwrap_or("open");
-        let head = req.param("head");
-        let base = req.param("base");
-        let pulls = repo
-            .items
-            .values()
-            .rev()
-            .filter(|i| {
-                let Some(p) = &i.pull else { return false };
-                (state == "all" || i.state == state)
-                    && head.is_none_or(|h| h == format!("{}:{}", repo.owner(), p.head_ref))
-                    && base.is_none_or(|b| b == p.base_ref)
-            })
-            .map(|i| repo.pull_json(&self.people, i, true))
-            .collect();
-        Ok(self.page(req, pulls))
-    }
-
-    fn create_pull(&mut self, full: &str, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let title = req
-            .field("title")
-            .ok_or_else(|| Reply::invalid("PullRequest", "title", "missing_field", None))?;
-        let head_arg = req
-            .field("head")
-            .ok_or_else(|| Reply::invalid("PullRequest", "head", "missing_field", None))?;
-        let head_ref = match head_arg.split_once(':') {
-            Some((owner, branch)) if owner == repo.owner() => branch,
-            Some(_) => return Err(Reply::invalid("PullRequest", "head", "invalid", None)),
-            None => head_arg,
-        };
-        let base_ref = req
-            .field("base")
-            .ok_or_else(|| Reply::invalid("PullRequest", "base", "missing_field", None))?;
-        let base = git::branch(&repo.git, base_ref)
-            .ok_or_else(|| Reply::invalid("PullRequest", "base", "invalid", None))?;
-        let head = git::branch(&repo.git, head_ref)
-            .ok_or_else(|| Reply::invalid("PullRequest", "head", "invalid", None))?;
-        let duplicate = repo.items.values().any(|i| {
-            i.state == "open"
-                && i.pull
-                    .as_ref()
-                    .is_some_and(|p| p.head_ref == head_ref && p.base_ref == base_ref)
-        });
-        if duplicate {
-            let message = format!(
-                "A pull request already exists for {}:{head_ref}.",
-                repo.owner()
-            );
-            return Err(Reply::invalid("PullRequest", "", "custom", Some(&message)));
-        }
-        if repo.git.merge_base(base, head)? == head {
-            let message = format!("No commits between {base_ref} and {head_ref}");
-            return Err(Reply::invalid("PullRequest", "", "custom", Some(&message)));
-        }
-        let number = repo.items.keys().next_back().copied().unwrap_or(0) + 1;
-        repo.git.reference(
-            &format!("refs/pull/{number}/head"),
-            head,
-            true,
-            "pull request opened",
-        )?;
-        let now = ticker.stamp();
-        let item = Item {
-            number,
-            id: ticker.id(),
-            title: title.to_owned(),
-            body: req.field("body").map(str::to_owned),
-            author: req.login.clone(),
-            state: "open".to_owned(),
-            labels: Vec::new(),
-            assignees: Vec::new(),
-            created_at: now.clone(),
-            updated_at: now,
-            closed_at: None,
-            pull: Some(PullRec {
-                head_ref: head_ref.to_owned(),
-                base_ref: base_ref.to_owned(),
-                head_sha: head.to_string(),
-                base_sha: base.to_string(),
-                merged: false,
-                merge_commit_sha: None,
-                merged_at: None,
-                draft: req
-                    .body
-                    .get("draft")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                reviews: Vec::new(),
-                requested_users: Vec::new(),
-                requested_teams: Vec::new(),
-            }),
-        };
-        let json = repo.pull_json(people, &item, false);
-        repo.items.insert(number, item);
-        Reply::created(json)
-    }
-
-    /// `PATCH pulls/{n}` (`as_pull`) and `PATCH issues/{n}`: title, body, state.
-    fn update_item(&mut self, full: &str, n: u64, req: &Req<'_>, as_pull: bool) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let item = repo
-            .items
-            .get_mut(&n)
-            .filter(|i| !as_pull || i.pull.is_some())
-            .ok_or_else(Reply::not_found)?;
-        let now = ticker.stamp();
-        if let Some(state) = req.field("state") {
-            if state != "open" && state != "closed" {
-                return Err(Reply::invalid("Issue", "state", "invalid", None));
-            }
-            if state == "open" && item.pull.as_ref().is_some_and(|p| p.merged) {
-                return Err(Reply::unprocessable("Cannot reopen a merged pull request"));
-            }
-            if state != item.state {
-                item.closed_at = (state == "closed").then(|| now.clone());
-                item.state = state.to_owned();
-            }
-        }
-        if let Some(title) = req.field("title") {
-            item.title = title.to_owned();
-        }
-        if let Some(body) = req.field("body") {
-            item.body = Some(body.to_owned());
-        }
-        item.updated_at = now;
-        let item = &repo.items[&n];
-        Reply::ok(if as_pull {
-            repo.pull_json(people, item, false)
-        } else {
-            repo.issue_json(people, item)
-        })
-    }
-
-    fn pull_commits(&self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let commits = self.with_pull(full, n, |repo, people, item| {
-            let pull = item.pull.as_ref().expect("pull");
-            let head = Oid::from_str(&pull.head_sha)?;
-            let base = Oid::from_str(&pull.base_sha)?;
-            let ids = git::commits_between(&repo.git, base, head)?;
-            ids.into_iter()
-                .map(|id| repo.commit_json(people, id).map_err(Reply::from))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        Ok(self.page(req, commits))
-    }
-
-    fn pull_files(&self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let files = self.with_pull(full, n, |repo, _, item| {
-            let pull = item.pull.as_ref().expect("pull");
-            let changes = git::files_between(
-                &repo.git,
-                Oid::from_str(&pull.base_sha)?,
-                Oid::from_str(&pull.head_sha)?,
-            )?;
-            Ok(changes
-                .into_iter()
-                .map(|c| {
-                    let mut v = json!({
-                        "sha": c.sha, "filename": c.filename, "status": c.status,
-                        "additions": 0, "deletions": 0, "changes": 0,
-                    });
-                    if let Some(p) = c.previous_filename {
-                        v["previous_filename"] = json!(p);
-                    }
-                    v
-                })
-                .collect())
-        })?;
-        Ok(self.page(req, files))
-    }
-
-    fn create_review(&mut self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let item = repo
-            .items
-            .get_mut(&n)
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(Reply::not_found)?;
-        let state = match req.field("event") {
-            Some("APPROVE") => "APPROVED",
-            Some("REQUEST_CHANGES") => "CHANGES_REQUESTED",
-            Some("COMMENT") => "COMMENTED",
-            _ => {
-                return Err(Reply::invalid(
-                    "PullRequestReview",
-                    "event",
-                    "invalid",
-                    None,
-                ));
-            }
-        };
-        if state != "COMMENTED" && item.author.eq_ignore_ascii_case(&req.login) {
-            let what = if state == "APPROVED" {
-                "approve"
-            } else {
-                "request changes on"
-            };
-            return Err(Reply::unprocessable(&format!(
-                "Unprocessable Entity: Can not {what} your own pull request"
-            )));
-        }
-        let pull = item.pull.as_mut().expect("pull");
-        let review = ReviewRec {
-            id: ticker.id(),
-            user: req.login.clone(),
-            state: state.to_owned(),
-            commit_id: req
-                .field("commit_id")
-                .map_or_else(|| pull.head_sha.clone(), str::to_owned),
-            submitted_at: ticker.stamp(),
-            body: req.field("body").unwrap_or_default().to_owned(),
-        };
-        let json = repo.review_json(people, n, &review);
-        let pull = repo
-            .items
-            .get_mut(&n)
-            .and_then(|i| i.pull.as_mut())
-            .expect("pull");
-        pull.requested_users
-            .retain(|u| !u.eq_ignore_ascii_case(&req.login));
-        pull.reviews.push(review);
-        Reply::ok(json)
-    }
-
-    fn request_reviewers(&mut self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let State { repos, people, .. } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let owner = repo.owner().to_owned();
-        let item = repo
-            .items
-            .get_mut(&n)
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(Reply::not_found)?;
-        let users = req.strings("reviewers");
-        let teams = req.strings("team_reviewers");
-        for user in &users {
-            let Some(u) = people.find(user) else {
-                return Err(Reply::unprocessable(
-                    "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the repository.",
-                ));
-            };
-            if u.login.eq_ignore_ascii_case(&item.author) {
-                return Err(Reply::unprocessable(
-                    "Review cannot be requested from pull request author.",
-                ));
-            }
-        }
-        if teams.iter().any(|t| people.team(&owner, t).is_none()) {
-            return Err(Reply::unprocessable(
-                "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the repository.",
-            ));
-        }
-        let pull = item.pull.as_mut().expect("pull");
-        for user in users {
-            if !pull.requested_users.contains(&user) {
-                pull.requested_users.push(user);
-            }
-        }
-        for team in teams {
-            if !pull.requested_teams.contains(&team) {
-                pull.requested_teams.push(team);
-            }
-        }
-        let item = &repo.items[&n];
-        Reply::created(repo.pull_json(people, item, false))
-    }
-
-    fn merge(&mut self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let owner = repo.owner().to_owned();
-        let item = repo
-            .items
-            .get_mut(&n)
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(Reply::not_found)?;
-        let pull = item.pull.as_mut().expect("pull");
-        if item.state != "open" || pull.merged {
-            return Err(Reply::error(405, "Pull Request is not mergeable"));
-        }
-        if req.field("sha").is_some_and(|sha| sha != pull.head_sha) {
-            return Err(Reply::error(
-                409,
-                "Head branch was modified. Review and try the merge again.",
-            ));
-        }
-        let base = git::branch(&repo.git, &pull.base_ref)
-            .ok_or_else(|| Reply::error(405, "Pull Request is not mergeable"))?;
-        let head = Oid::from_str(&pull.head_sha)?;
-        let user = people.find(&req.login).expect("token user exists");
-        let email = user
-            .emails
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("{}@users.noreply.github.test", user.login));
-        let signature = git::signature(&user.login, &email, ticker.now);
-        let message = format!(
-            "Merge pull request #{n} from {owner}/{}\n\n{}",
-            pull.head_ref, item.title
-        );
-        let merge = git::merge(&repo.git, base, head, &signature, &message)?
-            .ok_or_else(|| Reply::error(405, "Pull Request is not mergeable"))?;
-        repo.git.reference(
-            &format!("refs/heads/{}", pull.base_ref),
-            merge,
-            true,
-            "merge pull request",
-        )?;
-        let now = ticker.stamp();
-        pull.base_sha = base.to_string();
-        pull.merged = true;
-        pull.merge_commit_sha = Some(merge.to_string());
-        pull.merged_at = Some(now.clone());
-        item.state = "closed".to_owned();
-        item.closed_at = Some(now.clone());
-        item.updated_at = now;
-        Reply::ok(
-            json!({"sha": merge.to_string(), "merged": true, "message": "Pull Request successfully merged"}),
-        )
-    }
-
-    fn list_issues(&self, full: &str, req: &Req<'_>) -> Res {
-        let repo = &self.repos[full];
-        let state = req.param("state").unwrap_or("open");
-        let labels: Vec<&str> = req
-            .param("labels")
-            .map(|l| l.split(',').filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
-        let issues = repo
-            .items
-            .values()
-            .rev()
-            .filter(|i| {
-                (state == "all" || i.state == state)
-                    && labels.iter().all(|l| i.labels.iter().any(|x| x == l))
-            })
-            .map(|i| repo.issue_json(&self.people, i))
-            .collect();
-        Ok(self.page(req, issues))
-    }
-
-    fn create_issue(&mut self, full: &str, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let title = req
-            .field("title")
-            .ok_or_else(|| Reply::invalid("Issue", "title", "missing_field", None))?;
-        let mut assignees = Vec::new();
-        for a in req.strings("assignees") {
-            let user = people
-                .find(&a)
-                .ok_or_else(|| Reply::invalid("Issue", "assignees", "invalid", Some(&a)))?;
-            assignees.push(user.login.clone());
-        }
-        let number = repo.items.keys().next_back().copied().unwrap_or(0) + 1;
-        let now = ticker.stamp();
-        let item = Item {
-            number,
-            id: ticker.id(),
-            title: title.to_owned(),
-            body: req.field("body").map(str::to_owned),
-            author: req.login.clone(),
-            state: "open".to_owned(),
-            labels: req.strings("labels"),
-            assignees,
-            created_at: now.clone(),
-            updated_at: now,
-            closed_at: None,
-            pull: None,
-        };
-        let json = repo.issue_json(people, &item);
-        repo.items.insert(number, item);
-        Reply::created(json)
-    }
-
-    fn create_comment(&mut self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let item = repo.items.get_mut(&n).ok_or_else(Reply::not_found)?;
-        let body = req
-            .field("body")
-            .ok_or_else(|| Reply::invalid("IssueComment", "body", "missing_field", None))?;
-        let now = ticker.stamp();
-        item.updated_at = now.clone();
-        let comment = CommentRec {
-            id: ticker.id(),
-            issue: n,
-            user: req.login.clone(),
-            body: body.to_owned(),
-            created_at: now.clone(),
-            updated_at: now,
-        };
-        let json = repo.comment_json(people, &comment);
-        repo.comments.push(comment);
-        Reply::created(json)
-    }
-
-    fn update_comment(&mut self, full: &str, id: u64, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let body = req
-            .field("body")
-            .ok_or_else(|| Reply::invalid("IssueComment", "body", "missing_field", None))?;
-        let i = repo
-            .comments
-            .iter()
-            .position(|c| c.id == id)
-            .ok_or_else(Reply::not_found)?;
-        repo.comments[i].body = body.to_owned();
-        repo.comments[i].updated_at = ticker.stamp();
-        Reply::ok(repo.comment_json(people, &repo.comments[i]))
-    }
-
-    fn add_labels(&mut self, full: &str, n: u64, req: &Req<'_>) -> Res {
-        let repo = self.repos.get_mut(full).expect("checked");
-        let item = repo.items.get_mut(&n).ok_or_else(Reply::not_found)?;
-        let labels = match &req.body {
-            Value::Array(_) => serde_json::from_value(req.body.clone()).unwrap_or_default(),
-            _ => req.strings("labels"),
-        };
-        for label in labels {
-            if !item.labels.contains(&label) {
-                item.labels.push(label);
-            }
-        }
-        let json = item
-            .labels
-            .iter()
-            .map(|l| json!({"name": l, "color": "ededed", "default": false}))
-            .collect();
-        Reply::ok(Value::Array(json))
-    }
-
-    fn create_status(&mut self, full: &str, sha: &str, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let state = req.field("state").unwrap_or_default();
-        if !["error", "failure", "pending", "success"].contains(&state) {
-            return Err(Reply::invalid(
-                "Status",
-                "state",
-                "custom",
-                Some("state is not included in the list"),
-            ));
-        }
-        let id = oid(repo, sha)
-            .filter(|id| repo.git.find_commit(*id).is_ok())
-            .ok_or_else(|| Reply::unprocessable(&format!("No commit found for SHA: {sha}")))?;
-        let description = req.field("description").map(str::to_owned);
-        if description
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > 140)
-        {
-            return Err(Reply::invalid(
-                "Status",
-                "description",
-                "custom",
-                Some("description is too long (maximum is 140 characters)"),
-            ));
-        }
-        let status = StatusRec {
-            id: ticker.id(),
-            sha: id.to_string(),
-            state: state.to_owned(),
-            context: req.field("context").unwrap_or("default").to_owned(),
-            description,
-            creator: req.login.clone(),
-            created_at: ticker.stamp(),
-        };
-        let json = repo.status_json(people, &status);
-        repo.statuses.push(status);
-        Reply::created(json)
-    }
-
-    fn create_ref(&mut self, full: &str, req: &Req<'_>) -> Res {
-        let repo = &self.repos[full];
-        let name = req
-            .field("ref")
-            .ok_or_else(|| Reply::invalid("Reference", "ref", "missing_field", None))?;
-        if !name.starts_with("refs/") || name.matches('/').count() < 2 {
-            return Err(Reply::unprocessable(
-                "Reference name must contain at least three slash-separated components.",
-            ));
-        }
-        if !git2::Reference::is_valid_name(name) {
-            return Err(Reply::unprocessable(&format!(
-                "{name} is not a valid ref name."
-            )));
-        }
-        let sha = req.field("sha").unwrap_or_default();
-        let id = oid(repo, sha).ok_or_else(|| Reply::unprocessable("Object does not exist"))?;
-        if repo.git.find_reference(name).is_ok() {
-            return Err(Reply::unprocessable("Reference already exists"));
-        }
-        repo.git
-            .reference(name, id, false, "created through the API")?;
-        Reply::created(ref_json(full, name, id))
-    }
-
-    fn update_ref(&mut self, full: &str, name: &str, req: &Req<'_>) -> Res {
-        let repo = &self.repos[full];
-        let old = repo
-            .git
-            .find_reference(name)
-            .ok()
-            .and_then(|r| r.target())
-            .ok_or_else(|| Reply::unprocessable("Reference does not exist"))?;
-        let sha = req.field("sha").unwrap_or_default();
-        let new = oid(repo, sha).ok_or_else(|| Reply::unprocessable("Object does not exist"))?;
-        let force = req
-            .body
-            .get("force")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        if !force && old != new && !repo.git.graph_descendant_of(new, old)? {
-            return Err(Reply::unprocessable("Update is not a fast forward"));
-        }
-        repo.git
-            .reference(name, new, true, "updated through the API")?;
-        Reply::ok(ref_json(full, name, new))
-    }
-
-    fn create_tree(&mut self, full: &str, req: &Req<'_>) -> Res {
-        let repo = &self.repos[full];
-        let base = match req.field("base_tree") {
-            Some(sha) => Some(
-                oid(repo, sha)
-                    .filter(|id| repo.git.find_tree(*id).is_ok())
-                    .ok_or_else(|| Reply::invalid("Tree", "base_tree", "invalid", None))?,
-            ),
-            None => None,
-        };
-        let entries = req
-            .body
-            .get("tree")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Reply::invalid("Tree", "tree", "missing_field", None))?;
-        let mut changes = Vec::new();
-        for entry in entries {
-            let path = entry
-                .get("path")
-                .and_then(Value::as_str)
-                .filter(|p| {
-                    !p.is_empty() && p.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
-                })
-                .ok_or_else(|| {
-                    Reply::unprocessable("tree.path contains a malformed path component")
-                })?;
-            let mode = match entry.get("mode").and_then(Value::as_str) {
-                Some("100644") => FileMode::Blob,
-                Some("100755") => FileMode::BlobExecutable,
-                Some("120000") => FileMode::Link,
-                _ => return Err(Reply::invalid("Tree", "tree.mode", "invalid", None)),
-            };
-            let change = match (
-                entry.get("sha"),
-                entry.get("content").and_then(Value::as_str),
-            ) {
-                (Some(Value::Null), _) => None,
-                (Some(Value::String(sha)), _) => {
-                    let id = oid(repo, sha)
-                        .filter(|id| repo.git.find_blob(*id).is_ok())
-                        .ok_or_else(|| Reply::invalid("Tree", "tree.sha", "invalid", Some(sha)))?;
-                    Some((id, mode))
-                }
-                (None, Some(content)) => Some((repo.git.blob(content.as_bytes())?, mode)),
-                _ => {
-                    return Err(Reply::invalid(
-                        "Tree",
-                        "tree",
-                        "missing_field",
-                        Some("sha or content"),
-                    ));
-                }
-            };
-            changes.push((path.to_owned(), change));
-        }
-        let id = git::edit_tree(&repo.git, base, &changes).map_err(|e| {
-            Reply::unprocessable(&format!("GitRPC::BadObjectState: {}", e.message()))
-        })?;
-        Reply::created(
-            json!({"sha": id.to_string(), "url": format!("/repos/{full}/git/trees/{id}"), "truncated": false}),
-        )
-    }
-
-    fn create_commit(&mut self, full: &str, req: &Req<'_>) -> Res {
-        let State {
-            repos,
-            people,
-            ticker,
-            ..
-        } = self;
-        let repo = repos.get_mut(full).expect("checked");
-        let tree = req
-            .field("tree")
-            .and_then(|t| oid(repo, t))
-            .filter(|id| repo.git.find_tree(*id).is_ok())
-            .ok_or_else(|| Reply::invalid("Commit", "tree", "invalid", None))?;
-        let mut parents = Vec::new();
-        for p in req.strings("parents") {
-            let id = oid(repo, &p)
-                .filter(|id| repo.git.find_commit(*id).is_ok())
-                .ok_or_else(|| Reply::invalid("Commit", "parents", "invalid", Some(&p)))?;
-            parents.push(id);
-        }
-        let message = req
-            .field("message")
-            .ok_or_else(|| Reply::invalid("Commit", "message", "missing_field", None))?;
-        let user = people.find(&req.login).expect("token user exists");
-        let given = |k: &str| {
-            req.body
-                .get("author")
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let name = given("name").unwrap_or_else(|| user.login.clone());
-        let email = given("email").unwrap_or_else(|| {
-            user.emails
-                .first()
-                .cloned()
-                .unwrap_or_else(|| format!("{}@users.noreply.github.test", user.login))
-        });
-        ticker.stamp();
-        let signature = git::signature(&name, &email, ticker.now);
-        let id = git::commit(&repo.git, &signature, message, tree, &parents)?;
-        Reply::created(repo.git_commit_json(id)?)
-    }
-
-    fn contents(&self, full: &str, path: &str, req: &Req<'_>) -> Res {
-        let repo = &self.repos[full];
-        let rev = req.param("ref").unwrap_or("main");
-        let commit = git::resolve(&repo.git, rev)
-            .ok_or_else(|| Reply::error(404, &format!("No commit found for the ref {rev}")))?;
-        let tree = repo.git.find_commit(commit)?.tree()?;
-        let entry_json = |name: &str,
-                          path: &str,
-                          entry_kind: Option<git2::ObjectType>,
-                          mode: i32,
-                          id: Oid| {
-            let kind = match (entry_kind, mode) {
-                (Some(git2::ObjectType::Tree), _) => "dir",
-                (_, 0o120000) => "symlink",
-                (Some(git2::ObjectType::Commit), _) => "submodule",
-                _ => "file",
-            };
-            let size = repo.git.find_blob(id).map(|b| b.size()).unwrap_or(0);
-            json!({"type": kind, "name": name, "path": path, "sha": id.to_string(), "size": size,
-                   "html_url": format!("{}/{full}/blob/{rev}/{path}", super::state::HTML)})
-        };
-        if path.is_empty() {
-            let listing = tree
-                .iter()
-                .map(|e| {
-                    let name = e.name().unwrap_or_default();
-                    entry_json(name, name, e.kind(), e.filemode(), e.id())
-                })
-                .collect();
-            return Reply::ok(Value::Array(listing));
-        }
-        let entry = tree
-            .get_path(std::path::Path::new(path))
-            .map_err(|_| Reply::not_found())?;
-        let name = entry.name().unwrap_or_default().to_owned();
-        match entry.kind() {
-            Some(git2::ObjectType::Tree) => {
-                let sub = repo.git.find_tree(entry.id())?;
-                let listing = sub
-                    .iter()
-                    .map(|e| {
-                        let n = e.name().unwrap_or_default();
-                        entry_json(n, &format!("{path}/{n}"), e.kind(), e.filemode(), e.id())
-                    })
-                    .collect();
-                Reply::ok(Value::Array(listing))
-            }
-            Some(git2::ObjectType::Blob) if entry.filemode() != 0o120000 => {
-                let blob = repo.git.find_blob(entry.id())?;
-                let mut v = entry_json(&name, path, entry.kind(), entry.filemode(), entry.id());
-                // Like GitHub, files over 1 MB come without content.
-                if blob.size() > 1024 * 1024 {
-                    v["encoding"] = json!("none");
-                    v["content"] = json!("");
-                } else {
-                    v["encoding"] = json!("base64");
-                    v["content"] = json!(wrap_base64(blob.content()));
-                }
-                Reply::ok(v)
-            }
-            _ => Reply::ok(entry_json(
-                &name,
-                path,
-                entry.kind(),
-                entry.filemode(),
-                entry.id(),
-            )),
-        }
-    }
-}
-
-fn ref_json(full: &str, name: &str, id: Oid) -> Value {
-    json!({
-        "ref": name, "node_id": format!("REF_{name}"),
-        "url": format!("/repos/{full}/git/{name}"),
-        "object": {"sha": id.to_string(), "type": "commit", "url": format!("/repos/{full}/git/commits/{id}")},
-    })
 }
