@@ -21,6 +21,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// GitHub caps at 100 MB).
 const MAX_BODY: u64 = 128 * 1024 * 1024;
 
+const MAX_PAGES: usize = 10_000;
+
 /// How long and how often a call may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -191,6 +193,13 @@ impl Transport {
             let batch: Vec<T> = decode(&Method::GET, &path, &reply)?;
             items.extend(batch);
             if let Some(url) = reply.header("link").and_then(next_link) {
+                // A million items is far beyond any real listing; a server that keeps linking
+                // on is broken, and a listing that never ends must not hang the run.
+                if page >= MAX_PAGES {
+                    bail!(
+                        "GitHub API `GET {path}`: more than {MAX_PAGES} pages; refusing to go on"
+                    );
+                }
                 next = Some(self.relative(&url)?);
             }
         }
@@ -215,13 +224,14 @@ impl Transport {
     /// request was refused, not performed); 5xx and connection errors only for idempotent ones.
     fn send(&self, method: &Method, path: &str, body: Option<&serde_json::Value>) -> Result<Reply> {
         let idempotent = *method != Method::POST;
+        let body = body.map(serde_json::to_vec).transpose()?;
         let policy = self.policy;
         let mut waited = Duration::ZERO;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= policy.max_attempts;
-            let wait = match self.once(method, path, body) {
+            let wait = match self.once(method, path, body.as_deref()) {
                 Ok(mut reply) => {
                     reply.attempts = attempt;
                     if let Some((wait, resets)) = rate_limit(&reply) {
@@ -269,12 +279,7 @@ impl Transport {
         }
     }
 
-    fn once(
-        &self,
-        method: &Method,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<Reply, ureq::Error> {
+    fn once(&self, method: &Method, path: &str, body: Option<&[u8]>) -> Result<Reply, ureq::Error> {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(format!("{}{path}", self.api_url))
@@ -284,8 +289,7 @@ impl Transport {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
         let response = match body {
-            Some(json) => {
-                let bytes = serde_json::to_vec(json).expect("a JSON value always serialises");
+            Some(bytes) => {
                 let request = request
                     .header("Content-Type", "application/json")
                     .body(bytes)?;

@@ -71,7 +71,7 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// `GITHUB_API_URL` (default https://api.github.com), `GITHUB_TOKEN`, `GITHUB_REPOSITORY`
+    /// `GITHUB_API_URL` (default `https://api.github.com`), `GITHUB_TOKEN`, `GITHUB_REPOSITORY`
     /// (`owner/name`), and `PORTCULLIS_GITHUB_MAX_WAIT` for the retry policy.
     pub fn from_env() -> Result<Client> {
         let api_url = std::env::var("GITHUB_API_URL")
