@@ -10,6 +10,7 @@ pub mod approval;
 pub mod baseline;
 pub mod check;
 pub mod codeowners;
+pub mod comment;
 pub mod diag;
 pub mod load;
 pub mod model;
@@ -17,8 +18,9 @@ pub mod plan;
 pub mod rules;
 pub mod snapshot;
 
-// -- edges: files, git, terminal --
+// -- edges: files, git, GitHub, terminal --
 pub mod cli;
 pub mod git;
+pub mod github;
 pub mod revision;
 pub mod worktree;

@@ -4,6 +4,7 @@
 //! every other file is still loaded.
 
 pub mod layout;
+pub mod pieces;
 mod policies;
 pub mod schema;
 pub mod yaml;
@@ -123,7 +124,7 @@ pub fn parse_entry(path: &str, entry: &Entry, diags: &mut Vec<Diagnostic>) -> Op
 /// The people directory is the one large file: it parses on every core.
 fn parse_bytes(path: &str, bytes: &[u8]) -> Result<Node, yaml::YamlError> {
     if path == crate::model::PEOPLE_FILE {
-        yaml::parse_list_parallel(bytes, "people", 2 * rayon::current_num_threads())
+        pieces::parse_list_parallel(bytes, "people", 2 * rayon::current_num_threads())
     } else {
         yaml::parse(bytes)
     }

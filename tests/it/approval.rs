@@ -207,8 +207,8 @@ fn removals_shortenings_and_reformatting() {
         ("alice", "payments", "create-payment"),
         ("dave", "slack", "member"),
     ]);
-    let reformatted = format!(
-        "# a comment that changes nothing\nperson: dave\napp: slack\ngrants:\n  - expires: 2027-01-31\n    role: member\n    justification: \"Needed for the weekly supplier run\"\n"
+    let reformatted = String::from(
+        "# a comment that changes nothing\nperson: dave\napp: slack\ngrants:\n  - expires: 2027-01-31\n    role: member\n    justification: \"Needed for the weekly supplier run\"\n",
     );
     let (_, plan) = plan_with(
         &base,

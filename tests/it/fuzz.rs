@@ -155,10 +155,10 @@ fn big_people(n: usize) -> String {
 
 #[test]
 fn the_people_directory_parses_the_same_in_pieces() {
-    use portcullis::load::yaml;
+    use portcullis::load::{self, yaml};
     let text = big_people(2000);
     let whole = yaml::parse(text.as_bytes()).unwrap();
-    let pieces = yaml::parse_list_parallel(text.as_bytes(), "people", 4).unwrap();
+    let pieces = load::pieces::parse_list_parallel(text.as_bytes(), "people", 4).unwrap();
     let (a, b) = (format!("{whole:?}"), format!("{pieces:?}"));
     let at = a
         .bytes()
@@ -183,7 +183,7 @@ proptest! {
         at in 0usize..40_000,
         spice in prop::sample::select(SPICE),
     ) {
-        use portcullis::load::yaml;
+        use portcullis::load::{self, yaml};
         let mut text = big_people(600);
         let mut at = at % text.len();
         while !text.is_char_boundary(at) {
@@ -191,7 +191,7 @@ proptest! {
         }
         text.insert_str(at, spice);
         let whole = yaml::parse(text.as_bytes());
-        let pieces = yaml::parse_list_parallel(text.as_bytes(), "people", 4);
+        let pieces = load::pieces::parse_list_parallel(text.as_bytes(), "people", 4);
         match (whole, pieces) {
             (Ok(a), Ok(b)) => prop_assert!(a == b, "trees differ"),
             (Err(a), Err(b)) => prop_assert_eq!((a.pos, a.message), (b.pos, b.message)),

@@ -1,5 +1,6 @@
 //! The one integration-test binary (one link, many modules).
 
+mod fake_github;
 mod support;
 
 mod approval;
@@ -7,6 +8,8 @@ mod base;
 mod cli;
 mod comment;
 mod fuzz;
+mod github;
+mod pr_flow;
 mod render;
 mod rules;
 mod workflows;

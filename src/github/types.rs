@@ -1,0 +1,122 @@
+//! The parts of GitHub's REST responses that portcullis reads. Unknown fields are ignored, so a
+//! richer response (or a newer API) never breaks a call; a field we rely on that is missing or
+//! null where GitHub documents it as required is an error, not a silent default.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct User {
+    pub login: String,
+    pub id: u64,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl User {
+    /// Bot accounts never count as approvers. GitHub Apps act as `Bot` users whose login ends
+    /// in `[bot]`; either sign is enough.
+    pub fn is_bot(&self) -> bool {
+        self.kind == "Bot" || self.login.ends_with("[bot]")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Pull {
+    pub number: u64,
+    /// `open` or `closed` (a merged pull request is `closed` with `merged`).
+    pub state: String,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: User,
+    pub head: Branch,
+    pub base: Branch,
+    /// Absent from list responses; [`super::Client::pulls`] fills it from `merged_at`.
+    #[serde(default)]
+    pub merged: bool,
+    pub merge_commit_sha: Option<String>,
+    pub merged_at: Option<String>,
+    pub updated_at: String,
+    #[serde(default)]
+    pub draft: bool,
+    pub html_url: String,
+}
+
+/// One side of a pull request: the branch name and the commit it pointed at.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Branch {
+    #[serde(rename = "ref")]
+    pub name: String,
+    pub sha: String,
+}
+
+/// A commit of a pull request. `author` and `committer` are the GitHub *users* GitHub matched
+/// to the commit's emails (null when none matched), not the free-text git identities.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PullCommit {
+    pub sha: String,
+    pub author: Option<User>,
+    pub committer: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PullFile {
+    pub filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` or `unchanged`.
+    pub status: String,
+    pub previous_filename: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Review {
+    pub id: u64,
+    /// Null when the reviewer's account was deleted.
+    pub user: Option<User>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
+    pub state: String,
+    pub commit_id: Option<String>,
+    pub submitted_at: Option<String>,
+    pub body: Option<String>,
+}
+
+/// A conversation comment on an issue or pull request.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Comment {
+    pub id: u64,
+    pub user: User,
+    pub body: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub html_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: User,
+    pub state: String,
+    pub labels: Vec<Label>,
+    pub html_url: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Label {
+    pub name: String,
+}
+
+/// A commit status. Anyone with write access can set one, so portcullis reads statuses only as
+/// hints, never as evidence of approval.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Status {
+    /// `error`, `failure`, `pending` or `success`.
+    pub state: String,
+    pub context: String,
+    pub description: Option<String>,
+    pub creator: Option<User>,
+    /// Server time: `approvals` uses its own first status on a head as when it saw that head.
+    pub created_at: String,
+}

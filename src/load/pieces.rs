@@ -1,0 +1,165 @@
+//! The people directory on every core: a file whose whole content is one top-level key
+//! holding a long block list is cut at item boundaries and the pieces parsed in parallel.
+
+use super::yaml::{Key, Node, Pos, Value, YamlError, check_characters, parse};
+
+/// A list file cut into pieces: `key:` + whole items each, with the file line of each piece's
+/// first item.
+struct Split {
+    key_pos: Pos,
+    /// The column of the list's dashes.
+    dash: u32,
+    chunks: Vec<(u32, String)>,
+}
+
+/// Parses a file whose whole content is one top-level key holding a long block list (the
+/// people directory) on every core: the list is cut at item boundaries, each piece parsed
+/// as its own document under the same key, and the positions shifted back. Any doubt about
+/// the layout, and any error, falls back to [`parse`] of the whole file, so the result and
+/// the diagnostics are exactly those of the plain parser.
+pub fn parse_list_parallel(bytes: &[u8], key: &str, pieces: usize) -> Result<Node, YamlError> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        // The pieces leave out the header lines; the whole file is screened here.
+        check_characters(text)?;
+    }
+    match split_list(bytes, key, pieces) {
+        Some(Split {
+            key_pos,
+            dash,
+            chunks,
+        }) => {
+            use rayon::prelude::*;
+            let parsed: Vec<Result<Node, YamlError>> = chunks
+                .par_iter()
+                .map(|(first_line, text)| {
+                    let mut node = parse(text.as_bytes())?;
+                    // Line 2 of the piece is line `first_line` of the file.
+                    shift(&mut node, first_line - 2);
+                    Ok(node)
+                })
+                .collect();
+            let mut items = Vec::new();
+            for node in parsed {
+                let Ok(node) = node else {
+                    return parse(bytes);
+                };
+                let Value::Map(mut entries) = node.value else {
+                    return parse(bytes);
+                };
+                match entries.pop() {
+                    Some((
+                        _,
+                        Node {
+                            value: Value::Seq(seq),
+                            ..
+                        },
+                    )) if entries.is_empty() => items.extend(seq),
+                    _ => return parse(bytes),
+                }
+            }
+            let list_pos = Pos {
+                line: items.first().map_or(key_pos.line, |n| n.pos.line),
+                col: dash,
+                len: 1,
+            };
+            Ok(Node {
+                pos: Pos { len: 1, ..key_pos },
+                value: Value::Map(vec![(
+                    Key {
+                        name: key.to_owned(),
+                        pos: key_pos,
+                    },
+                    Node {
+                        pos: list_pos,
+                        value: Value::Seq(items),
+                    },
+                )]),
+            })
+        }
+        None => parse(bytes),
+    }
+}
+
+/// The pieces of a `key:` + block list file, each `key:\n` + whole items, with the file line
+/// of each piece's first item, and the column of the list's dashes. `None` when the layout is not plainly that.
+fn split_list(bytes: &[u8], key: &str, pieces: usize) -> Option<Split> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if pieces < 2 || text.contains('\r') || text.starts_with('\u{feff}') {
+        return None;
+    }
+    let lines: Vec<&str> = text.split('\n').collect();
+    let is_blank_or_comment = |l: &str| {
+        let t = l.trim_start_matches(' ');
+        t.is_empty() || t.starts_with('#')
+    };
+    let head = lines.iter().position(|l| !is_blank_or_comment(l))?;
+    let header = lines[head];
+    let rest = header.strip_prefix(key)?.strip_prefix(':')?;
+    if !is_blank_or_comment(rest) {
+        return None;
+    }
+    let first_item = head
+        + 1
+        + lines[head + 1..]
+            .iter()
+            .position(|l| !is_blank_or_comment(l))?;
+    let indent = lines[first_item].len() - lines[first_item].trim_start_matches(' ').len();
+    let marker = format!("{}- ", " ".repeat(indent));
+    if !lines[first_item].starts_with(&marker) {
+        return None;
+    }
+    let mut starts = Vec::new();
+    for (i, l) in lines.iter().enumerate().skip(first_item) {
+        if is_blank_or_comment(l) {
+            continue;
+        }
+        // Anything at or left of the list's indentation must be a new item.
+        let own = l.len() - l.trim_start_matches(' ').len();
+        if own < indent || (own == indent && !l.starts_with(&marker)) {
+            return None;
+        }
+        if l.starts_with(&marker) {
+            starts.push(i);
+        }
+    }
+    if starts.len() < pieces * 64 {
+        return None;
+    }
+    let per = starts.len().div_ceil(pieces);
+    let mut chunks = Vec::new();
+    for group in starts.chunks(per) {
+        let from = group[0];
+        let to = starts
+            .get(starts.iter().position(|s| *s == group[group.len() - 1])? + 1)
+            .copied()
+            .unwrap_or(lines.len());
+        let mut piece = format!("{key}:\n");
+        piece.push_str(&lines[from..to].join("\n"));
+        piece.push('\n');
+        chunks.push((from as u32 + 1, piece));
+    }
+    let key_pos = Pos {
+        line: head as u32 + 1,
+        col: 1,
+        len: key.chars().count() as u32,
+    };
+    Some(Split {
+        key_pos,
+        dash: indent as u32 + 1,
+        chunks,
+    })
+}
+
+fn shift(node: &mut Node, by: u32) {
+    node.pos.line += by;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| shift(n, by)),
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                k.pos.line += by;
+                shift(v, by);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,446 @@
+//! The fake's REST API: one dispatch on method and decoded path segments, answering with
+//! GitHub's shapes, status codes and error bodies.
+
+use git2::Oid;
+use serde_json::{Value, json};
+
+use super::git;
+use super::state::{Logged, Repo, State};
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(String, String)>,
+}
+
+pub type Res = Result<Reply, Reply>;
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn ok(body: Value) -> Res {
+        Ok(Reply::json(200, body))
+    }
+
+    pub fn created(body: Value) -> Res {
+        Ok(Reply::json(201, body))
+    }
+
+    pub fn no_content() -> Res {
+        Ok(Reply {
+            status: 204,
+            body: None,
+            headers: Vec::new(),
+        })
+    }
+
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply::json(
+            status,
+            json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.to_string()}),
+        )
+    }
+
+    pub fn not_found() -> Reply {
+        Reply::error(404, "Not Found")
+    }
+
+    /// A 422 with GitHub's `errors` list.
+    pub fn invalid(resource: &str, field: &str, code: &str, message: Option<&str>) -> Reply {
+        let mut error = json!({"resource": resource, "field": field, "code": code});
+        if let Some(m) = message {
+            error["message"] = json!(m);
+        }
+        let mut reply = Reply::error(422, "Validation Failed");
+        if let Some(body) = &mut reply.body {
+            body["errors"] = json!([error]);
+        }
+        reply
+    }
+
+    pub fn unprocessable(message: &str) -> Reply {
+        Reply::error(422, message)
+    }
+}
+
+impl From<git2::Error> for Reply {
+    fn from(e: git2::Error) -> Reply {
+        Reply::error(500, &format!("git: {}", e.message()))
+    }
+}
+
+/// A request, decoded.
+pub struct Req<'a> {
+    pub method: &'a str,
+    pub raw_path: &'a str,
+    pub raw_query: &'a str,
+    pub query: Vec<(String, String)>,
+    pub body: Value,
+    pub login: String,
+}
+
+impl Req<'_> {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.body.get(name).and_then(Value::as_str)
+    }
+
+    pub fn strings(&self, name: &str) -> Vec<String> {
+        self.body
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Some((decode(&k.replace('+', " "))?, decode(&v.replace('+', " "))?))
+        })
+        .collect()
+}
+
+pub fn number(s: &str) -> Result<u64, Reply> {
+    s.parse().map_err(|_| Reply::not_found())
+}
+
+pub fn oid(repo: &Repo, sha: &str) -> Option<Oid> {
+    let id = Oid::from_str(sha).ok().filter(|_| sha.len() == 40)?;
+    repo.git.find_object(id, None).ok().map(|o| o.id())
+}
+
+pub fn wrap_base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::prelude::BASE64_STANDARD.encode(bytes);
+    let mut out = String::with_capacity(text.len() + text.len() / 60 + 1);
+    for chunk in text.as_bytes().chunks(60) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+impl State {
+    /// Answers one HTTP request and logs it.
+    pub fn handle(
+        &mut self,
+        method: &str,
+        raw_path: &str,
+        raw_query: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Reply {
+        let reply = match self.fault(method, raw_path, raw_query) {
+            Some(reply) => reply,
+            None => self.respond(method, raw_path, raw_query, headers, body),
+        };
+        self.log.push(Logged {
+            method: method.to_owned(),
+            path: raw_path.to_owned(),
+            query: raw_query.to_owned(),
+            status: reply.status,
+            headers: headers.to_vec(),
+        });
+        reply
+    }
+
+    fn fault(&mut self, method: &str, raw_path: &str, raw_query: &str) -> Option<Reply> {
+        let target = format!("{raw_path}?{raw_query}");
+        let i = self.faults.iter().position(|f| {
+            (f.method == "*" || f.method.eq_ignore_ascii_case(method)) && target.contains(&f.needle)
+        })?;
+        let fault = &mut self.faults[i];
+        fault.remaining -= 1;
+        let rate_limited = fault
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("x-ratelimit-remaining") && v == "0");
+        let message = match fault.status {
+            429 => "API rate limit exceeded".to_owned(),
+            403 if rate_limited => "API rate limit exceeded for user ID 1.".to_owned(),
+            403 => "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.".to_owned(),
+            s if s >= 500 => "Server Error".to_owned(),
+            s => format!("Injected failure {s}"),
+        };
+        let mut reply = Reply::error(fault.status, &message);
+        reply.headers = fault.headers.clone();
+        if fault.remaining == 0 {
+            self.faults.remove(i);
+        }
+        Some(reply)
+    }
+
+    fn respond(
+        &mut self,
+        method: &str,
+        raw_path: &str,
+        raw_query: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Reply {
+        let auth = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.as_str());
+        let token = auth.and_then(|a| a.strip_prefix("Bearer ").or(a.strip_prefix("token ")));
+        let login = match token {
+            None => return Reply::error(401, "Requires authentication"),
+            Some(t) => match self.people.tokens.get(t) {
+                Some(login) => login.clone(),
+                None => return Reply::error(401, "Bad credentials"),
+            },
+        };
+        self.internal(method, raw_path, raw_query, &login, body)
+    }
+
+    /// Answers a request as `login` without faults or logging: the test helpers' way in, so
+    /// they act exactly as the API does.
+    pub fn internal(
+        &mut self,
+        method: &str,
+        raw_path: &str,
+        raw_query: &str,
+        login: &str,
+        body: &[u8],
+    ) -> Reply {
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(_) => return Reply::error(400, "Problems parsing JSON"),
+            }
+        };
+        let Some(segs) = raw_path
+            .trim_start_matches('/')
+            .split('/')
+            .map(decode)
+            .collect::<Option<Vec<String>>>()
+        else {
+            return Reply::not_found();
+        };
+        self.sync();
+        let req = Req {
+            method,
+            raw_path,
+            raw_query,
+            query: parse_query(raw_query),
+            body,
+            login: login.to_owned(),
+        };
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        match self.route(&req, &segs) {
+            Ok(r) | Err(r) => r,
+        }
+    }
+
+    /// Open pull requests follow their head branch, as GitHub's do when a branch is pushed.
+    pub fn sync(&mut self) {
+        let State { repos, ticker, .. } = self;
+        for repo in repos.values_mut() {
+            for item in repo.items.values_mut() {
+                let Some(pull) = item.pull.as_mut().filter(|_| item.state == "open") else {
+                    continue;
+                };
+                if let Some(base) = git::branch(&repo.git, &pull.base_ref) {
+                    pull.base_sha = base.to_string();
+                }
+                let Some(head) = git::branch(&repo.git, &pull.head_ref) else {
+                    continue;
+                };
+                if head.to_string() != pull.head_sha {
+                    pull.head_sha = head.to_string();
+                    let _ = repo.git.reference(
+                        &format!("refs/pull/{}/head", item.number),
+                        head,
+                        true,
+                        "pull request head moved",
+                    );
+                    item.updated_at = ticker.stamp();
+                }
+            }
+        }
+    }
+
+    fn route(&mut self, req: &Req<'_>, segs: &[&str]) -> Res {
+        match (req.method, segs) {
+            ("GET", ["users", login]) => match self.people.find(login) {
+                Some(u) => Reply::ok(self.people.user_json(&u.login.clone())),
+                None => Err(Reply::not_found()),
+            },
+            ("GET", ["orgs", org, "teams", slug, "members"]) => {
+                let team = self.people.team(org, slug).ok_or_else(Reply::not_found)?;
+                let members = team
+                    .iter()
+                    .filter(|(_, state)| state == "active")
+                    .map(|(login, _)| self.people.user_json(login))
+                    .collect();
+                Ok(self.page(req, members))
+            }
+            (method, ["orgs", org, "teams", slug, "memberships", login]) => {
+                self.membership(method, org, slug, login)
+            }
+            (method, ["repos", owner, name, rest @ ..]) => {
+                let full = format!("{owner}/{name}");
+                if !self.repos.contains_key(&full) {
+                    return Err(Reply::not_found());
+                }
+                self.repo_route(method, &full, rest, req)
+            }
+            _ => Err(Reply::not_found()),
+        }
+    }
+
+    fn membership(&mut self, method: &str, org: &str, slug: &str, login: &str) -> Res {
+        let url = format!("/orgs/{org}/teams/{slug}/memberships/{login}");
+        let found = self.people.find(login).map(|u| u.login.clone());
+        let in_org = found.as_ref().is_some_and(|l| {
+            self.people
+                .org_members
+                .get(org)
+                .is_some_and(|m| m.contains(l))
+        });
+        let team = self
+            .people
+            .team_mut(org, slug)
+            .ok_or_else(Reply::not_found)?;
+        let position = team.iter().position(|(l, _)| l.eq_ignore_ascii_case(login));
+        let render = |state: &str| json!({"url": url, "role": "member", "state": state});
+        match (method, position) {
+            ("GET", Some(i)) => Reply::ok(render(&team[i].1)),
+            ("PUT", Some(i)) => Reply::ok(render(&team[i].1)),
+            ("PUT", None) => {
+                let login = found.ok_or_else(Reply::not_found)?;
+                let state = if in_org { "active" } else { "pending" };
+                team.push((login, state.to_owned()));
+                Reply::ok(render(state))
+            }
+            ("DELETE", Some(i)) => {
+                team.remove(i);
+                Reply::no_content()
+            }
+            _ => Err(Reply::not_found()),
+        }
+    }
+
+    /// One page of `items` as GitHub pages lists: `per_page` (default 30, at most 100) and
+    /// `page`, with `Link` relations to the other pages.
+    pub fn page(&self, req: &Req<'_>, items: Vec<Value>) -> Reply {
+        let per_page = req
+            .param("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = req
+            .param("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let last = items.len().div_ceil(per_page).max(1);
+        let chunk: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        let mut reply = Reply::json(200, Value::Array(chunk));
+        if last > 1 {
+            let kept: Vec<&str> = req
+                .raw_query
+                .split('&')
+                .filter(|p| !p.is_empty() && !p.starts_with("page=") && !p.starts_with("per_page="))
+                .collect();
+            let link = |n: usize, rel: &str| {
+                let mut q = kept.clone();
+                let pp = format!("per_page={per_page}");
+                let pg = format!("page={n}");
+                q.push(&pp);
+                q.push(&pg);
+                format!(
+                    "<{}{}?{}>; rel=\"{rel}\"",
+                    self.base_url,
+                    req.raw_path,
+                    q.join("&")
+                )
+            };
+            let mut rels = Vec::new();
+            if page > 1 {
+                rels.push(link(page - 1, "prev"));
+            }
+            if page < last {
+                rels.push(link(page + 1, "next"));
+                rels.push(link(last, "last"));
+            }
+            if page > 1 {
+                rels.push(link(1, "first"));
+            }
+            reply.headers.push(("link".to_owned(), rels.join(", ")));
+        }
+        reply
+    }
+
+    fn repo_route(&mut self, method: &str, full: &str, rest: &[&str], req: &Req<'_>) -> Res {
+        match (method, rest) {
+            ("GET", ["pulls"]) => self.list_pulls(full, req),
+            ("POST", ["pulls"]) => self.create_pull(full, req),
+            ("GET", ["pulls", n]) => self.get_pull(full, number(n)?),
+            ("PATCH", ["pulls", n]) => self.update_item(full, number(n)?, req, true),
+            ("GET", ["pulls", n, "commits"]) => self.pull_commits(full, number(n)?, req),
+            ("GET", ["pulls", n, "files"]) => self.pull_files(full, number(n)?, req),
+            ("GET", ["pulls", n, "reviews"]) => self.list_reviews(full, number(n)?, req),
+            ("POST", ["pulls", n, "reviews"]) => self.create_review(full, number(n)?, req),
+            ("POST", ["pulls", n, "requested_reviewers"]) => {
+                self.request_reviewers(full, number(n)?, req)
+            }
+            ("PUT", ["pulls", n, "merge"]) => self.merge(full, number(n)?, req),
+            ("GET", ["issues"]) => self.list_issues(full, req),
+            ("POST", ["issues"]) => self.create_issue(full, req),
+            ("PATCH", ["issues", "comments", id]) => self.update_comment(full, number(id)?, req),
+            ("GET", ["issues", n]) => self.get_issue(full, number(n)?),
+            ("PATCH", ["issues", n]) => self.update_item(full, number(n)?, req, false),
+            ("GET", ["issues", n, "comments"]) => self.list_comments(full, number(n)?, req),
+            ("POST", ["issues", n, "comments"]) => self.create_comment(full, number(n)?, req),
+            ("POST", ["issues", n, "labels"]) => self.add_labels(full, number(n)?, req),
+            ("POST", ["statuses", sha]) => self.create_status(full, sha, req),
+            ("GET", ["commits", rev, "statuses"]) => self.list_statuses(full, rev, req),
+            ("GET", ["git", "ref", name @ ..]) => self.get_ref(full, &name.join("/")),
+            ("POST", ["git", "refs"]) => self.create_ref(full, req),
+            ("PATCH", ["git", "refs", name @ ..]) => {
+                self.update_ref(full, &format!("refs/{}", name.join("/")), req)
+            }
+            ("POST", ["git", "blobs"]) => self.create_blob(full, req),
+            ("GET", ["git", "blobs", sha]) => self.get_blob(full, sha),
+            ("POST", ["git", "trees"]) => self.create_tree(full, req),
+            ("POST", ["git", "commits"]) => self.create_commit(full, req),
+            ("GET", ["git", "commits", sha]) => self.get_commit(full, sha),
+            ("GET", ["contents", path @ ..]) => self.contents(full, &path.join("/"), req),
+            _ => Err(Reply::not_found()),
+        }
+    }
+}
