@@ -187,6 +187,10 @@ fn a_request_goes_from_red_to_green_and_merges() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(status_of(&w, &head).0, "success");
 
+    // The comment as the README shows it, once the approvals are complete.
+    let out = w.run(&["comment", "--pr", &pr.to_string(), "--dry-run"]);
+    insta::assert_snapshot!("pr_comment_approved", String::from_utf8_lossy(&out.stdout));
+
     let merge = client.merge_pull(pr, &head).unwrap();
     assert_eq!(
         w.gh.file_at(&merge, "access/payments/omar.yaml").as_deref(),
