@@ -135,3 +135,12 @@ pub fn last_touched(repo: &Repository, paths: &[&str]) -> Result<HashMap<String,
     }
     Ok(out)
 }
+
+/// `user.email` from the repository's git configuration (its own, then the user's and the
+/// system's), for `request` to tell who is asking.
+pub fn user_email(root: &Path) -> Option<String> {
+    let repo = Repository::open(root).ok()?;
+    let email = repo.config().ok()?.get_string("user.email").ok()?;
+    let email = email.trim();
+    (!email.is_empty()).then(|| email.to_owned())
+}

@@ -10,8 +10,10 @@ pub mod baseline;
 pub mod check;
 pub mod codeowners;
 pub mod diag;
+pub mod edit;
 pub mod load;
 pub mod model;
+pub mod request;
 pub mod rules;
 pub mod snapshot;
 

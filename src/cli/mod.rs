@@ -3,6 +3,7 @@
 mod check;
 mod codeowners;
 mod explain;
+mod request;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ enum Command {
     Check(check::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
+    Request(request::Args),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -79,6 +81,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Check(args) => check::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Request(args) => request::run(args),
     }
 }
 

@@ -4,6 +4,9 @@ mod support;
 
 mod base;
 mod cli;
+mod edit;
 mod fuzz;
 mod render;
+mod request;
+mod request_cli;
 mod rules;
