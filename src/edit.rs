@@ -630,10 +630,16 @@ impl<'t> Doc<'t> {
         }
     }
 
-    /// The end of a mapping entry's value. A block scalar (`|`, `>`) shows after the colon.
+    /// The end of a mapping entry's value. A block scalar (`|`, `>`) shows after the colon;
+    /// an empty value ends at the colon.
     fn entry_end(&self, key: &yaml::Key, value: &Node) -> usize {
         if matches!(value.value, Value::Map(_) | Value::Seq(_)) {
             return self.value_end(value);
+        }
+        if self.nothing_after(key, value) {
+            return self
+                .after_colon(key)
+                .unwrap_or_else(|_| self.key_start(key));
         }
         let block = self.after_colon(key).is_ok_and(|c| {
             self.text[c..]
@@ -641,6 +647,15 @@ impl<'t> Doc<'t> {
                 .starts_with(['|', '>'])
         });
         self.scalar_end(value, block)
+    }
+
+    /// Whether the value is empty (`key:` with nothing but a comment after it on its line).
+    fn nothing_after(&self, key: &yaml::Key, value: &Node) -> bool {
+        value.value == Value::Null
+            && self.after_colon(key).is_ok_and(|c| {
+                let rest = self.text[c..self.line_content_end(self.line_of(c))].trim_start();
+                rest.is_empty() || rest.starts_with('#')
+            })
     }
 
     /// The parser's span of a quoted scalar can run on over a comment after it, and a block
@@ -788,9 +803,8 @@ impl<'t> Doc<'t> {
         let start = self.line_start(first);
         let end = self.line_end(last);
         if end == self.line_content_end(last) && start > 0 {
-            let prev = self.line_start(first - 1);
             let prev_end = self.line_content_end(first - 1);
-            return prev_end.max(prev)..end;
+            return prev_end..end;
         }
         start..end
     }
@@ -833,15 +847,16 @@ impl<'t> Doc<'t> {
                     if node.value == value.value() {
                         continue;
                     }
-                    if !matches!(
-                        node.value,
-                        Value::Str(_) | Value::Bool(_) | Value::Int(_) | Value::Float(_)
-                    ) {
+                    let key = &entries[j].0;
+                    let from = self.after_colon(key)?;
+                    let to = if self.nothing_after(key, node) {
+                        from
+                    } else if matches!(node.value, Value::Map(_) | Value::Seq(_)) {
                         return Err(self.unusual(node.pos.line, &format!("`{}`", change.key)));
-                    }
-                    let from = self.after_colon(&entries[j].0)?;
-                    self.gap_without_comment(from, self.start(node))?;
-                    let to = self.entry_end(&entries[j].0, node);
+                    } else {
+                        self.gap_without_comment(from, self.start(node))?;
+                        self.entry_end(key, node)
+                    };
                     splices.push((from..to, format!(" {}", value.render(change.key, style)?)));
                     expected[change.key] = value.json();
                 }

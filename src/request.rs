@@ -127,8 +127,9 @@ pub fn prepare(
     let app = find_app(catalog, &args.app)?;
     let role = find_role(app, &args.role)?;
     let person = find_person(catalog, &args.person)?;
+    let justification = args.justification.trim();
     let min = settings.min_justification as usize;
-    let length = args.justification.trim().chars().count();
+    let length = justification.chars().count();
     if length < min {
         return Err(refused(
             format!("the justification has {length} characters; at least {min} are required"),
@@ -155,7 +156,7 @@ pub fn prepare(
     };
     let grant = NewGrant {
         role: role.id.value.clone(),
-        justification: args.justification.clone(),
+        justification: justification.to_owned(),
         expires: expiry.expires.clone(),
         ticket: args.ticket.clone(),
         emergency: args.emergency,
@@ -626,7 +627,7 @@ impl Draft<'_> {
         }
         let _ = writeln!(out, "- **Change:** {change}");
         let _ = writeln!(out, "\n#### Justification\n");
-        let _ = writeln!(out, "{}", fenced(&self.args.justification));
+        let _ = writeln!(out, "{}", fenced(self.args.justification.trim()));
         let _ = writeln!(out, "\n#### Approvals needed\n");
         for a in self.approvals {
             let _ = writeln!(out, "- `{}`: {}", a.kind, a.who);
@@ -784,4 +785,19 @@ pub fn person_by_github<'c>(catalog: &'c Catalog, login: &str) -> Option<&'c Per
     });
     let person = found.next()?;
     found.next().is_none().then_some(person)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_is_fenced_longer_than_any_backtick_run_inside() {
+        assert_eq!(code_span("FIN-1042"), "`FIN-1042`");
+        assert_eq!(code_span("a``b"), "```a``b```");
+        assert_eq!(code_span("`x`"), "`` `x` ``");
+        assert_eq!(code_span("two\nlines"), "`two lines`");
+        assert_eq!(fenced("plain"), "```text\nplain\n```");
+        assert_eq!(fenced("a\n````\nb\n"), "`````text\na\n````\nb\n`````");
+    }
 }

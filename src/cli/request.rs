@@ -99,8 +99,9 @@ fn report(p: &Prepared, snapshot: &Snapshot, style: Style) {
         Upsert::Renewed => "renewed in",
     };
     eprintln!("{did} `{}`: {}", p.path, p.title);
-    if let Some(note) = &p.expiry_note {
-        eprintln!("  expires {}: {note}", p.expires);
+    match &p.expiry_note {
+        Some(note) => eprintln!("  expires: {} ({note})", p.expires),
+        None => eprintln!("  expires: {}", p.expires),
     }
     let approvals: Vec<String> = p
         .approvals

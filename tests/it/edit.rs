@@ -579,3 +579,19 @@ fn a_snapshot_with_a_new_file_passes_check() {
             .all(|d| d.file != "access/grafana/nadia.yaml")
     );
 }
+
+#[test]
+fn empty_values_are_filled_in_or_removed() {
+    let text = "person: dana\napp: wiki\ngrants:\n  - role: reader\n    justification:   # TODO\n    ticket:\n    expires: ~\n";
+    let (out, _) = upsert_grant(
+        Some(text),
+        "dana",
+        "wiki",
+        &grant("reader", "Reads every space for the audit", "2026-12-01"),
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "person: dana\napp: wiki\ngrants:\n  - role: reader\n    justification: Reads every space for the audit   # TODO\n    expires: 2026-12-01\n"
+    );
+}

@@ -67,7 +67,10 @@ fn a_new_file_is_created_and_passes_check() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("created `access/grafana/nadia.yaml`"), "{err}");
-    assert!(err.contains("expires 2027-05-20: the maximum for"), "{err}");
+    assert!(
+        err.contains("expires: 2027-05-20 (the maximum for"),
+        "{err}"
+    );
     assert!(
         err.contains("approvals needed: owner (a member of `@tidewater/sre`)"),
         "{err}"
