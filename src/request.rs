@@ -165,10 +165,10 @@ pub fn prepare(
         .map_err(|e| {
         refused(
             format!("cannot write the grant into `{path}`: {e}"),
-            if e.line > 0 {
-                "fix the file by hand (`portcullis check` says what is wrong), then request again"
-            } else {
+            if existing.is_none() {
                 "change the value and request again"
+            } else {
+                "change the value, or edit the file by hand (`portcullis check` says what is wrong with it), then request again"
             },
         )
     })?;

@@ -152,6 +152,18 @@ grants:
 "
     );
     load("access/wiki/dana.yaml", &out);
+
+    let out = set_reviewed(text, date("2026-11-20"), None).unwrap();
+    assert_eq!(
+        out,
+        text.replace("reviewed: 2026-09-01", "reviewed: 2026-11-20")
+            .replace("librarian\n", "librarian\n    reviewed: 2026-11-20\n")
+    );
+    let out = remove_grants(text, &["editor"]).unwrap().unwrap();
+    assert_eq!(
+        out,
+        "person: dana\napp: wiki\ngrants:\n  - role: reader\n    justification: Reads every space as the team's librarian\n"
+    );
 }
 
 #[test]

@@ -452,7 +452,7 @@ fn the_issue_form_template_has_the_fields_the_parser_reads() {
             duration: Some("30d".into()),
             expires: None,
             justification: "Runs the EMEA supplier payment run\nevery Friday".into(),
-            ticket: None.or(Some("FIN-1042".into())),
+            ticket: Some("FIN-1042".into()),
             person: None,
         }
     );
