@@ -313,3 +313,12 @@ fn mode_of(raw: i32) -> git2::FileMode {
         _ => git2::FileMode::Blob,
     }
 }
+
+/// `user.email` from the repository's git configuration (its own, then the user's and the
+/// system's), for `request` to tell who is asking.
+pub fn user_email(root: &Path) -> Option<String> {
+    let repo = Repository::open(root).ok()?;
+    let email = repo.config().ok()?.get_string("user.email").ok()?;
+    let email = email.trim();
+    (!email.is_empty()).then(|| email.to_owned())
+}

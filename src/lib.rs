@@ -4,6 +4,10 @@
 //! `worktree`/`git` read a [`snapshot::Snapshot`] -> [`load`] parses it strictly into a
 //! [`model::Catalog`] plus diagnostics -> [`rules`] add the findings of SPEC section 4 ->
 //! [`baseline`] marks what a change did not touch -> a [`diag::render`] format prints it.
+//!
+//! `request`: [`request::prepare`] checks the request against the catalog, [`edit`] writes the
+//! grant into its file keeping every comment, and [`check`] runs over the tree with that file
+//! replaced; the CLI writes it only when `check` has no error about it.
 
 // -- core: no I/O, no clock --
 pub mod approval;
@@ -12,9 +16,11 @@ pub mod check;
 pub mod codeowners;
 pub mod comment;
 pub mod diag;
+pub mod edit;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod request;
 pub mod rules;
 pub mod snapshot;
 

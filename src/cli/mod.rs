@@ -7,6 +7,7 @@ mod comment;
 mod explain;
 mod plan;
 mod pull;
+mod request;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,7 @@ enum Command {
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Plan(plan::Args),
+    Request(request::Args),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -89,6 +91,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Request(args) => request::run(args),
     }
 }
 

@@ -39,10 +39,25 @@ pub fn parse_list_parallel(bytes: &[u8], key: &str, pieces: usize) -> Result<Nod
                 })
                 .collect();
             let mut items = Vec::new();
-            for node in parsed {
-                let Ok(node) = node else {
-                    return parse(bytes);
+            // The last piece ends where the file ends: its ends are the whole tree's.
+            let (mut map_end, mut seq_end) = (key_pos, key_pos);
+            let mut parsed: Vec<Node> = match parsed.into_iter().collect() {
+                Ok(nodes) => nodes,
+                Err(_) => return parse(bytes),
+            };
+            // What ends at the end of a piece ends, in the whole file, where the next piece's
+            // first item begins.
+            for i in 0..parsed.len().saturating_sub(1) {
+                let eof = parsed[i].end;
+                let next = Pos {
+                    line: chunks[i + 1].0,
+                    col: dash,
+                    len: 0,
                 };
+                retarget(&mut parsed[i], eof, next);
+            }
+            for node in parsed {
+                map_end = node.end;
                 let Value::Map(mut entries) = node.value else {
                     return parse(bytes);
                 };
@@ -51,9 +66,13 @@ pub fn parse_list_parallel(bytes: &[u8], key: &str, pieces: usize) -> Result<Nod
                         _,
                         Node {
                             value: Value::Seq(seq),
+                            end,
                             ..
                         },
-                    )) if entries.is_empty() => items.extend(seq),
+                    )) if entries.is_empty() => {
+                        seq_end = end;
+                        items.extend(seq)
+                    }
                     _ => return parse(bytes),
                 }
             }
@@ -72,8 +91,10 @@ pub fn parse_list_parallel(bytes: &[u8], key: &str, pieces: usize) -> Result<Nod
                     Node {
                         pos: list_pos,
                         value: Value::Seq(items),
+                        end: seq_end,
                     },
                 )]),
+                end: map_end,
             })
         }
         None => parse(bytes),
@@ -135,7 +156,10 @@ fn split_list(bytes: &[u8], key: &str, pieces: usize) -> Option<Split> {
             .unwrap_or(lines.len());
         let mut piece = format!("{key}:\n");
         piece.push_str(&lines[from..to].join("\n"));
-        piece.push('\n');
+        // The last piece ends exactly as the file does.
+        if to < lines.len() {
+            piece.push('\n');
+        }
         chunks.push((from as u32 + 1, piece));
     }
     let key_pos = Pos {
@@ -150,8 +174,20 @@ fn split_list(bytes: &[u8], key: &str, pieces: usize) -> Option<Split> {
     })
 }
 
+fn retarget(node: &mut Node, from: Pos, to: Pos) {
+    if node.end == from {
+        node.end = to;
+    }
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| retarget(n, from, to)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| retarget(v, from, to)),
+        _ => {}
+    }
+}
+
 fn shift(node: &mut Node, by: u32) {
     node.pos.line += by;
+    node.end.line += by;
     match &mut node.value {
         Value::Seq(items) => items.iter_mut().for_each(|n| shift(n, by)),
         Value::Map(entries) => {

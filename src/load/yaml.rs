@@ -48,6 +48,10 @@ pub struct Key {
 pub struct Node {
     pub value: Value,
     pub pos: Pos,
+    /// Where the parser's span of the value ends (exclusive; `len` is 0), so that `edit` can
+    /// splice text. Exact for flow scalars and flow collections (after the closing quote or
+    /// bracket); for block scalars and block collections it is the start of the next token.
+    pub end: Pos,
 }
 
 impl Node {
@@ -205,9 +209,10 @@ pub fn forbidden_char(c: char) -> Option<&'static str> {
     }
 }
 
+/// An open collection: where it starts, whether it is a flow (`[`/`{`) one, what it holds.
 enum Frame {
-    Seq(Pos, Vec<Node>),
-    Map(Pos, Vec<(Key, Node)>, Option<Key>),
+    Seq(Pos, bool, Vec<Node>),
+    Map(Pos, bool, Vec<(Key, Node)>, Option<Key>),
 }
 
 fn err(pos: Pos, message: impl Into<String>, hint: &'static str) -> YamlError {
@@ -216,6 +221,29 @@ fn err(pos: Pos, message: impl Into<String>, hint: &'static str) -> YamlError {
         message: message.into(),
         hint,
     }
+}
+
+fn end_pos(m: &saphyr_parser::Span) -> Pos {
+    Pos {
+        line: m.end.line() as u32,
+        col: m.end.col() as u32 + 1,
+        len: 0,
+    }
+}
+
+/// The end of a collection. The span of a flow collection's end event can run on over the
+/// spaces and comment after the bracket, so it is taken as one character after its start.
+fn collection_end(m: &saphyr_parser::Span, flow: bool) -> Pos {
+    Pos {
+        line: m.start.line() as u32,
+        col: m.start.col() as u32 + 1 + u32::from(flow),
+        len: 0,
+    }
+}
+
+/// A flow collection's start event spans its bracket; a block one's is empty.
+fn is_flow(m: &saphyr_parser::Span) -> bool {
+    m.end.index() > m.start.index()
 }
 
 fn marker_pos(m: &saphyr_parser::Span) -> Pos {
@@ -291,6 +319,7 @@ fn build(text: &str) -> Result<Node, YamlError> {
                 }
                 Node {
                     value: resolve(&value, style),
+                    end: end_pos(&span),
                     pos: Pos {
                         len: if span.end.line() == span.start.line() {
                             pos.len
@@ -303,33 +332,39 @@ fn build(text: &str) -> Result<Node, YamlError> {
             }
             Event::SequenceStart(anchor, tag) => {
                 refuse_anchor_tag(pos, anchor, tag.is_some())?;
-                push(&mut stack, Frame::Seq(pos, Vec::new()), pos)?;
+                push(&mut stack, Frame::Seq(pos, is_flow(&span), Vec::new()), pos)?;
                 continue;
             }
             Event::MappingStart(anchor, tag) => {
                 refuse_anchor_tag(pos, anchor, tag.is_some())?;
-                push(&mut stack, Frame::Map(pos, Vec::new(), None), pos)?;
+                push(
+                    &mut stack,
+                    Frame::Map(pos, is_flow(&span), Vec::new(), None),
+                    pos,
+                )?;
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(start, items)) => Node {
+                Some(Frame::Seq(start, flow, items)) => Node {
                     value: Value::Seq(items),
                     pos: Pos { len: 1, ..start },
+                    end: collection_end(&span, flow),
                 },
                 _ => return Err(err(pos, "unbalanced sequence", "check the brackets")),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(start, entries, None)) => Node {
+                Some(Frame::Map(start, flow, entries, None)) => Node {
                     value: Value::Map(entries),
                     pos: Pos { len: 1, ..start },
+                    end: collection_end(&span, flow),
                 },
                 _ => return Err(err(pos, "unbalanced mapping", "check the braces")),
             },
         };
         match stack.last_mut() {
             None => root = Some(node),
-            Some(Frame::Seq(_, items)) => items.push(node),
-            Some(Frame::Map(_, entries, pending)) => match pending.take() {
+            Some(Frame::Seq(_, _, items)) => items.push(node),
+            Some(Frame::Map(_, _, entries, pending)) => match pending.take() {
                 Some(key) => entries.push((key, node)),
                 None => {
                     let name = match node.value {

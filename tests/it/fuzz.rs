@@ -1,5 +1,5 @@
-//! The loader against random and mutated YAML: never a panic, never a hang, a clear finding
-//! for anything it refuses.
+//! The loader and the grant file editor against random and mutated YAML: never a panic, never
+//! a hang, a clear finding or error for anything they refuse.
 
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,53 @@ proptest! {
     fn random_yaml_shaped_text_never_panics(parts in prop::collection::vec(0usize..SPICE.len(), 0..200)) {
         let text: String = parts.iter().map(|i| SPICE[*i]).collect();
         check_quickly("access/payments/clara.yaml", text.as_bytes());
+    }
+}
+
+/// Every edit of a mutated grant file either is refused or yields a file the loader reads.
+fn edit_quickly(bytes: &[u8]) {
+    use portcullis::edit::{NewGrant, remove_grants, set_reviewed, upsert_grant};
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for role in ["viewer", "admin"] {
+        let grant = NewGrant {
+            role: role.into(),
+            justification: "Restores the payment queue: \"INC-88\" #ops".into(),
+            expires: "2026-12-01".into(),
+            ticket: Some("INC-88".into()),
+            emergency: role == "admin",
+        };
+        results.push(upsert_grant(Some(text), "clara", "payments", &grant).map(|(t, _)| Some(t)));
+    }
+    results.push(remove_grants(text, &["viewer"]));
+    results.push(
+        set_reviewed(
+            text,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default(),
+            None,
+        )
+        .map(Some),
+    );
+    for out in results.into_iter().flatten().flatten() {
+        portcullis::load::yaml::parse(out.as_bytes()).unwrap_or_else(|e| panic!("{e:?}\n{out}"));
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_grant_files_never_break_the_editor(seed in 0usize..3, edits in prop::collection::vec((0usize..4, 0usize..4096, 0usize..4096), 1..6)) {
+        let seeds = [
+            SEEDS[0].to_owned(),
+            SEEDS[0].replace('\n', "\r\n"),
+            "person: clara\napp: payments\ngrants: [{role: viewer, justification: \"Reads, daily\"},\n  {role: create-payment, expires: 2027-01-15}]  # flow\n".to_owned(),
+        ];
+        edit_quickly(&mutate(&seeds[seed], &edits));
     }
 }
 

@@ -92,3 +92,10 @@ pub fn check_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap(), json)
 }
+
+/// The Initech test organisation of `tests/fixtures/rules/` (see `rules.rs`), read as a work
+/// tree.
+pub fn initech() -> Snapshot {
+    portcullis::worktree::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules"))
+        .expect("fixture tree")
+}

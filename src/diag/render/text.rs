@@ -23,10 +23,7 @@ impl Style {
 }
 
 pub fn render(report: &Report, sources: &dyn Sources, style: Style) -> String {
-    let mut out = String::new();
-    for d in &report.diagnostics {
-        one(&mut out, d, sources, style);
-    }
+    let mut out = findings(&report.diagnostics, sources, style);
     let errors = report.errors();
     let warnings = report.warnings();
     let pre = report.pre_existing();
@@ -48,6 +45,16 @@ pub fn render(report: &Report, sources: &dyn Sources, style: Style) -> String {
         style.paint("1;32", "ok")
     };
     let _ = writeln!(out, "{status}: {summary}");
+    out
+}
+
+/// The findings alone, without the summary line, for commands that report them as part of
+/// something else (`request`).
+pub fn findings(diagnostics: &[Diagnostic], sources: &dyn Sources, style: Style) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        one(&mut out, d, sources, style);
+    }
     out
 }
 

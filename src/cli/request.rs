@@ -1,0 +1,145 @@
+use std::io::IsTerminal;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::{Common, Outcome, use_color, write_file};
+use crate::diag::render::text::{self, Style};
+use crate::edit::Upsert;
+use crate::model::PEOPLE_FILE;
+use crate::request::{Prepared, RequestArgs, RequestError, prepare};
+use crate::snapshot::Snapshot;
+
+/// Request access: write the grant into `access/<app>/<person>.yaml` (creating the file, adding
+/// the role, or renewing it), checked by the same rules as `check`
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The app, by its id in `policies/apps/` (e.g. `payments`)
+    #[arg(long)]
+    app: String,
+    /// The role in the app (e.g. `viewer`); an unknown role lists the app's roles
+    #[arg(long)]
+    role: String,
+    /// Why the access is needed, in a sentence an approver can judge
+    #[arg(long)]
+    justification: String,
+    /// Who gets the access, by id in `policies/people.yaml` [default: the person whose `email`
+    /// is `git config user.email`]
+    #[arg(long, value_name = "ID")]
+    person: Option<String>,
+    /// The last day (`YYYY-MM-DD`, valid through its end, UTC) or an RFC 3339 timestamp
+    /// [default: the role's maximum duration]
+    #[arg(long, value_name = "DATE|TIMESTAMP", conflicts_with = "duration")]
+    expires: Option<String>,
+    /// How long, counted from now (or `--as-of`): `12h`, `30d`, `2w`
+    #[arg(long = "for", id = "duration", value_name = "DURATION")]
+    duration: Option<String>,
+    /// A ticket or issue behind the request (e.g. `FIN-1042`)
+    #[arg(long)]
+    ticket: Option<String>,
+    /// Break-glass access during an incident: at most `emergency_max_duration`, one approval
+    /// from the emergency approvers, reviewed by the owners afterwards
+    #[arg(long)]
+    emergency: bool,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let snapshot = crate::worktree::read(&root)?;
+    let person = match args.person {
+        Some(p) => p,
+        None => person_from_git(&root, &snapshot)?,
+    };
+    let request = RequestArgs {
+        app: args.app,
+        role: args.role,
+        justification: args.justification,
+        person,
+        expires: args.expires,
+        duration: args.duration,
+        ticket: args.ticket,
+        emergency: args.emergency,
+    };
+    let style = Style {
+        color: use_color(std::io::stderr().is_terminal()),
+    };
+    match prepare(&snapshot, &request, as_of) {
+        Ok(prepared) => {
+            write_file(&root.join(&prepared.path), &prepared.content)?;
+            report(&prepared, &snapshot, style);
+            Ok(Outcome::Success)
+        }
+        Err(RequestError::Refused { message, hint }) => {
+            eprintln!("error: {message}\nhint: {hint}");
+            Ok(Outcome::Findings)
+        }
+        Err(RequestError::Rejected {
+            path,
+            content,
+            diagnostics,
+        }) => {
+            let mut edited = snapshot.clone();
+            edited.insert_bytes(&path, content.as_bytes());
+            eprint!("{}", text::findings(&diagnostics, &edited, style));
+            eprintln!(
+                "error: the request was not written: `portcullis check` would reject `{path}`\nhint: fix what is reported above (in the request, or in the file first), then request again"
+            );
+            Ok(Outcome::Findings)
+        }
+    }
+}
+
+/// What was written and what happens next, on stderr.
+fn report(p: &Prepared, snapshot: &Snapshot, style: Style) {
+    let did = match p.upsert {
+        Upsert::Created => "created",
+        Upsert::Added => "added to",
+        Upsert::Renewed => "renewed in",
+    };
+    eprintln!("{did} `{}`: {}", p.path, p.title);
+    match &p.expiry_note {
+        Some(note) => eprintln!("  expires: {} ({note})", p.expires),
+        None => eprintln!("  expires: {}", p.expires),
+    }
+    let approvals: Vec<String> = p
+        .approvals
+        .iter()
+        .map(|a| format!("{} ({})", a.kind, a.who))
+        .collect();
+    eprintln!("  approvals needed: {}", approvals.join("; "));
+    if !p.diagnostics.is_empty() {
+        let mut edited = snapshot.clone();
+        edited.insert_bytes(&p.path, p.content.as_bytes());
+        eprint!("{}", text::findings(&p.diagnostics, &edited, style));
+    }
+    eprintln!(
+        "  next: commit it on a branch `{}` and open a pull request titled \"{}\"",
+        p.branch, p.title
+    );
+}
+
+/// The person whose `email` in the people directory is the repository's `user.email`.
+fn person_from_git(root: &std::path::Path, snapshot: &Snapshot) -> Result<String> {
+    let Some(email) = crate::git::user_email(root) else {
+        bail!(
+            "cannot tell who is asking: `git config user.email` is not set\nhint: pass `--person ID` with your id from `{PEOPLE_FILE}`"
+        );
+    };
+    let loaded = crate::check::load(snapshot);
+    let mut found = loaded
+        .catalog
+        .people
+        .values()
+        .filter(|p| p.email.eq_ignore_ascii_case(&email));
+    match (found.next(), found.next()) {
+        (Some(p), None) => Ok(p.id.value.clone()),
+        (None, _) => Err(anyhow!(
+            "nobody in `{PEOPLE_FILE}` has the email `{email}` (from `git config user.email`)\nhint: pass `--person ID` with your id from `{PEOPLE_FILE}`"
+        )),
+        (Some(_), Some(_)) => Err(anyhow!(
+            "more than one person in `{PEOPLE_FILE}` has the email `{email}`\nhint: pass `--person ID`"
+        )),
+    }
+}
