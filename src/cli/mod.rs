@@ -8,6 +8,7 @@ mod explain;
 mod plan;
 mod pull;
 mod request;
+mod request_pr;
 
 use std::path::{Path, PathBuf};
 

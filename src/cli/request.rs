@@ -16,14 +16,14 @@ pub struct Args {
     #[command(flatten)]
     common: Common,
     /// The app, by its id in `policies/apps/` (e.g. `payments`)
-    #[arg(long)]
-    app: String,
+    #[arg(long, required_unless_present = "from_issue")]
+    app: Option<String>,
     /// The role in the app (e.g. `viewer`); an unknown role lists the app's roles
-    #[arg(long)]
-    role: String,
+    #[arg(long, required_unless_present = "from_issue")]
+    role: Option<String>,
     /// Why the access is needed, in a sentence an approver can judge
-    #[arg(long)]
-    justification: String,
+    #[arg(long, required_unless_present = "from_issue")]
+    justification: Option<String>,
     /// Who gets the access, by id in `policies/people.yaml` [default: the person whose `email`
     /// is `git config user.email`]
     #[arg(long, value_name = "ID")]
@@ -42,20 +42,34 @@ pub struct Args {
     /// from the emergency approvers, reviewed by the owners afterwards
     #[arg(long)]
     emergency: bool,
+    /// Push a branch and open the pull request through the GitHub API (GITHUB_TOKEN,
+    /// GITHUB_REPOSITORY, GITHUB_API_URL) instead of writing the file here
+    #[arg(long)]
+    open_pr: bool,
+    /// Turn issue N, opened with the access-request form, into a pull request, and answer on
+    /// the issue with its link or with why it could not
+    #[arg(long, value_name = "N", conflicts_with_all = ["app", "role", "justification", "person", "expires", "duration", "ticket", "emergency"])]
+    from_issue: Option<u64>,
+    /// The branch the pull request targets
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    base_branch: String,
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let snapshot = crate::worktree::read(&root)?;
+    if let Some(issue) = args.from_issue {
+        return super::request_pr::from_issue(&snapshot, issue, &args.base_branch, as_of);
+    }
     let person = match args.person {
         Some(p) => p,
         None => person_from_git(&root, &snapshot)?,
     };
     let request = RequestArgs {
-        app: args.app,
-        role: args.role,
-        justification: args.justification,
+        app: args.app.unwrap_or_default(),
+        role: args.role.unwrap_or_default(),
+        justification: args.justification.unwrap_or_default(),
         person,
         expires: args.expires,
         duration: args.duration,
@@ -66,6 +80,17 @@ pub fn run(args: Args) -> Result<Outcome> {
         color: use_color(std::io::stderr().is_terminal()),
     };
     match prepare(&snapshot, &request, as_of) {
+        Ok(prepared) if args.open_pr => {
+            let client = crate::github::Client::from_env()?;
+            let pull =
+                super::request_pr::open(&client, &snapshot, &prepared, &args.base_branch, None)?;
+            eprintln!(
+                "opened #{} from branch `{}`: {}",
+                pull.number, prepared.branch, prepared.title
+            );
+            println!("{}", pull.html_url);
+            Ok(Outcome::Success)
+        }
         Ok(prepared) => {
             write_file(&root.join(&prepared.path), &prepared.content)?;
             report(&prepared, &snapshot, style);

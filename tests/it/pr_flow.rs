@@ -316,3 +316,218 @@ fn github_failures_exit_2_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("404"), "{}", text(&out));
 }
+
+fn pulls(w: &World) -> Vec<portcullis::github::Pull> {
+    portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO)
+        .unwrap()
+        .pulls("all", None)
+        .unwrap()
+}
+
+#[test]
+fn request_open_pr_then_check_comment_approvals_and_merge() {
+    let w = World::new();
+    let out = run_in(
+        w.clone.path(),
+        &w.gh.url(),
+        "token-omar-tw",
+        &[
+            "request",
+            "--app",
+            "payments",
+            "--role",
+            "create-payment",
+            "--person",
+            "omar",
+            "--for",
+            "7w",
+            "--justification",
+            "Covers the Friday carrier payment run while Clara is on leave",
+            "--open-pr",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let opened = pulls(&w);
+    assert_eq!(opened.len(), 1);
+    let pr = &opened[0];
+    assert_eq!(pr.user.login, "omar-tw");
+    assert_eq!(pr.head.name, "access/payments/omar/create-payment");
+    assert!(
+        pr.body.as_deref().unwrap().contains("manager"),
+        "{:?}",
+        pr.body
+    );
+    // Nothing was written in the checkout: the pull request is the request.
+    git(w.clone.path(), &["diff", "--quiet"]);
+    // The same request again, while it is open, is refused with a link to it.
+    let twice = run_in(
+        w.clone.path(),
+        &w.gh.url(),
+        "token-omar-tw",
+        &[
+            "request",
+            "--app",
+            "payments",
+            "--role",
+            "create-payment",
+            "--person",
+            "omar",
+            "--for",
+            "7w",
+            "--justification",
+            "Covers the Friday carrier payment run",
+            "--open-pr",
+        ],
+    );
+    assert_eq!(twice.status.code(), Some(2), "{}", text(&twice));
+    assert!(
+        text(&twice).contains("already open: #1"),
+        "{}",
+        text(&twice)
+    );
+    assert_eq!(pulls(&w).len(), 1);
+    w.fetch(pr.number);
+
+    // check --base on the pull request's files, as check.yml does.
+    git(w.clone.path(), &["checkout", "-q", &pr.head.sha]);
+    let check = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "check",
+            "--as-of",
+            "2026-11-22",
+            "--base",
+            "origin/main",
+            "--root",
+        ])
+        .arg(w.clone.path())
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    git(w.clone.path(), &["checkout", "-q", "main"]);
+
+    let n = pr.number.to_string();
+    let out = w.run(&["comment", "--pr", &n]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = w.run(&["approvals", "--pr", &n]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs manager @elena-tw"),
+        "{}",
+        text(&out)
+    );
+    w.gh.review("token-elena-tw", pr.number, "APPROVED");
+    w.gh.review("token-kenji-tw", pr.number, "APPROVED");
+    let out = w.run(&["approvals", "--pr", &n]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let merge = client.merge_pull(pr.number, &pr.head.sha).unwrap();
+    let merged =
+        String::from_utf8(w.gh.file_at(&merge, "access/payments/omar.yaml").unwrap()).unwrap();
+    assert!(merged.contains("  - role: create-payment\n"), "{merged}");
+    assert!(
+        merged.starts_with("# yaml-language-server"),
+        "the file's first line is kept"
+    );
+
+    // A request made from a checkout that is behind the base branch is refused.
+    let again = run_in(
+        w.clone.path(),
+        &w.gh.url(),
+        "token-omar-tw",
+        &[
+            "request",
+            "--app",
+            "payments",
+            "--role",
+            "viewer",
+            "--person",
+            "omar",
+            "--for",
+            "2w",
+            "--justification",
+            "Dashboards for the carrier settlement review",
+            "--open-pr",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        text(&again).contains("differs from this checkout"),
+        "{}",
+        text(&again)
+    );
+}
+
+fn form(app: &str, role: &str, duration: &str, justification: &str) -> String {
+    format!(
+        "### App\n\n{app}\n\n### Role\n\n{role}\n\n### Duration\n\n{duration}\n\n### Expires\n\n_No response_\n\n### Justification\n\n{justification}\n\n### Ticket\n\n_No response_\n\n### Person\n\n_No response_\n"
+    )
+}
+
+#[test]
+fn an_issue_form_request_becomes_a_pull_request_and_is_answered() {
+    let w = World::new();
+    let issue = w.gh.create_issue(
+        "token-omar-tw",
+        "Access request",
+        &form(
+            "grafana",
+            "viewer",
+            "30d",
+            "Watch the carrier latency dashboards during the migration",
+        ),
+        &["access-request"],
+    );
+    let out = w.run(&["request", "--from-issue", &issue.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let opened = pulls(&w);
+    assert_eq!(opened.len(), 1);
+    assert!(
+        opened[0]
+            .body
+            .as_deref()
+            .unwrap()
+            .contains(&format!("Requested in #{issue}"))
+    );
+    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let answers = client.comments(issue).unwrap();
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0]
+            .body
+            .contains(&format!("Opened #{}", opened[0].number))
+    );
+    let file =
+        w.gh.file_at(&opened[0].head.sha, "access/grafana/omar.yaml")
+            .unwrap();
+    assert!(String::from_utf8(file).unwrap().contains("role: viewer"));
+}
+
+#[test]
+fn a_bad_issue_form_is_answered_with_the_reason_once_and_opens_nothing() {
+    let w = World::new();
+    let issue = w.gh.create_issue(
+        "token-omar-tw",
+        "Access request",
+        &form(
+            "grafana",
+            "superuser",
+            "30d",
+            "I would like @tidewater/everyone to see <b>this</b>",
+        ),
+        &["access-request"],
+    );
+    for _ in 0..2 {
+        let out = w.run(&["request", "--from-issue", &issue.to_string()]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    }
+    assert!(pulls(&w).is_empty());
+    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let answers = client.comments(issue).unwrap();
+    assert_eq!(answers.len(), 1, "answered once, not on every run");
+    assert!(answers[0].body.contains("superuser"), "{}", answers[0].body);
+    assert!(
+        answers[0].body.contains("viewer"),
+        "the reason lists the roles: {}",
+        answers[0].body
+    );
+}

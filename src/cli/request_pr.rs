@@ -1,0 +1,149 @@
+//! `request --open-pr` and `request --from-issue`: the request as a pull request, made
+//! through the API (a commit on a new branch; no git credentials), and the answer on the issue.
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+
+use super::Outcome;
+use crate::diag::render::markdown::escape;
+use crate::github::{Client, Pull};
+use crate::request::{
+    Prepared, RequestArgs, RequestError, parse_issue_form, person_by_github, prepare,
+};
+use crate::snapshot::{Entry, Snapshot};
+
+/// Hidden marker of our answers on an issue, so a re-run does not answer twice.
+const MARKER: &str = "<!-- portcullis:request -->";
+
+/// Pushes the prepared file as one commit on a new branch from `base` and opens the PR.
+/// Refuses when the local copy of the file differs from the base branch's (the checkout is
+/// behind) and when a pull request for the same request is already open.
+pub fn open(
+    client: &Client,
+    snapshot: &Snapshot,
+    p: &Prepared,
+    base: &str,
+    issue: Option<u64>,
+) -> Result<Pull> {
+    let Some(base_sha) = client.branch_sha(base)? else {
+        bail!("the base branch `{base}` does not exist on GitHub\nhint: pass `--base-branch`");
+    };
+    let remote = client.file(&p.path, &base_sha)?;
+    let local = match snapshot.get(&p.path) {
+        Some(Entry::File(bytes)) => Some(bytes.to_vec()),
+        _ => None,
+    };
+    if remote != local {
+        bail!(
+            "`{}` on `{base}` differs from this checkout: the request would be made from a stale copy\nhint: update the checkout (`git pull`), then request again",
+            p.path
+        );
+    }
+    let head = format!("{}:{}", client.owner(), p.branch);
+    if let Some(open) = client.pulls("open", Some(&head))?.into_iter().next() {
+        bail!(
+            "a pull request for this request is already open: #{} {}\nhint: ask its approvers, or close it first",
+            open.number,
+            open.html_url
+        );
+    }
+    let message = format!("{}\n\n{}", p.title, "Requested with `portcullis request`.");
+    let commit = client.commit_files(
+        &base_sha,
+        &message,
+        &[(p.path.clone(), Some(p.content.clone().into_bytes()))],
+    )?;
+    match client.branch_sha(&p.branch)? {
+        // A leftover branch of a closed request is reused.
+        Some(_) => client.update_branch(&p.branch, &commit, true)?,
+        None => client.create_branch(&p.branch, &commit)?,
+    }
+    let mut body = p.body.clone();
+    if let Some(n) = issue {
+        body.push_str(&format!("\n\nRequested in #{n}.\n"));
+    }
+    client.create_pull(&p.title, &p.branch, base, &body)
+}
+
+/// Reads the issue form, opens the pull request, and answers on the issue either way.
+pub fn from_issue(
+    snapshot: &Snapshot,
+    number: u64,
+    base: &str,
+    as_of: DateTime<Utc>,
+) -> Result<Outcome> {
+    let client = Client::from_env()?;
+    let issue = client.issue(number)?;
+    let answered = client
+        .comments(number)?
+        .iter()
+        .any(|c| c.body.starts_with(MARKER) && c.user.is_bot());
+    let outcome = match request_from(&client, snapshot, &issue, base, as_of) {
+        Ok(pull) => {
+            println!("{}", pull.html_url);
+            Ok(format!(
+                "Opened #{} for this request. Its approvers are listed there; the access is provisioned when it is merged.",
+                pull.number
+            ))
+        }
+        Err(reason) => Err(reason),
+    };
+    match outcome {
+        Ok(text) => {
+            client.create_comment(number, &format!("{MARKER}\n{text}\n"))?;
+            Ok(Outcome::Success)
+        }
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            if !answered {
+                client.create_comment(
+                    number,
+                    &format!(
+                        "{MARKER}\nThis request could not be turned into a pull request:\n\n> {}\n\nEdit the issue to fix it, then remove and add the `access-request` label again.\n",
+                        escape(&reason)
+                    ),
+                )?;
+            }
+            Ok(Outcome::Findings)
+        }
+    }
+}
+
+fn request_from(
+    client: &Client,
+    snapshot: &Snapshot,
+    issue: &crate::github::Issue,
+    base: &str,
+    as_of: DateTime<Utc>,
+) -> Result<Pull, String> {
+    let form = parse_issue_form(issue.body.as_deref().unwrap_or_default())?;
+    let person = match form.person {
+        Some(p) => p,
+        None => {
+            let loaded = crate::check::load(snapshot);
+            person_by_github(&loaded.catalog, &issue.user.login)
+                .map(|p| p.id.value.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "nobody in the people directory has the GitHub login `{}`; fill in the `Person` field",
+                        issue.user.login
+                    )
+                })?
+        }
+    };
+    let args = RequestArgs {
+        app: form.app,
+        role: form.role,
+        justification: form.justification,
+        person,
+        expires: form.expires,
+        duration: form.duration,
+        ticket: form.ticket,
+        emergency: false,
+    };
+    let prepared = prepare(snapshot, &args, as_of).map_err(|e| match e {
+        RequestError::Refused { message, hint } => format!("{message} ({hint})"),
+        rejected => rejected.to_string(),
+    })?;
+    open(client, snapshot, &prepared, base, Some(issue.number)).map_err(|e| format!("{e:#}"))
+}
