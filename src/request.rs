@@ -16,7 +16,7 @@ use crate::edit::{self, NewGrant, Upsert};
 use crate::load::layout::is_id;
 use crate::model::time::{end_of_day, format_duration, parse_duration};
 use crate::model::{
-    App, Approver, Catalog, Expiry, PEOPLE_FILE, Person, Risk, Role, SETTINGS_FILE, Settings,
+    App, Approver, Catalog, Expiry, PEOPLE_FILE, Person, Role, SETTINGS_FILE, Settings,
 };
 use crate::snapshot::{Entry, Snapshot};
 
@@ -483,25 +483,7 @@ pub fn approvals_needed(
     person: &Person,
     emergency: bool,
 ) -> Vec<Approval> {
-    if emergency {
-        let who = settings.emergency_approvers.as_ref().map_or_else(
-            || "nobody: `emergency_approvers` is not set in `policies/settings.yaml`".to_owned(),
-            |team| format!("a member of `{team}`"),
-        );
-        return vec![Approval {
-            kind: "emergency".into(),
-            who,
-        }];
-    }
-    let kinds = if !role.approvals.is_empty() {
-        role.approvals.clone()
-    } else if role.privileged || app.risk == Risk::Critical {
-        vec![Approver::Manager, Approver::Owner, Approver::Security]
-    } else if app.risk == Risk::High {
-        vec![Approver::Manager, Approver::Owner]
-    } else {
-        vec![Approver::Owner]
-    };
+    let (kinds, _) = crate::plan::role_requirements(catalog, app, Some(role), emergency);
     kinds
         .into_iter()
         .map(|kind| match kind {
@@ -533,6 +515,10 @@ pub fn approvals_needed(
             Approver::Security => Approval {
                 kind: "security".into(),
                 who: format!("a member of `{}`", settings.security_team),
+            },
+            Approver::Principal(p) if emergency => Approval {
+                kind: "emergency".into(),
+                who: format!("a member of `{p}`"),
             },
             Approver::Principal(p) => Approval {
                 who: format!("`{p}`"),

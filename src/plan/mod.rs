@@ -206,8 +206,20 @@ fn requirements(
             "unknown app: every approver kind".into(),
         );
     };
-    let role_policy = app_policy.roles.get(role);
-    if after.is_some_and(|a| a.emergency) {
+    let emergency = after.is_some_and(|a| a.emergency);
+    role_requirements(catalog, app_policy, app_policy.roles.get(role), emergency)
+}
+
+/// SPEC section 6 for one grant of a role: one emergency approver for an emergency grant
+/// (the security team when `emergency_approvers` is not set), else the role's `approvals`,
+/// else the risk default. With the reason in words. `request` uses it too.
+pub fn role_requirements(
+    catalog: &Catalog,
+    app_policy: &crate::model::App,
+    role_policy: Option<&crate::model::Role>,
+    emergency: bool,
+) -> (Vec<Requirement>, String) {
+    if emergency {
         let who = catalog
             .settings
             .as_ref()
@@ -222,7 +234,7 @@ fn requirements(
     if let Some(r) = role_policy
         && !r.approvals.is_empty()
     {
-        return (r.approvals.clone(), format!("role `{role}` policy"));
+        return (r.approvals.clone(), format!("role `{}` policy", r.id.value));
     }
     let privileged = role_policy.is_some_and(|r| r.privileged);
     let list = if privileged || app_policy.risk == Risk::Critical {
