@@ -18,4 +18,5 @@ pub mod snapshot;
 // -- edges: files, git, terminal --
 pub mod cli;
 pub mod git;
+pub mod provisioner;
 pub mod worktree;
