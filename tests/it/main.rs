@@ -5,5 +5,7 @@ mod support;
 mod base;
 mod cli;
 mod fuzz;
+mod provisioner;
 mod render;
 mod rules;
+mod services;
