@@ -165,10 +165,20 @@ impl Command {
             Some("unchanged") => Ok(Outcome::Unchanged),
             Some("pending") => Ok(Outcome::Pending(detail.to_owned())),
             _ => bail!(
-                "command `{}` answered `{op}` with {reply}; expected {{\"outcome\": \"changed\" | \"unchanged\" | \"pending\"}}",
-                self.program.display()
+                "command `{}` answered `{op}` with {}; expected {{\"outcome\": \"changed\" | \"unchanged\" | \"pending\"}}",
+                self.program.display(),
+                short(&reply)
             ),
         }
+    }
+}
+
+/// A reply as it appears in a message: a whole directory listing would bury the error.
+fn short(reply: &Value) -> String {
+    let text = reply.to_string();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
     }
 }
 
@@ -186,8 +196,9 @@ impl Provisioner for Command {
             });
         members.with_context(|| {
             format!(
-                "command `{}` answered `list` with {reply}; expected {{\"members\": [\"account\", ...]}}",
-                self.program.display()
+                "command `{}` answered `list` with {}; expected {{\"members\": [\"account\", ...]}}",
+                self.program.display(),
+                short(&reply)
             )
         })
     }
