@@ -28,5 +28,6 @@ pub mod snapshot;
 pub mod cli;
 pub mod git;
 pub mod github;
+pub mod provisioner;
 pub mod revision;
 pub mod worktree;

@@ -1,0 +1,447 @@
+//! `ldap`: a role's target is a `groupOfNames` entry `cn=<target>,<group_base>`; a person's
+//! account is the value of the first RDN of their member DN, as the `login` template
+//! `uid={id},ou=people,dc=example,dc=com` says (attribute `uid`, people base
+//! `ou=people,dc=example,dc=com`).
+//!
+//! Writes add or delete one explicit `member` value; the attribute is never replaced, and a
+//! delete never goes out without a value (which would remove every member, THREATS 11). Values
+//! are DN-escaped per RFC 4514 and filter-escaped per RFC 4515 before they reach the server.
+//!
+//! `groupOfNames` must keep at least one `member`: when the last account leaves, the group's own
+//! DN is added as a placeholder member in the same modify, and it is deleted again (in the same
+//! modify) when an account joins. `list` reports only members under the people base, so the
+//! placeholder and members portcullis does not manage (other subtrees, nested groups) never
+//! appear as accounts, and are never removed.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use ldap3::{
+    LdapConn, LdapConnSettings, LdapResult, Mod, Scope, SearchEntry, dn_escape, ldap_escape,
+};
+
+use super::{Outcome, Provisioner, check_name};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+// RFC 4511 result codes this backend acts on.
+const NO_SUCH_ATTRIBUTE: u32 = 16;
+const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
+const NO_SUCH_OBJECT: u32 = 32;
+const OBJECT_CLASS_VIOLATION: u32 = 65;
+
+/// The settings of an `ldap` provisioner, secrets resolved.
+pub struct Config {
+    pub url: String,
+    pub bind_dn: String,
+    pub bind_password: String,
+    pub group_base: String,
+    /// The member DN template, `uid={id},ou=people,...`.
+    pub login: String,
+}
+
+/// A `login` template split into the RDN attribute, the template of its value (the account)
+/// and the constant people base.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberTemplate {
+    pub attr: String,
+    pub value: String,
+    pub base: String,
+}
+
+impl MemberTemplate {
+    /// Placeholders may appear only in the first RDN's value, which must be a single
+    /// `attr=value` pair; the rest is the people base, a constant DN.
+    pub fn parse(login: &str) -> Result<MemberTemplate, String> {
+        let bad = |why: &str| {
+            Err(format!(
+                "ldap `login` template `{login}` {why}; write it as `uid={{id}},ou=people,dc=example,dc=com`"
+            ))
+        };
+        let Some((rdn, base)) = login.split_once(',') else {
+            return bad("has no people base after the first `,`");
+        };
+        let Some((attr, value)) = rdn.split_once('=') else {
+            return bad("does not start with `attribute=`");
+        };
+        let attr_ok = attr.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !attr_ok {
+            return bad(&format!(
+                "starts with `{attr}`, which is not an attribute name"
+            ));
+        }
+        if value.is_empty() || value.contains(['\\', '+', '=', '"', '<', '>', ';', '#']) {
+            return bad(
+                "has an empty or escaped first value (write placeholders and plain text only)",
+            );
+        }
+        if base.contains(['{', '}']) || parse_dn(base).is_none_or(|d| d.is_empty()) {
+            return bad("has placeholders or an invalid DN after the first `,`");
+        }
+        Ok(MemberTemplate {
+            attr: attr.to_owned(),
+            value: value.to_owned(),
+            base: base.to_owned(),
+        })
+    }
+
+    /// The member DN of an account, its value escaped per RFC 4514.
+    pub fn member_dn(&self, account: &str) -> String {
+        format!("{}={},{}", self.attr, dn_escape(account), self.base)
+    }
+
+    /// The account of a member DN, or None when the DN is not `<attr>=<value>,<people base>`.
+    pub fn account_of(&self, dn: &str) -> Option<String> {
+        let rdns = parse_dn(dn)?;
+        let base = parse_dn(&self.base)?;
+        let (first, rest) = rdns.split_first()?;
+        let [(attr, value)] = first.as_slice() else {
+            return None;
+        };
+        (attr.eq_ignore_ascii_case(&self.attr) && same_dn(rest, &base)).then(|| value.clone())
+    }
+}
+
+pub struct Ldap {
+    conn: LdapConn,
+    group_base: String,
+    member: MemberTemplate,
+    url: String,
+}
+
+impl Ldap {
+    /// Connects and binds. `ldaps://` URLs use TLS with the system's trusted roots.
+    pub fn connect(config: &Config) -> Result<Ldap> {
+        let member = MemberTemplate::parse(&config.login).map_err(|e| anyhow!(e))?;
+        if parse_dn(&config.group_base).is_none_or(|d| d.is_empty()) {
+            bail!("ldap `group_base` `{}` is not a DN", config.group_base);
+        }
+        let settings = LdapConnSettings::new().set_conn_timeout(TIMEOUT);
+        let mut conn = LdapConn::with_settings(settings, &config.url)
+            .with_context(|| format!("cannot connect to the LDAP server at {}", config.url))?;
+        conn.with_timeout(TIMEOUT)
+            .simple_bind(&config.bind_dn, &config.bind_password)
+            .and_then(LdapResult::success)
+            .with_context(|| {
+                format!(
+                    "cannot bind to {} as `{}`\nhint: check the bind DN and the password variable",
+                    config.url, config.bind_dn
+                )
+            })?;
+        Ok(Ldap {
+            conn,
+            group_base: config.group_base.clone(),
+            member,
+            url: config.url.clone(),
+        })
+    }
+
+    fn group_dn(&self, target: &str) -> Result<String> {
+        check_name("LDAP group", target)?;
+        Ok(format!("cn={},{}", dn_escape(target), self.group_base))
+    }
+
+    /// Whether the entry at `dn` exists and matches `filter` (None: no such entry).
+    fn matches(&mut self, dn: &str, filter: &str) -> Result<Option<bool>> {
+        let ldap3::SearchResult(entries, res) = self
+            .conn
+            .with_timeout(TIMEOUT)
+            .search(dn, Scope::Base, filter, vec!["1.1"])
+            .with_context(|| format!("LDAP search of `{dn}` at {} failed", self.url))?;
+        match res.rc {
+            0 => Ok(Some(!entries.is_empty())),
+            NO_SUCH_OBJECT => Ok(None),
+            _ => Err(anyhow!(res)).with_context(|| format!("LDAP search of `{dn}` failed")),
+        }
+    }
+
+    /// Whether the group exists and has `member_dn` as a member; a missing group is an error.
+    fn has_member(&mut self, group: &str, member_dn: &str) -> Result<bool> {
+        let filter = format!(
+            "(&(objectClass=groupOfNames)(member={}))",
+            ldap_escape(member_dn)
+        );
+        match self.matches(group, &filter)? {
+            Some(true) => Ok(true),
+            Some(false) => {
+                if self.matches(group, "(objectClass=groupOfNames)")? != Some(true) {
+                    bail!("LDAP entry `{group}` is not a groupOfNames");
+                }
+                Ok(false)
+            }
+            None => bail!(
+                "LDAP group `{group}` does not exist\nhint: create it, or fix the role's `target` or the app's `group_base`"
+            ),
+        }
+    }
+
+    fn modify(&mut self, group: &str, mods: Vec<Mod<String>>) -> Result<u32> {
+        debug_assert!(mods.iter().all(|m| match m {
+            Mod::Add(_, v) | Mod::Delete(_, v) => !v.is_empty(),
+            _ => false,
+        }));
+        let res = self
+            .conn
+            .with_timeout(TIMEOUT)
+            .modify(group, mods)
+            .with_context(|| format!("LDAP modify of `{group}` at {} failed", self.url))?;
+        Ok(res.rc)
+    }
+}
+
+fn one(value: &str) -> HashSet<String> {
+    HashSet::from([value.to_owned()])
+}
+
+fn ldap_error(rc: u32, what: &str) -> anyhow::Error {
+    anyhow!("{what} failed with LDAP result code {rc}")
+}
+
+impl Provisioner for Ldap {
+    fn list(&mut self, target: &str) -> Result<BTreeSet<String>> {
+        let group = self.group_dn(target)?;
+        let ldap3::SearchResult(entries, res) = self
+            .conn
+            .with_timeout(TIMEOUT)
+            .search(
+                &group,
+                Scope::Base,
+                "(objectClass=groupOfNames)",
+                vec!["member"],
+            )
+            .with_context(|| format!("LDAP search of `{group}` at {} failed", self.url))?;
+        if res.rc == NO_SUCH_OBJECT {
+            bail!("LDAP group `{group}` does not exist");
+        }
+        res.success()
+            .with_context(|| format!("cannot read the members of `{group}`"))?;
+        let [entry] = entries.as_slice() else {
+            bail!("LDAP entry `{group}` is not a groupOfNames");
+        };
+        // SearchEntry::construct panics on a malformed entry; a server's bytes are input.
+        let entry = std::panic::catch_unwind(|| SearchEntry::construct(entry.clone()))
+            .map_err(|_| anyhow!("the LDAP server sent a malformed entry for `{group}`"))?;
+        if let Some(ranged) = entry.attrs.keys().find(|k| k.contains(';')) {
+            // Ranged retrieval (`member;range=0-1499`) would be a partial listing.
+            bail!(
+                "LDAP group `{group}` returned `{ranged}`: ranged member lists are not supported"
+            );
+        }
+        if !entry.bin_attrs.is_empty() {
+            bail!("LDAP group `{group}` has member values that are not UTF-8");
+        }
+        let values = entry
+            .attrs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("member"))
+            .flat_map(|(_, v)| v);
+        Ok(values.filter_map(|dn| self.member.account_of(dn)).collect())
+    }
+
+    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+        check_name("account", account)?;
+        let group = self.group_dn(target)?;
+        let member = self.member.member_dn(account);
+        if self.has_member(&group, &member)? {
+            return Ok(Outcome::Unchanged);
+        }
+        if self.matches(&member, "(objectClass=*)")? != Some(true) {
+            bail!(
+                "no LDAP entry `{member}` for account {account:?}\nhint: portcullis adds existing people to groups; create the person's entry first"
+            );
+        }
+        let mut mods = vec![Mod::Add("member".to_owned(), one(&member))];
+        if self.has_member(&group, &group)? {
+            mods.push(Mod::Delete("member".to_owned(), one(&group)));
+        }
+        match self.modify(&group, mods)? {
+            0 => Ok(Outcome::Changed),
+            ATTRIBUTE_OR_VALUE_EXISTS => Ok(Outcome::Unchanged),
+            rc => Err(ldap_error(rc, &format!("adding `{member}` to `{group}`"))),
+        }
+    }
+
+    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+        check_name("account", account)?;
+        let group = self.group_dn(target)?;
+        let member = self.member.member_dn(account);
+        if !self.has_member(&group, &member)? {
+            return Ok(Outcome::Unchanged);
+        }
+        let delete = || Mod::Delete("member".to_owned(), one(&member));
+        match self.modify(&group, vec![delete()])? {
+            0 => Ok(Outcome::Changed),
+            NO_SUCH_ATTRIBUTE => Ok(Outcome::Unchanged),
+            // The last member: keep the group valid with its placeholder, atomically.
+            OBJECT_CLASS_VIOLATION => {
+                match self.modify(
+                    &group,
+                    vec![Mod::Add("member".to_owned(), one(&group)), delete()],
+                )? {
+                    0 => Ok(Outcome::Changed),
+                    NO_SUCH_ATTRIBUTE => Ok(Outcome::Unchanged),
+                    rc => Err(ldap_error(
+                        rc,
+                        &format!("removing `{member}` from `{group}`"),
+                    )),
+                }
+            }
+            rc => Err(ldap_error(
+                rc,
+                &format!("removing `{member}` from `{group}`"),
+            )),
+        }
+    }
+}
+
+type Rdn = Vec<(String, String)>;
+
+/// Parses an RFC 4514 DN into RDNs of (attribute, unescaped value). None for anything that is
+/// not a plain string DN (including `#`-hex BER values, which never name a person here).
+pub fn parse_dn(dn: &str) -> Option<Vec<Rdn>> {
+    let bytes = dn.as_bytes();
+    let mut rdns = Vec::new();
+    let mut rdn = Vec::new();
+    let mut i = 0;
+    if dn.is_empty() {
+        return Some(rdns);
+    }
+    loop {
+        let eq = i + dn[i..].find('=')?;
+        let attr = dn[i..eq].trim();
+        if attr.is_empty() || attr.contains([',', '+']) {
+            return None;
+        }
+        i = eq + 1;
+        if bytes.get(i) == Some(&b'#') {
+            return None;
+        }
+        let mut value = Vec::new();
+        let end = loop {
+            match bytes.get(i) {
+                None => break None,
+                Some(b',') | Some(b'+') => break Some(bytes[i]),
+                Some(b'\\') => {
+                    let next = *bytes.get(i + 1)?;
+                    if next.is_ascii_hexdigit() {
+                        let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                        value.push(u8::from_str_radix(hex, 16).ok()?);
+                        i += 3;
+                    } else {
+                        value.push(next);
+                        i += 2;
+                    }
+                }
+                Some(&b) => {
+                    value.push(b);
+                    i += 1;
+                }
+            }
+        };
+        rdn.push((attr.to_owned(), String::from_utf8(value).ok()?));
+        match end {
+            Some(b'+') => {}
+            _ => {
+                rdns.push(std::mem::take(&mut rdn));
+            }
+        }
+        if end.is_none() {
+            return Some(rdns);
+        }
+        i += 1;
+    }
+}
+
+/// DN equality as the directory sees it for the attributes of a base (`dc`, `ou`, `o`: case
+/// ignored): attribute names and values compared without case, value order within an RDN kept.
+fn same_dn(a: &[Rdn], b: &[Rdn]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.len() == y.len()
+                && x.iter().zip(y).all(|((xa, xv), (ya, yv))| {
+                    xa.eq_ignore_ascii_case(ya) && xv.to_lowercase() == yv.to_lowercase()
+                })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> MemberTemplate {
+        MemberTemplate::parse("uid={id},ou=people,dc=example,dc=com").unwrap()
+    }
+
+    #[test]
+    fn login_templates_split_into_attribute_value_and_people_base() {
+        let t = template();
+        assert_eq!(t.attr, "uid");
+        assert_eq!(t.value, "{id}");
+        assert_eq!(t.base, "ou=people,dc=example,dc=com");
+        for bad in [
+            "{id}",
+            "uid={id}",
+            "uid={id},ou={department},dc=x",
+            "uid=a\\,{id},dc=x",
+            "uid={id}+cn=x,dc=x",
+            "1uid={id},dc=x",
+        ] {
+            assert!(MemberTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn member_dns_escape_every_special_character_and_read_back() {
+        let t = template();
+        for account in [
+            "a,ou=x",
+            "a+b",
+            "q\"q",
+            "back\\slash",
+            "<tag>",
+            "semi;colon",
+            "x=y",
+            "#hash",
+            " lead",
+            "trail ",
+            "*)(uid=*",
+            "ünï",
+        ] {
+            let dn = t.member_dn(account);
+            let rdns = parse_dn(&dn).unwrap();
+            assert_eq!(rdns.len(), 4, "{dn}");
+            assert_eq!(t.account_of(&dn).as_deref(), Some(account), "{dn}");
+        }
+        assert_eq!(
+            t.member_dn("a,ou=x"),
+            "uid=a\\2cou\\3dx,ou=people,dc=example,dc=com"
+        );
+    }
+
+    #[test]
+    fn only_members_under_the_people_base_are_accounts() {
+        let t = template();
+        assert_eq!(
+            t.account_of("UID=Bob,OU=People,DC=Example,DC=com")
+                .as_deref(),
+            Some("Bob")
+        );
+        assert_eq!(
+            t.account_of("uid=a\\2Cb,ou=people,dc=example,dc=com")
+                .as_deref(),
+            Some("a,b")
+        );
+        for other in [
+            "cn=admins,ou=groups,dc=example,dc=com",
+            "uid=a,ou=x,ou=people,dc=example,dc=com",
+            "uid=a+cn=b,ou=people,dc=example,dc=com",
+            "cn=a,ou=people,dc=example,dc=com",
+            "uid=#04024869,ou=people,dc=example,dc=com",
+            "uid=a,ou=people,dc=example",
+        ] {
+            assert_eq!(t.account_of(other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `scim`: a role's target is a SCIM 2.0 Group found by `displayName`, a person's account is a
+//! User's `userName`. Both are resolved to their immutable `id` first; a membership change is a
+//! `PATCH /Groups/{id}` adding or removing one `members` value (RFC 7644 section 3.5.2).
+//!
+//! Filter literals are JSON strings (RFC 7644 3.4.2.2), so a name holding `"` or `\` stays one
+//! literal; every query value and path segment is percent-encoded. The bearer token never
+//! appears in a message.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+
+use super::{Outcome, Provisioner, check_name};
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const MEDIA_TYPE: &str = "application/scim+json";
+
+pub struct Scim {
+    agent: ureq::Agent,
+    base: String,
+    authorization: String,
+}
+
+struct Group {
+    id: String,
+    /// `value`s of the members that are Users (nested groups are not accounts).
+    members: Vec<String>,
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+impl Scim {
+    /// `base` is the SCIM service root, for example `https://idp.example.com/scim/v2`.
+    pub fn new(base: &str, token: &str) -> Result<Scim> {
+        let base = base.trim_end_matches('/');
+        // The bearer token goes with every request: in clear text only to this machine.
+        let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+            base.strip_prefix("http://")
+                .and_then(|rest| rest.strip_prefix(h))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+        if !base.starts_with("https://") && !loopback {
+            bail!(
+                "the SCIM URL must start with https:// (http:// only for a server on this machine)"
+            );
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Ok(Scim {
+            agent,
+            base: base.to_owned(),
+            authorization: format!("Bearer {token}"),
+        })
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply> {
+        let url = format!("{}{path}", self.base);
+        let what = || format!("SCIM {method} {url}");
+        let response = match body {
+            None => self
+                .agent
+                .get(&url)
+                .header("Authorization", &self.authorization)
+                .header("Accept", MEDIA_TYPE)
+                .call(),
+            Some(body) => self
+                .agent
+                .patch(&url)
+                .header("Authorization", &self.authorization)
+                .header("Accept", MEDIA_TYPE)
+                .content_type(MEDIA_TYPE)
+                .send(body.to_string()),
+        };
+        let mut response = response.with_context(what)?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("{}: cannot read the response", what()))?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: the response is not JSON", what()))?
+        };
+        if status == 401 || status == 403 {
+            bail!(
+                "{} was refused ({status})\nhint: check the bearer token in the app's `token_env` variable",
+                what()
+            );
+        }
+        Ok(Reply { status, body })
+    }
+
+    fn error(&self, method: &str, path: &str, reply: &Reply) -> anyhow::Error {
+        let detail = reply
+            .body
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        anyhow!(
+            "SCIM {method} {}{path} failed with {}: {detail}",
+            self.base,
+            reply.status
+        )
+    }
+
+    /// The one resource of `kind` whose `attr` equals `name`, or None.
+    fn find(&self, kind: &str, attr: &str, name: &str) -> Result<Option<Value>> {
+        let filter = format!("{attr} eq {}", Value::from(name));
+        let path = format!("/{kind}?filter={}", encode(&filter));
+        let reply = self.request("GET", &path, None)?;
+        if reply.status != 200 {
+            return Err(self.error("GET", &path, &reply));
+        }
+        let resources = reply
+            .body
+            .get("Resources")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        // The server matched case-insensitively (RFC 7643 sets caseExact false for both); a
+        // server that ignored the filter returns others, which must not be taken for this one.
+        let matching: Vec<&Value> = resources
+            .iter()
+            .filter(|r| {
+                r.get(attr)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.to_lowercase() == name.to_lowercase())
+            })
+            .collect();
+        match matching.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some((*one).clone())),
+            _ => bail!(
+                "SCIM has {} {kind} with {attr} {name:?}; expected one",
+                matching.len()
+            ),
+        }
+    }
+
+    fn user_id(&self, account: &str) -> Result<Option<String>> {
+        check_name("SCIM userName", account)?;
+        self.find("Users", "userName", account)?
+            .map(|u| id_of(&u).context("a SCIM User without an `id`"))
+            .transpose()
+    }
+
+    fn group(&self, target: &str) -> Result<Group> {
+        check_name("SCIM group", target)?;
+        let Some(found) = self.find("Groups", "displayName", target)? else {
+            bail!(
+                "no SCIM Group with displayName {target:?}\nhint: create the group at the identity provider, or fix the role's `target`"
+            );
+        };
+        let id = id_of(&found).context("a SCIM Group without an `id`")?;
+        // List responses may leave `members` out; the resource itself has them.
+        let path = format!("/Groups/{}", encode(&id));
+        let reply = self.request("GET", &path, None)?;
+        if reply.status != 200 {
+            return Err(self.error("GET", &path, &reply));
+        }
+        let mut members = Vec::new();
+        for m in reply
+            .body
+            .get("members")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if m.get("type").and_then(Value::as_str) == Some("Group") {
+                continue;
+            }
+            let value = m
+                .get("value")
+                .and_then(Value::as_str)
+                .with_context(|| format!("SCIM Group {target:?} has a member without a `value`"))?;
+            members.push(value.to_owned());
+        }
+        Ok(Group { id, members })
+    }
+
+    fn patch(&self, group: &Group, op: Value) -> Result<Reply> {
+        let body = json!({"schemas": [PATCH_OP], "Operations": [op]});
+        self.request(
+            "PATCH",
+            &format!("/Groups/{}", encode(&group.id)),
+            Some(&body),
+        )
+    }
+}
+
+impl Provisioner for Scim {
+    fn list(&mut self, target: &str) -> Result<BTreeSet<String>> {
+        let group = self.group(target)?;
+        let mut names = BTreeSet::new();
+        for id in &group.members {
+            let path = format!("/Users/{}", encode(id));
+            let reply = self.request("GET", &path, None)?;
+            if reply.status == 404 {
+                bail!(
+                    "SCIM Group {target:?} has member {id:?}, which is no User the server knows; the listing would be incomplete"
+                );
+            }
+            if reply.status != 200 {
+                return Err(self.error("GET", &path, &reply));
+            }
+            let name = reply
+                .body
+                .get("userName")
+                .and_then(Value::as_str)
+                .with_context(|| format!("SCIM User {id:?} has no `userName`"))?;
+            names.insert(name.to_owned());
+        }
+        Ok(names)
+    }
+
+    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+        let Some(user) = self.user_id(account)? else {
+            bail!(
+                "no SCIM User with userName {account:?}\nhint: portcullis adds existing users to groups; create the user at the identity provider first"
+            );
+        };
+        let group = self.group(target)?;
+        if group.members.contains(&user) {
+            return Ok(Outcome::Unchanged);
+        }
+        let reply = self.patch(
+            &group,
+            json!({"op": "add", "path": "members", "value": [{"value": user}]}),
+        )?;
+        match reply.status {
+            200 | 204 => Ok(Outcome::Changed),
+            // Already a member: added by someone else since we looked.
+            409 => Ok(Outcome::Unchanged),
+            _ => Err(self.error("PATCH", &format!("/Groups/{}", group.id), &reply)),
+        }
+    }
+
+    /// A userName the server does not know is not a member: `Unchanged`.
+    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+        let Some(user) = self.user_id(account)? else {
+            return Ok(Outcome::Unchanged);
+        };
+        let group = self.group(target)?;
+        if !group.members.contains(&user) {
+            return Ok(Outcome::Unchanged);
+        }
+        let path = format!("members[value eq {}]", Value::from(user.as_str()));
+        let reply = self.patch(&group, json!({"op": "remove", "path": path}))?;
+        let no_target = reply.body.get("scimType").and_then(Value::as_str) == Some("noTarget");
+        match reply.status {
+            200 | 204 => Ok(Outcome::Changed),
+            // Gone already (404), or the filter matched no member (400 noTarget).
+            404 => Ok(Outcome::Unchanged),
+            400 if no_target => Ok(Outcome::Unchanged),
+            _ => Err(self.error("PATCH", &format!("/Groups/{}", group.id), &reply)),
+        }
+    }
+}
+
+fn id_of(resource: &Value) -> Option<String> {
+    resource
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters: safe in a path segment and in
+/// a query value alike.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_and_queries_are_percent_encoded() {
+        assert_eq!(encode("a/../b?c#d"), "a%2F..%2Fb%3Fc%23d");
+        assert_eq!(encode("userName eq \"x\""), "userName%20eq%20%22x%22");
+        assert_eq!(encode("ü"), "%C3%BC");
+    }
+
+    #[test]
+    fn filter_literals_are_json_strings() {
+        let evil = "\" or userName pr \"";
+        let filter = format!("userName eq {}", Value::from(evil));
+        assert_eq!(filter, r#"userName eq "\" or userName pr \"""#);
+    }
+}
