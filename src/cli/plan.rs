@@ -84,6 +84,7 @@ pub(crate) fn compute_with(
     head: &Revision,
     as_of: DateTime<Utc>,
 ) -> Result<Computed> {
+    let mut timer = super::check::Timer::from_env();
     let base_commit = crate::git::commit_at(repo, base_rev)?;
     let base = Revision::at(repo, base_rev)?;
     let rules = Revision::at(repo, policies_rev)?;
@@ -93,7 +94,11 @@ pub(crate) fn compute_with(
         }
         Revision::WorkTree(_) => crate::git::change_since(repo, base_rev)?.paths,
     };
-    let (mut policies, _) = load::load(&rules.read_dir("policies")?);
+    timer.lap("diff");
+    let policy_files = rules.read_dir("policies")?;
+    timer.lap("read policies");
+    let (mut policies, _) = load::load(&policy_files);
+    timer.lap("load policies");
     let mut files = FileVersions::default();
     for path in paths
         .iter()
@@ -107,6 +112,7 @@ pub(crate) fn compute_with(
             files.head.insert(path.clone(), f);
         }
     }
+    timer.lap("changed files");
     let app_ids: Vec<String> = head
         .names("access")
         .into_iter()
@@ -125,6 +131,7 @@ pub(crate) fn compute_with(
         };
         policies.grant_files.extend(parsed);
     }
+    timer.lap("context");
     let mut history = BTreeMap::new();
     for path in &files.paths {
         let revisions: Vec<FileRevision> =
@@ -150,7 +157,9 @@ pub(crate) fn compute_with(
             history.insert((path.clone(), role.to_owned()), events(role, &revisions));
         }
     }
+    timer.lap("history");
     let plan = plan::build(&policies, &files, &history, as_of);
+    timer.lap("plan");
     Ok(Computed {
         plan,
         policies,
