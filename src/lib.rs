@@ -17,6 +17,7 @@ pub mod codeowners;
 pub mod comment;
 pub mod diag;
 pub mod edit;
+pub mod lifecycle;
 pub mod load;
 pub mod model;
 pub mod plan;

@@ -1,9 +1,11 @@
 //! Edge: the command line. One file per command, its clap arguments beside its `run`.
 
 mod approvals;
+mod bot_pr;
 mod check;
 mod codeowners;
 mod comment;
+mod expire;
 mod explain;
 mod plan;
 mod pull;
@@ -32,6 +34,7 @@ enum Command {
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
+    Expire(expire::Args),
     Plan(plan::Args),
     Request(request::Args),
 }
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Expire(args) => expire::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Request(args) => request::run(args),
     }

@@ -1,0 +1,272 @@
+//! The access lifecycle through the binary, the fake GitHub and real git repositories:
+//! `expire`, `people sync`, `review` and `remind`, each ending in a pull request (or a
+//! reminder) whose files still pass `check` and keep their comments.
+
+use std::process::{Command, Output};
+
+use portcullis::github::{Client, Pull};
+
+use crate::pr_flow::{REPO, World};
+use crate::support::git;
+
+fn run_at(w: &World, as_of: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .args(["--root", w.clone.path().to_str().unwrap(), "--as-of", as_of])
+        .env("GITHUB_API_URL", w.gh.url())
+        .env("GITHUB_TOKEN", &w.bot)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("PORTCULLIS_GITHUB_MAX_WAIT", "5")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: Output) -> Output {
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    o
+}
+
+fn client(w: &World) -> Client {
+    Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap()
+}
+
+fn pulls(w: &World) -> Vec<Pull> {
+    client(w).pulls("all", None).unwrap()
+}
+
+fn main_file(w: &World, path: &str) -> String {
+    String::from_utf8(w.gh.file_at("main", path).expect(path)).unwrap()
+}
+
+fn file_at(w: &World, rev: &str, path: &str) -> Option<String> {
+    w.gh.file_at(rev, path)
+        .map(|b| String::from_utf8(b).unwrap())
+}
+
+/// Commits files on `main` of the fake GitHub and brings the clone up to date.
+fn commit_on_main(w: &World, files: &[(&str, Option<&str>)]) {
+    w.gh.push_commit("main", files, "rafael@tidewater.example");
+    pull_main(w);
+}
+
+fn pull_main(w: &World) {
+    git(w.clone.path(), &["fetch", "-q", "origin"]);
+    git(w.clone.path(), &["reset", "-q", "--hard", "origin/main"]);
+}
+
+/// `check` over the tree of `sha` (fetched into the clone) as of a date: exit code and output.
+fn check_at(w: &World, sha: &str, as_of: &str) -> (i32, String) {
+    git(w.clone.path(), &["fetch", "-q", "origin", sha]);
+    git(w.clone.path(), &["checkout", "-q", sha]);
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--as-of", as_of, "--root"])
+        .arg(w.clone.path())
+        .output()
+        .unwrap();
+    git(w.clone.path(), &["checkout", "-q", "main"]);
+    (out.status.code().unwrap(), text(&out))
+}
+
+fn with_people(w: &World, edit: impl Fn(String) -> String) -> String {
+    edit(main_file(w, "policies/people.yaml"))
+}
+
+fn owner_teams(w: &World) {
+    for login in ["ivan-tw", "kwame-tw"] {
+        w.gh.add_user(login, &format!("{login}@tidewater.example"));
+    }
+    for team in [
+        "sre",
+        "billing-eng",
+        "platform",
+        "it",
+        "sales-ops",
+        "support-leads",
+    ] {
+        w.gh.add_team("tidewater", team, &["ivan-tw"]);
+    }
+}
+
+// -- expire -----------------------------------------------------------------------------------
+
+const WEI: &str = "  - id: wei\n    name: Wei Zhang\n    email: wei@tidewater.example\n    github: wei-tw\n    department: engineering\n    title: Data Engineer\n    manager: kenji\n    type: employee\n    status: active\n";
+
+#[test]
+fn an_expired_grant_and_a_leaver_give_one_pr_updated_not_duplicated_and_renewals_drop_out() {
+    let w = World::new();
+    owner_teams(&w);
+    let people = with_people(&w, |p| {
+        assert!(p.contains(WEI));
+        p.replace(WEI, &WEI.replace("status: active", "status: leaver"))
+    });
+    commit_on_main(&w, &[("policies/people.yaml", Some(&people))]);
+
+    // As of 2026-11-23, dmitri's emergency aws-prod:admin has expired; wei has left.
+    let out = ok(run_at(&w, "2026-11-23", &["expire", "--open-pr"]));
+    let listed = text(&out);
+    assert!(
+        listed.contains("`aws-prod:admin` of `dmitri`: expired at 2026-11-22T20:00:00+00:00"),
+        "{listed}"
+    );
+    let opened = pulls(&w);
+    assert_eq!(opened.len(), 1, "one revocation pull request");
+    let pr = &opened[0];
+    assert_eq!(pr.head.name, "portcullis/expire");
+    let body = pr.body.clone().unwrap();
+    for line in [
+        "| `dmitri` (Dmitri Volkov) | `aws-prod:admin` | `access/aws-prod/dmitri.yaml` | expired at 2026-11-22T20:00:00+00:00 |",
+        "| `wei` (Wei Zhang) | `billing-db:read-only` | `access/billing-db/wei.yaml` | the person has left (status `leaver`) |",
+        "| `wei` (Wei Zhang) | `github:member` | `access/github/wei.yaml` |",
+        "| `wei` (Wei Zhang) | `slack:member` | `access/slack/wei.yaml` |",
+    ] {
+        assert!(body.contains(line), "{line}\n{body}");
+    }
+    assert_eq!(
+        body.lines().filter(|l| l.starts_with("| `")).count(),
+        4,
+        "{body}"
+    );
+    // dmitri keeps his other grants, the file its schema line and comments; wei's files go.
+    let head = &pr.head.sha;
+    let dmitri = file_at(&w, head, "access/aws-prod/dmitri.yaml").unwrap();
+    assert_eq!(
+        dmitri,
+        main_file(&w, "access/aws-prod/dmitri.yaml").replace(
+            "  - role: admin\n    justification: INC-4471 dispatch API tasks failing health checks in eu-west-1, restoring the service\n    expires: 2026-11-22T20:00:00Z\n    emergency: true\n    ticket: INC-4471\n",
+            ""
+        )
+    );
+    for f in ["billing-db", "github", "slack"] {
+        assert_eq!(file_at(&w, head, &format!("access/{f}/wei.yaml")), None);
+    }
+    assert_eq!(
+        check_at(&w, head, "2026-11-23").0,
+        0,
+        "the revoked tree passes check"
+    );
+    let requested = w.gh.requested_teams(pr.number);
+    for team in ["sre", "billing-eng", "platform", "it"] {
+        assert!(requested.contains(&team.to_owned()), "{requested:?}");
+    }
+
+    // A second run updates the same pull request.
+    ok(run_at(&w, "2026-11-23", &["expire", "--open-pr"]));
+    assert_eq!(pulls(&w).len(), 1, "updated, not duplicated");
+
+    // dmitri's admin is renewed on main; this checkout does not know yet.
+    let renewed = main_file(&w, "access/aws-prod/dmitri.yaml").replace(
+        "expires: 2026-11-22T20:00:00Z",
+        "expires: 2026-11-23T20:00:00Z",
+    );
+    w.gh.push_commit(
+        "main",
+        &[("access/aws-prod/dmitri.yaml", Some(&renewed))],
+        "rafael@tidewater.example",
+    );
+    ok(run_at(&w, "2026-11-23", &["expire", "--open-pr"]));
+    let after = pulls(&w);
+    assert_eq!(after.len(), 1);
+    let body = after[0].body.clone().unwrap();
+    assert!(!body.contains("dmitri"), "{body}");
+    assert!(body.contains("`wei`"), "{body}");
+    assert_eq!(
+        file_at(&w, &after[0].head.sha, "access/aws-prod/dmitri.yaml").as_deref(),
+        Some(renewed.as_str()),
+        "the renewal is kept, never reverted"
+    );
+    assert_eq!(
+        after[0].title,
+        "Revoke 3 grants of 1 person (expired, leavers, past end date)"
+    );
+}
+
+#[test]
+fn a_contractor_past_the_end_date_loses_every_grant() {
+    let w = World::new();
+    owner_teams(&w);
+    let people = with_people(&w, |p| {
+        p.replace("    end_date: 2027-01-31\n", "    end_date: 2026-11-20\n")
+    });
+    commit_on_main(&w, &[("policies/people.yaml", Some(&people))]);
+    let out = ok(run_at(
+        &w,
+        "2026-11-22",
+        &["expire", "--open-pr", "--format", "json"],
+    ));
+    let listed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let removals = listed["removals"].as_array().unwrap();
+    let ines: Vec<&serde_json::Value> = removals.iter().filter(|r| r["person"] == "ines").collect();
+    assert_eq!(ines.len(), 5, "{listed}");
+    for r in &ines {
+        assert_eq!(
+            r["reasons"],
+            serde_json::json!(["the person's end date 2026-11-20 has passed"])
+        );
+    }
+    let pr = &pulls(&w)[0];
+    for app in ["aws-prod", "github", "grafana", "slack", "vpn"] {
+        assert_eq!(
+            file_at(&w, &pr.head.sha, &format!("access/{app}/ines.yaml")),
+            None
+        );
+    }
+    assert_eq!(check_at(&w, &pr.head.sha, "2026-11-22").0, 0);
+}
+
+#[test]
+fn nothing_to_revoke_opens_nothing_and_stale_requests_are_closed() {
+    let w = World::new();
+    let out = ok(run_at(&w, "2026-11-22", &["expire", "--open-pr"]));
+    assert!(text(&out).contains("nothing to revoke"), "{}", text(&out));
+    assert!(pulls(&w).is_empty());
+
+    // Two request PRs: one idle since 2026-10-01, one touched recently.
+    w.gh.set_now("2026-10-01T09:00:00Z");
+    w.gh.push_commit(
+        "access/grafana/omar/viewer",
+        &[("access/grafana/omar.yaml", Some("person: omar\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
+        "omar@tidewater.example",
+    );
+    let idle = w.gh.open_pull(
+        "token-omar-tw",
+        "access/grafana/omar/viewer",
+        "main",
+        "Access request",
+        "",
+    );
+    w.gh.set_now("2026-11-20T09:00:00Z");
+    w.gh.push_commit(
+        "access/grafana/elena/viewer",
+        &[("access/grafana/elena.yaml", Some("person: elena\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
+        "elena@tidewater.example",
+    );
+    let fresh = w.gh.open_pull(
+        "token-elena-tw",
+        "access/grafana/elena/viewer",
+        "main",
+        "Access request",
+        "",
+    );
+    for _ in 0..2 {
+        ok(run_at(&w, "2026-11-22", &["expire", "--close-stale"]));
+    }
+    let c = client(&w);
+    assert_eq!(c.pull(idle).unwrap().state, "closed");
+    assert_eq!(c.pull(fresh).unwrap().state, "open");
+    let comments = c.comments(idle).unwrap();
+    assert_eq!(comments.len(), 1, "closed once, with one comment");
+    assert!(
+        comments[0].body.contains("no activity for 30d"),
+        "{}",
+        comments[0].body
+    );
+}
