@@ -7,6 +7,7 @@ mod codeowners;
 mod comment;
 mod expire;
 mod explain;
+mod people;
 mod plan;
 mod pull;
 mod request;
@@ -35,6 +36,7 @@ enum Command {
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Expire(expire::Args),
+    People(people::Args),
     Plan(plan::Args),
     Request(request::Args),
 }
@@ -95,6 +97,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Expire(args) => expire::run(args),
+        Command::People(args) => people::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Request(args) => request::run(args),
     }

@@ -270,3 +270,262 @@ fn nothing_to_revoke_opens_nothing_and_stale_requests_are_closed() {
         comments[0].body
     );
 }
+
+// -- people sync ------------------------------------------------------------------------------
+
+/// The directory of the clone as an HR export, each row passed through `edit` (which may drop
+/// it), and `extra` rows appended.
+fn export(w: &World, edit: impl Fn(Vec<String>) -> Option<Vec<String>>, extra: &[&str]) -> String {
+    let snapshot = portcullis::worktree::read(w.clone.path()).unwrap();
+    let catalog = portcullis::check::load(&snapshot).catalog;
+    let mut people: Vec<_> = catalog.people.values().collect();
+    people.sort_by(|a, b| a.id.value.cmp(&b.id.value));
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out =
+        String::from("id,name,email,github,department,title,manager,type,status,end_date\n");
+    for p in people {
+        let kind = match p.kind {
+            portcullis::model::PersonType::Employee => "employee",
+            portcullis::model::PersonType::Contractor => "contractor",
+            portcullis::model::PersonType::Vendor => "vendor",
+        };
+        let row = vec![
+            p.id.value.clone(),
+            p.name.clone(),
+            p.email.clone(),
+            p.github.clone().unwrap_or_default(),
+            p.department.clone(),
+            p.title.clone().unwrap_or_default(),
+            p.manager
+                .as_ref()
+                .map(|m| m.value.clone())
+                .unwrap_or_default(),
+            kind.to_owned(),
+            if p.leaver { "leaver" } else { "active" }.to_owned(),
+            p.end_date.map(|d| d.to_string()).unwrap_or_default(),
+        ];
+        if let Some(row) = edit(row) {
+            let fields: Vec<String> = row.iter().map(|f| quote(f)).collect();
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+    }
+    for e in extra {
+        out.push_str(e);
+        out.push('\n');
+    }
+    out
+}
+
+const NINA: &str = "nina,Nina Petrova,nina@tidewater.example,nina-tw,sales,Account Executive,grace,employee,active,";
+
+#[test]
+fn a_joiner_a_mover_and_a_leaver_from_one_export_give_one_pr_with_their_birthright() {
+    let w = World::new();
+    owner_teams(&w);
+    let csv = export(
+        &w,
+        |mut row| {
+            match row[0].as_str() {
+                // nadia moves from engineering to support, under sana.
+                "nadia" => {
+                    row[4] = "support".into();
+                    row[5] = "Support Engineer".into();
+                    row[6] = "sana".into();
+                }
+                "wei" => row[8] = "leaver".into(),
+                _ => {}
+            }
+            Some(row)
+        },
+        &[NINA],
+    );
+    let file = w.clone.path().join("hr-export.csv");
+    std::fs::write(&file, csv).unwrap();
+    let zendesk_before = main_file(&w, "access/zendesk/nadia.yaml");
+    let people_before = main_file(&w, "policies/people.yaml");
+
+    let out = ok(run_at(
+        &w,
+        "2026-11-22",
+        &[
+            "people",
+            "sync",
+            "--from",
+            file.to_str().unwrap(),
+            "--open-pr",
+        ],
+    ));
+    let opened = pulls(&w);
+    assert_eq!(opened.len(), 1, "{}", text(&out));
+    let pr = &opened[0];
+    assert_eq!(pr.head.name, "portcullis/people-sync");
+    assert_eq!(
+        pr.title,
+        "People sync: 1 joiner, 1 mover, 1 leaver, 0 updates"
+    );
+    let head = &pr.head.sha;
+
+    // The joiner: in the directory, with the employee and sales birthright grants.
+    let people = file_at(&w, head, "policies/people.yaml").unwrap();
+    assert!(people.starts_with(
+        &people_before.replace(WEI, &WEI.replace("status: active", "status: leaver"))
+            [..people_before.find("  - id: nadia").unwrap()]
+    ));
+    assert!(people.ends_with("  - id: nina\n    name: Nina Petrova\n    email: nina@tidewater.example\n    github: nina-tw\n    department: sales\n    title: Account Executive\n    manager: grace\n    type: employee\n    status: active\n"), "{people}");
+    assert!(
+        people.contains("# ines: SRE engagement via Northwind Consulting"),
+        "comments kept"
+    );
+    for (app, role, why) in [
+        ("slack", "member", "employee"),
+        ("salesforce", "sales-user", "sales"),
+    ] {
+        assert_eq!(
+            file_at(&w, head, &format!("access/{app}/nina.yaml")).unwrap(),
+            format!(
+                "# yaml-language-server: $schema=../../schemas/grant.schema.json\nperson: nina\napp: {app}\ngrants:\n  - role: {role}\n    justification: birthright ({why})\n"
+            )
+        );
+    }
+    // The mover: loses the engineering birthright, gets support's, keeps the rest.
+    assert_eq!(file_at(&w, head, "access/github/nadia.yaml"), None);
+    assert_eq!(
+        file_at(&w, head, "access/zendesk/nadia.yaml").unwrap(),
+        format!("{zendesk_before}  - role: agent\n    justification: birthright (support)\n")
+    );
+    assert!(file_at(&w, head, "access/slack/nadia.yaml").is_some());
+    assert!(file_at(&w, head, "access/billing-db/nadia.yaml").is_some());
+    // The leaver: marked, every grant gone.
+    for app in ["billing-db", "github", "slack"] {
+        assert_eq!(file_at(&w, head, &format!("access/{app}/wei.yaml")), None);
+    }
+    let body = pr.body.clone().unwrap();
+    for want in [
+        "- `nina` (Nina Petrova, sales, Account Executive): gets `slack:member`, `salesforce:sales-user`",
+        "- `nadia` (Nadia Haddad, support, Support Engineer): `engineering` → `support`; loses `github:member`; gets `zendesk:agent`",
+        "other grants for `sana` (GitHub `sana-tw`) to review (delete any that the new role does not need): `billing-db:read-only`, `zendesk:light-agent`",
+        "- `wei` (Wei Zhang, engineering, Data Engineer): marked `status: leaver`; every grant removed: `billing-db:read-only`, `github:member`, `slack:member`",
+    ] {
+        assert!(body.contains(want), "{want}\n{body}");
+    }
+    assert!(!body.contains("Not in the export"), "{body}");
+    assert_eq!(
+        check_at(&w, head, "2026-11-22").0,
+        0,
+        "the synced tree passes check"
+    );
+    let requested = w.gh.requested_teams(pr.number);
+    for team in [
+        "it",
+        "sales-ops",
+        "support-leads",
+        "platform",
+        "billing-eng",
+    ] {
+        assert!(requested.contains(&team.to_owned()), "{requested:?}");
+    }
+
+    // The same export again: the same pull request, updated.
+    ok(run_at(
+        &w,
+        "2026-11-22",
+        &[
+            "people",
+            "sync",
+            "--from",
+            file.to_str().unwrap(),
+            "--open-pr",
+        ],
+    ));
+    assert_eq!(pulls(&w).len(), 1);
+}
+
+#[test]
+fn a_malformed_export_writes_nothing_and_names_each_line() {
+    let w = World::new();
+    let csv = export(
+        &w,
+        |mut row| {
+            match row[0].as_str() {
+                "nadia" => row[6] = "nobody".into(),
+                "oscar" => row[9] = "2027-13-01".into(),
+                "wei" => row[2] = "wei at tidewater".into(),
+                _ => {}
+            }
+            Some(row)
+        },
+        &[NINA, &NINA.replace("Nina Petrova", "Nina Again")],
+    );
+    let line_of = |id: &str| {
+        csv.lines()
+            .position(|l| l.starts_with(&format!("\"{id}\",")) || l.starts_with(&format!("{id},")))
+            .unwrap()
+            + 1
+    };
+    let file = w.clone.path().join("hr-export.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let people_before = std::fs::read(w.clone.path().join("policies/people.yaml")).unwrap();
+    for open_pr in [false, true] {
+        let mut args = vec!["people", "sync", "--from", file.to_str().unwrap()];
+        if open_pr {
+            args.push("--open-pr");
+        }
+        let out = run_at(&w, "2026-11-22", &args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let path = file.display().to_string();
+        for (id, want) in [
+            ("nadia", "unknown manager `nobody`"),
+            (
+                "oscar",
+                "`end_date`: `2027-13-01` is not a day of the calendar",
+            ),
+            ("wei", "`email` `wei at tidewater` is not an email address"),
+        ] {
+            let expect = format!("{path}:{}: {want}", line_of(id));
+            assert!(err.contains(&expect), "{expect}\n{err}");
+        }
+        let last = csv.lines().count();
+        assert!(
+            err.contains(&format!(
+                "{path}:{last}: duplicate id `nina` (first on line {})",
+                last - 1
+            )),
+            "{err}"
+        );
+        assert!(err.contains("nothing was written"), "{err}");
+    }
+    assert!(pulls(&w).is_empty(), "no pull request");
+    assert!(w.gh.writes().is_empty(), "no write through the API");
+    assert_eq!(
+        std::fs::read(w.clone.path().join("policies/people.yaml")).unwrap(),
+        people_before
+    );
+    git(w.clone.path(), &["diff", "--quiet"]);
+
+    // A missing column is reported on the header line.
+    let no_manager: String = csv
+        .lines()
+        .map(|l| {
+            let mut fields: Vec<&str> = l.split(',').collect();
+            fields.remove(6);
+            fields.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(&file, no_manager).unwrap();
+    let out = run_at(
+        &w,
+        "2026-11-22",
+        &["people", "sync", "--from", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "{}:1: the header has no column `manager`",
+            file.display()
+        )),
+        "{}",
+        text(&out)
+    );
+}
