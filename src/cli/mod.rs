@@ -12,6 +12,7 @@ mod plan;
 mod pull;
 mod request;
 mod request_pr;
+mod review;
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,7 @@ enum Command {
     People(people::Args),
     Plan(plan::Args),
     Request(request::Args),
+    Review(review::Args),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -100,6 +102,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::People(args) => people::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Request(args) => request::run(args),
+        Command::Review(args) => review::run(args),
     }
 }
 

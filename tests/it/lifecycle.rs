@@ -529,3 +529,176 @@ fn a_malformed_export_writes_nothing_and_names_each_line() {
         text(&out)
     );
 }
+
+// -- review -----------------------------------------------------------------------------------
+
+/// `check --format json` over the tree of `rev`: the (rule, app) of each finding.
+fn findings_at(w: &World, rev: &str, as_of: &str) -> Vec<(String, String)> {
+    git(w.clone.path(), &["fetch", "-q", "origin"]);
+    git(w.clone.path(), &["checkout", "-q", rev]);
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--format", "json", "--as-of", as_of, "--root"])
+        .arg(w.clone.path())
+        .output()
+        .unwrap();
+    git(w.clone.path(), &["checkout", "-q", "main"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["rule"].as_str().unwrap().to_owned(),
+                d["app"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_review_pr_lists_every_holder_certifies_on_merge_and_revokes_what_owners_delete() {
+    let w = World::new();
+    // omar's create-payment arrives through a merged request pull request.
+    let omar = main_file(&w, "access/payments/omar.yaml");
+    let requested = format!(
+        "{omar}  - role: create-payment\n    justification: Covers the Friday carrier payment run while Clara is on leave\n    expires: 2027-01-10\n"
+    );
+    let head = w.gh.push_commit(
+        "access/payments/omar/create-payment",
+        &[("access/payments/omar.yaml", Some(&requested))],
+        "omar@tidewater.example",
+    );
+    let request = w.gh.open_pull(
+        "token-omar-tw",
+        "access/payments/omar/create-payment",
+        "main",
+        "Access request",
+        "",
+    );
+    client(&w).merge_pull(request, &head).unwrap();
+    pull_main(&w);
+    let overdue = |rev: &str| {
+        findings_at(&w, rev, "2027-01-15")
+            .into_iter()
+            .filter(|(rule, app)| rule == "review-overdue" && app == "payments")
+            .count()
+    };
+    assert!(
+        overdue("main") > 0,
+        "payments is due for review by 2027-01-15"
+    );
+
+    let out = ok(run_at(
+        &w,
+        "2026-11-22",
+        &["review", "--app", "payments", "--open-pr"],
+    ));
+    let review: Vec<Pull> = pulls(&w)
+        .into_iter()
+        .filter(|p| p.number != request)
+        .collect();
+    assert_eq!(review.len(), 1, "{}", text(&out));
+    let pr = &review[0];
+    assert_eq!(pr.head.name, "portcullis/review/payments");
+    let body = pr.body.clone().unwrap();
+    let paths: Vec<String> = std::fs::read_dir(w.clone.path().join("access/payments"))
+        .unwrap()
+        .map(|e| {
+            format!(
+                "access/payments/{}",
+                e.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    let mut grants = 0;
+    for path in &paths {
+        let before = main_file(&w, path);
+        let after = file_at(&w, &pr.head.sha, path).unwrap();
+        let roles = after.matches("- role: ").count();
+        grants += roles;
+        assert_eq!(
+            after.matches("    reviewed: 2026-11-22\n").count(),
+            roles,
+            "{after}"
+        );
+        for comment in before.lines().filter(|l| l.trim_start().starts_with('#')) {
+            assert!(after.contains(comment), "{path} lost `{comment}`");
+        }
+    }
+    assert_eq!(
+        body.lines().filter(|l| l.starts_with("| `")).count(),
+        grants,
+        "{body}"
+    );
+    assert!(
+        body.contains("| `omar` (Omar Farouk, finance) | `create-payment` | 2026-11-20, #1 by `omar-tw`, commit `"),
+        "{body}"
+    );
+    assert!(
+        body.contains("| `omar` (Omar Farouk, finance) | `viewer` |"),
+        "{body}"
+    );
+    assert!(
+        body.contains("no pull request found"),
+        "grants from the seed commit: {body}"
+    );
+    assert!(
+        body.contains("**To revoke** a grant, delete it in this pull request"),
+        "{body}"
+    );
+    assert_eq!(
+        w.gh.requested_teams(pr.number),
+        vec!["finance-systems".to_owned()]
+    );
+    assert_eq!(check_at(&w, &pr.head.sha, "2026-11-22").0, 0);
+
+    // A second run leaves the open review alone.
+    let again = ok(run_at(
+        &w,
+        "2026-11-22",
+        &["review", "--app", "payments", "--open-pr"],
+    ));
+    assert!(text(&again).contains("already open"), "{}", text(&again));
+    assert_eq!(
+        w.gh.branch_sha("portcullis/review/payments").unwrap(),
+        pr.head.sha
+    );
+
+    // An owner revokes omar's create-payment in the review, then it is merged.
+    let certified = file_at(&w, &pr.head.sha, "access/payments/omar.yaml").unwrap();
+    let start = certified.find("  - role: create-payment").unwrap();
+    let revoked = certified[..start].to_owned();
+    let head = w.gh.push_commit(
+        "portcullis/review/payments",
+        &[("access/payments/omar.yaml", Some(&revoked))],
+        "kenji@tidewater.example",
+    );
+    let merge = client(&w).merge_pull(pr.number, &head).unwrap();
+    let merged = file_at(&w, &merge, "access/payments/omar.yaml").unwrap();
+    assert!(!merged.contains("create-payment"), "{merged}");
+    assert!(merged.contains("reviewed: 2026-11-22"), "{merged}");
+    assert_eq!(overdue(&merge), 0, "the merge certified the review");
+}
+
+#[test]
+fn review_due_finds_the_apps_whose_review_has_passed() {
+    let w = World::new();
+    let out = ok(run_at(&w, "2027-01-15", &["review", "--due"]));
+    let changed = Command::new("git")
+        .args(["diff", "--name-only"])
+        .current_dir(w.clone.path())
+        .output()
+        .unwrap();
+    let changed = String::from_utf8_lossy(&changed.stdout);
+    let apps: std::collections::BTreeSet<&str> = changed
+        .lines()
+        .map(|l| l.split('/').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        apps.into_iter().collect::<Vec<_>>(),
+        vec!["billing-db", "payments", "salesforce"],
+        "{}",
+        text(&out)
+    );
+}
