@@ -10,6 +10,7 @@ mod explain;
 mod people;
 mod plan;
 mod pull;
+mod remind;
 mod request;
 mod request_pr;
 mod review;
@@ -39,6 +40,7 @@ enum Command {
     Expire(expire::Args),
     People(people::Args),
     Plan(plan::Args),
+    Remind(remind::Args),
     Request(request::Args),
     Review(review::Args),
 }
@@ -101,6 +103,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Expire(args) => expire::run(args),
         Command::People(args) => people::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Remind(args) => remind::run(args),
         Command::Request(args) => request::run(args),
         Command::Review(args) => review::run(args),
     }

@@ -702,3 +702,86 @@ fn review_due_finds_the_apps_whose_review_has_passed() {
         text(&out)
     );
 }
+
+// -- remind -----------------------------------------------------------------------------------
+
+#[test]
+fn reminders_are_posted_once_a_day_per_owner_group() {
+    let w = World::new();
+    // As of 2026-11-22: dmitri's aws-prod:admin (@tidewater/sre) and wei's
+    // billing-db:read-only (@tidewater/billing-eng) expire within warn_days.
+    let dry = ok(run_at(
+        &w,
+        "2026-11-22",
+        &["remind", "--dry-run", "--format", "json"],
+    ));
+    let listed: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let expiring = listed["expiring"].as_array().unwrap();
+    let grants: Vec<(&str, &str, &str)> = expiring
+        .iter()
+        .map(|e| {
+            (
+                e["person"].as_str().unwrap(),
+                e["role"].as_str().unwrap(),
+                e["github"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        vec![
+            ("dmitri", "admin", "dmitri-tw"),
+            ("wei", "read-only", "wei-tw")
+        ]
+    );
+    assert_eq!(expiring[0]["owners"], serde_json::json!(["@tidewater/sre"]));
+    assert!(w.gh.writes().is_empty(), "--dry-run posts nothing");
+
+    for _ in 0..2 {
+        let out = ok(run_at(&w, "2026-11-22", &["remind", "--format", "json"]));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["notifications"].as_array().unwrap().len(), 2, "{json}");
+    }
+    let c = client(&w);
+    let issues = c.issues("open", &["access-expiring"]).unwrap();
+    assert_eq!(issues.len(), 2, "one tracking issue per owner group");
+    let sre = issues
+        .iter()
+        .find(|i| i.title.ends_with("@tidewater/sre"))
+        .expect("the sre issue");
+    let comments = c.comments(sre.number).unwrap();
+    assert_eq!(comments.len(), 1, "the same day: no second comment");
+    let body = &comments[0].body;
+    assert!(
+        body.starts_with("<!-- portcullis:remind owners=@tidewater/sre date=2026-11-22 -->"),
+        "{body}"
+    );
+    assert!(
+        body.contains("@tidewater/sre: 1 grant expires soon"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- `aws-prod:admin` of `dmitri` (Dmitri Volkov) @dmitri-tw: expires `2026-11-22T20:00:00+00:00`"),
+        "{body}"
+    );
+
+    // The next day is a new reminder, on the same issue.
+    ok(run_at(&w, "2026-11-23", &["remind"]));
+    assert_eq!(c.issues("open", &["access-expiring"]).unwrap().len(), 2);
+    assert_eq!(
+        c.comments(sre.number).unwrap().len(),
+        1,
+        "dmitri's admin has expired by then"
+    );
+    let billing = issues
+        .iter()
+        .find(|i| i.title.ends_with("@tidewater/billing-eng"))
+        .unwrap();
+    let comments = c.comments(billing.number).unwrap();
+    assert_eq!(comments.len(), 2);
+    assert!(
+        comments[1].body.contains("date=2026-11-23"),
+        "{}",
+        comments[1].body
+    );
+}
