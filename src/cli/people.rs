@@ -101,6 +101,13 @@ pub fn run(args: Args) -> Result<Outcome> {
             };
         }
     }
+    if !sync.missing.is_empty() {
+        eprintln!(
+            "warning: {} people in `{PEOPLE_FILE}` are not in the export and are left unchanged: {}",
+            sync.missing.len(),
+            sync.missing.join(", ")
+        );
+    }
     if sync.is_empty() {
         eprintln!("the directory already matches the export: nothing to change");
         return Ok(Outcome::Success);

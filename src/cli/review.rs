@@ -228,6 +228,7 @@ fn history(
                     commit: added.commit.clone(),
                     date: added.date,
                     pull,
+                    looked_up: client.is_some(),
                 },
             );
         }

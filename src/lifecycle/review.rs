@@ -44,6 +44,8 @@ pub struct Granted {
     pub date: DateTime<Utc>,
     /// Number and author's login of the pull request that brought the commit.
     pub pull: Option<(u64, String)>,
+    /// Whether GitHub was asked (a local run without `--open-pr` does not ask).
+    pub looked_up: bool,
 }
 
 /// One grant of the app under review.
@@ -147,9 +149,10 @@ pub fn body(
         );
         let when = match granted.get(&(h.path.clone(), h.role.clone())) {
             Some(g) => {
-                let by = match &g.pull {
-                    Some((n, login)) => format!("#{n} by `{login}`"),
-                    None => "no pull request found".to_owned(),
+                let by = match (&g.pull, g.looked_up) {
+                    (Some((n, login)), _) => format!("#{n} by `{login}`"),
+                    (None, true) => "no pull request found".to_owned(),
+                    (None, false) => "pull request not looked up".to_owned(),
                 };
                 format!("{}, {by}, commit `{}`", g.date.format("%Y-%m-%d"), g.commit)
             }
