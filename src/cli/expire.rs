@@ -77,11 +77,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     let mut computed = compute(&snapshot, as_of)?;
     if let (Some(client), true) = (&client, args.open_pr) {
-        // Re-check against the base branch: a grant renewed (or a file removed) there since
-        // this checkout is judged by its current copy, and never reverted.
+        // Re-check against the base branch: a grant renewed (or a file removed, or a person's
+        // status changed) there since this checkout is judged by its current copy, and never
+        // reverted.
         let base_sha = bot_pr::base_sha(client, &args.base_branch)?;
+        let people = crate::model::PEOPLE_FILE.to_owned();
         for _ in 0..3 {
-            let changed = bot_pr::refresh(client, &base_sha, &mut snapshot, computed.edits.keys())?;
+            let paths = computed.edits.keys().chain(std::iter::once(&people));
+            let changed = bot_pr::refresh(client, &base_sha, &mut snapshot, paths)?;
             if changed.is_empty() {
                 break;
             }

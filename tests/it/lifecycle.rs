@@ -785,3 +785,40 @@ fn reminders_are_posted_once_a_day_per_owner_group() {
         comments[1].body
     );
 }
+
+// -- the core, without GitHub -----------------------------------------------------------------
+
+/// A grant that outlives an end date still to come is a wrong expiry for `check` to report,
+/// not access to revoke; once the date has passed, `expire` revokes it.
+#[test]
+fn an_end_date_still_to_come_revokes_nothing() {
+    use portcullis::lifecycle::expire::{Reason, find};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut snapshot = portcullis::worktree::read(root).unwrap();
+    let people = snapshot
+        .text("policies/people.yaml")
+        .unwrap()
+        .replace("    end_date: 2027-01-31\n", "    end_date: 2026-12-31\n");
+    snapshot.insert_bytes("policies/people.yaml", people.as_bytes());
+    let ines = |as_of: &str| {
+        let as_of = crate::support::as_of(as_of);
+        let loaded = portcullis::check::load(&snapshot);
+        let (catalog, report) =
+            portcullis::check::finish(loaded, &snapshot, as_of, &Default::default());
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.rule.id() == "beyond-end-date"),
+            "check reports the long expiries"
+        );
+        find(&catalog, &report, as_of)
+            .into_iter()
+            .filter(|r| r.person == "ines")
+            .map(|r| r.reasons)
+            .collect::<Vec<_>>()
+    };
+    assert!(ines("2026-12-31").is_empty());
+    let end = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+    assert_eq!(ines("2027-01-01"), vec![vec![Reason::PastEndDate(end)]; 5]);
+}
