@@ -58,16 +58,15 @@ pub struct Removal {
 /// The grants to remove, from `check`'s findings over the catalog (sorted by file and role).
 pub fn find(catalog: &Catalog, report: &Report, as_of: DateTime<Utc>) -> Vec<Removal> {
     let mut found: BTreeMap<(String, String), Removal> = BTreeMap::new();
+    let files = super::files_by_path(catalog);
     for d in &report.diagnostics {
         let (Some(person), Some(app), Some(role)) = (&d.person, &d.app, &d.role) else {
             continue;
         };
         let reason = match d.rule {
             Rule::Expired => {
-                let grant = catalog
-                    .grant_files
-                    .iter()
-                    .find(|f| f.path == d.file)
+                let grant = files
+                    .get(d.file.as_str())
                     .and_then(|f| f.grants.iter().find(|g| &g.role.value == role));
                 let when = match grant.and_then(|g| g.expires.as_ref()).map(|e| e.value) {
                     Some(crate::model::Expiry::Date(day)) => format!("at the end of {day}"),

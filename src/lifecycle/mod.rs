@@ -77,6 +77,17 @@ pub fn new_errors(snapshot: &Snapshot, edits: &Edits, as_of: DateTime<Utc>) -> V
     found
 }
 
+/// The loaded grant files by path.
+pub(crate) fn files_by_path(
+    catalog: &crate::model::Catalog,
+) -> std::collections::HashMap<&str, &crate::model::GrantFile> {
+    catalog
+        .grant_files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect()
+}
+
 /// Text for a markdown table cell or list item: escaped so it cannot mention, link or
 /// inject HTML.
 pub(crate) fn md(text: &str) -> String {

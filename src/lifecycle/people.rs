@@ -506,10 +506,16 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
             )
         };
         if new.leaver {
-            if old.is_some_and(|o| !o.leaver) {
+            let files: Vec<_> = before
+                .grant_files
+                .iter()
+                .filter(|f| f.person.value == id)
+                .collect();
+            // Newly marked, or marked earlier but still holding grants.
+            if old.is_some_and(|o| !o.leaver) || !files.is_empty() {
                 sync.leavers.push(id.to_owned());
             }
-            for f in before.grant_files.iter().filter(|f| f.person.value == id) {
+            for f in files {
                 for g in &f.grants {
                     removes.push((
                         id.to_owned(),

@@ -31,16 +31,15 @@ pub struct Expiring {
 
 /// The grants `check` reports as `expiring-soon`, by expiry.
 pub fn find(catalog: &Catalog, report: &Report) -> Vec<Expiring> {
+    let files = super::files_by_path(catalog);
     let mut out: Vec<Expiring> = report
         .diagnostics
         .iter()
         .filter(|d| d.rule == Rule::ExpiringSoon)
         .filter_map(|d| {
             let (person, app, role) = (d.person.clone()?, d.app.clone()?, d.role.clone()?);
-            let grant = catalog
-                .grant_files
-                .iter()
-                .find(|f| f.path == d.file)?
+            let grant = files
+                .get(d.file.as_str())?
                 .grants
                 .iter()
                 .find(|g| g.role.value == role)?;
