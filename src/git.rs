@@ -244,7 +244,10 @@ pub fn tree_names(repo: &Repository, tree: &git2::Tree, dir: &str) -> Vec<String
 
 /// One commit that changed a file: its content before and after.
 pub struct FileChange {
+    /// The commit id, shortened for display.
     pub commit: String,
+    /// The full commit id.
+    pub id: String,
     pub date: DateTime<Utc>,
     pub summary: String,
     pub before: Option<Entry>,
@@ -292,6 +295,7 @@ pub fn file_changes(
         };
         out.push(FileChange {
             commit: commit.id().to_string()[..10].to_owned(),
+            id: commit.id().to_string(),
             date: Utc
                 .timestamp_opt(commit.time().seconds(), 0)
                 .single()

@@ -8,6 +8,10 @@
 //! `request`: [`request::prepare`] checks the request against the catalog, [`edit`] writes the
 //! grant into its file keeping every comment, and [`check`] runs over the tree with that file
 //! replaced; the CLI writes it only when `check` has no error about it.
+//!
+//! The lifecycle (`expire`, `remind`, `review`, `people sync`): [`lifecycle`] reads what is due
+//! from `check`'s findings, edits the files with [`edit`], and checks the edited tree; the CLI
+//! proposes the result as one pull request per purpose.
 
 // -- core: no I/O, no clock --
 pub mod approval;
@@ -17,6 +21,7 @@ pub mod codeowners;
 pub mod comment;
 pub mod diag;
 pub mod edit;
+pub mod lifecycle;
 pub mod load;
 pub mod model;
 pub mod plan;

@@ -157,7 +157,7 @@ pub fn prepare(
     let grant = NewGrant {
         role: role.id.value.clone(),
         justification: justification.to_owned(),
-        expires: expiry.expires.clone(),
+        expires: Some(expiry.expires.clone()),
         ticket: args.ticket.clone(),
         emergency: args.emergency,
     };
@@ -437,6 +437,21 @@ fn resolve_expiry(
             })
         }
     }
+}
+
+/// The expiry `request` writes when neither `--expires` nor `--for` is given: the role's
+/// maximum duration from `as_of`, capped at the person's end date.
+pub fn default_expiry(
+    settings: &Settings,
+    app: &App,
+    role: &Role,
+    person: &Person,
+    as_of: DateTime<Utc>,
+) -> String {
+    let args = RequestArgs::default();
+    resolve_expiry(settings, app, role, person, &args, as_of)
+        .map(|e| e.expires)
+        .unwrap_or_default()
 }
 
 /// `as_of + duration` as an expiry: a timestamp for hours, else the date it falls on, valid
@@ -759,6 +774,12 @@ pub fn parse_issue_form(body: &str) -> Result<IssueForm, String> {
         ticket: field("Ticket"),
         person: field("Person").map(|p| id("Person", p)).transpose()?,
     })
+}
+
+/// Whether a branch is one `request` opens pull requests from: `access/<app>/<person>/<role>`.
+pub fn is_request_branch(branch: &str) -> bool {
+    let parts: Vec<&str> = branch.split('/').collect();
+    matches!(parts.as_slice(), ["access", app, person, role] if is_id(app) && is_id(person) && is_id(role))
 }
 
 /// The person whose `github:` is this login (GitHub logins are case-insensitive); `None`

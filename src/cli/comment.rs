@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 
 /// Our comment is one a bot wrote (the workflow's token), or the account named in
 /// `PORTCULLIS_COMMENT_AUTHOR`: a person pasting the marker cannot make us edit theirs.
-fn is_ours(user: &crate::github::User) -> bool {
+pub(super) fn is_ours(user: &crate::github::User) -> bool {
     match std::env::var("PORTCULLIS_COMMENT_AUTHOR") {
         Ok(login) if !login.is_empty() => user.login.eq_ignore_ascii_case(&login),
         _ => user.is_bot(),

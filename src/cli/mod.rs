@@ -4,14 +4,19 @@
 #![allow(clippy::disallowed_methods)]
 
 mod approvals;
+mod bot_pr;
 mod check;
 mod codeowners;
 mod comment;
+mod expire;
 mod explain;
+mod people;
 mod plan;
 mod pull;
+mod remind;
 mod request;
 mod request_pr;
+mod review;
 
 use std::path::{Path, PathBuf};
 
@@ -35,8 +40,12 @@ enum Command {
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
+    Expire(expire::Args),
+    People(people::Args),
     Plan(plan::Args),
+    Remind(remind::Args),
     Request(request::Args),
+    Review(review::Args),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -94,8 +103,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Expire(args) => expire::run(args),
+        Command::People(args) => people::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Remind(args) => remind::run(args),
         Command::Request(args) => request::run(args),
+        Command::Review(args) => review::run(args),
     }
 }
 

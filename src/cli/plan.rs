@@ -168,7 +168,7 @@ pub(crate) fn compute_with(
 }
 
 /// A grant file that loads; one that does not is `check`'s to report.
-fn parse(path: &str, entry: Option<Entry>) -> Option<GrantFile> {
+pub(super) fn parse(path: &str, entry: Option<Entry>) -> Option<GrantFile> {
     let mut ignored = Vec::new();
     let node = load::parse_entry(path, &entry?, &mut ignored)?;
     load::grant_file(path, &node, &mut ignored)

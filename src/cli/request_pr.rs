@@ -25,9 +25,7 @@ pub fn open(
     base: &str,
     issue: Option<u64>,
 ) -> Result<Pull> {
-    let Some(base_sha) = client.branch_sha(base)? else {
-        bail!("the base branch `{base}` does not exist on GitHub\nhint: pass `--base-branch`");
-    };
+    let base_sha = super::bot_pr::base_sha(client, base)?;
     let remote = client.file(&p.path, &base_sha)?;
     let local = match snapshot.get(&p.path) {
         Some(Entry::File(bytes)) => Some(bytes.to_vec()),
@@ -39,8 +37,7 @@ pub fn open(
             p.path
         );
     }
-    let head = format!("{}:{}", client.owner(), p.branch);
-    if let Some(open) = client.pulls("open", Some(&head))?.into_iter().next() {
+    if let Some(open) = super::bot_pr::find_open(client, &p.branch)? {
         bail!(
             "a pull request for this request is already open: #{} {}\nhint: ask its approvers, or close it first",
             open.number,
@@ -53,11 +50,7 @@ pub fn open(
         &message,
         &[(p.path.clone(), Some(p.content.clone().into_bytes()))],
     )?;
-    match client.branch_sha(&p.branch)? {
-        // A leftover branch of a closed request is reused.
-        Some(_) => client.update_branch(&p.branch, &commit, true)?,
-        None => client.create_branch(&p.branch, &commit)?,
-    }
+    super::bot_pr::push_branch(client, &p.branch, &commit)?;
     let mut body = p.body.clone();
     if let Some(n) = issue {
         body.push_str(&format!("\n\nRequested in #{n}.\n"));

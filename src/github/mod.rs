@@ -5,7 +5,7 @@
 //!
 //! - pulls: `GET pulls`, `GET/PATCH pulls/{n}`, `POST pulls`, `GET pulls/{n}/commits`,
 //!   `GET pulls/{n}/files`, `GET pulls/{n}/reviews`, `POST pulls/{n}/requested_reviewers`,
-//!   `PUT pulls/{n}/merge`;
+//!   `PUT pulls/{n}/merge`, `GET commits/{sha}/pulls`;
 //! - issues and conversation comments: `GET/POST issues`, `GET/PATCH issues/{n}`,
 //!   `GET/POST issues/{n}/comments`, `PATCH issues/comments/{id}`, `POST issues/{n}/labels`;
 //! - commit statuses: `POST statuses/{sha}`, `GET commits/{sha}/statuses`;
@@ -177,6 +177,12 @@ impl Client {
             &self.repo(&format!("pulls/{number}")),
             Some(&fields),
         )
+    }
+
+    /// The pull requests that brought a commit (`GET commits/{sha}/pulls`).
+    pub fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
+        self.http
+            .list(&self.repo(&format!("commits/{}/pulls", segment(sha)?)))
     }
 
     pub fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> {

@@ -30,19 +30,12 @@ fn one(g: &GrantRef, settings: &Settings, ctx: &Context, out: &mut Vec<Diagnosti
     let temporary_person = g.person.is_some_and(|p| p.kind != PersonType::Employee);
 
     let Some(expires) = &grant.expires else {
-        let mut reasons = Vec::new();
-        if privileged {
-            reasons.push("the role is privileged".to_owned());
-        }
-        if let Some(r) = risk.filter(|r| *r >= Risk::High) {
-            reasons.push(format!("the app's risk is {}", r.as_str()));
-        }
-        if grant.emergency {
-            reasons.push("it is an emergency grant".to_owned());
-        }
-        if temporary_person {
-            reasons.push(format!("`{}` is not an employee", g.file.person.value));
-        }
+        let reasons = expiry_required(
+            privileged,
+            risk,
+            grant.emergency,
+            temporary_person.then_some(g.file.person.value.as_str()),
+        );
         if !reasons.is_empty() {
             out.push(
                 g.subject(
@@ -166,6 +159,30 @@ fn one(g: &GrantRef, settings: &Settings, ctx: &Context, out: &mut Vec<Diagnosti
             ),
         );
     }
+}
+
+/// Why a grant must have an `expires` (`expiry-required`); empty when it may go without. `not_employee`
+/// names a contractor or vendor.
+pub fn expiry_required(
+    privileged: bool,
+    risk: Option<Risk>,
+    emergency: bool,
+    not_employee: Option<&str>,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if privileged {
+        reasons.push("the role is privileged".to_owned());
+    }
+    if let Some(r) = risk.filter(|r| *r >= Risk::High) {
+        reasons.push(format!("the app's risk is {}", r.as_str()));
+    }
+    if emergency {
+        reasons.push("it is an emergency grant".to_owned());
+    }
+    if let Some(person) = not_employee {
+        reasons.push(format!("`{person}` is not an employee"));
+    }
+    reasons
 }
 
 fn shown(e: &crate::model::Expiry) -> String {

@@ -75,6 +75,8 @@ pub fn check(catalog: &Catalog, ctx: &Context) -> Vec<Diagnostic> {
     out
 }
 
+pub use expiry::expiry_required;
+
 /// Grant files whose last commit date `review-overdue` needs (no `reviewed:` on some grant of
 /// an app with `review_every`); the git edge looks these up and nothing else.
 pub fn files_needing_history(catalog: &Catalog) -> Vec<&str> {

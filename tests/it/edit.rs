@@ -14,7 +14,7 @@ fn grant(role: &str, justification: &str, expires: &str) -> NewGrant {
     NewGrant {
         role: role.into(),
         justification: justification.into(),
-        expires: expires.into(),
+        expires: Some(expires.into()),
         ticket: None,
         emergency: false,
     }
@@ -443,11 +443,11 @@ fn edits_of_the_example_organisation_pass_check() {
         let renewal = NewGrant {
             role: g.role.value.clone(),
             justification: format!("{} (renewed)", g.justification.as_ref().unwrap().value),
-            expires: if g.emergency {
+            expires: Some(if g.emergency {
                 "2026-11-22T18:00:00Z".into()
             } else {
                 "2026-12-02".into()
-            },
+            }),
             ticket: g.ticket.clone(),
             emergency: g.emergency,
         };

@@ -136,7 +136,7 @@ fn edit_quickly(bytes: &[u8]) {
         let grant = NewGrant {
             role: role.into(),
             justification: "Restores the payment queue: \"INC-88\" #ops".into(),
-            expires: "2026-12-01".into(),
+            expires: Some("2026-12-01".into()),
             ticket: Some("INC-88".into()),
             emergency: role == "admin",
         };

@@ -13,6 +13,7 @@ mod comment;
 mod edit;
 mod fuzz;
 mod github;
+mod lifecycle;
 mod pr_flow;
 mod provisioner;
 mod render;

@@ -39,7 +39,14 @@ fn run_lines(node: &Node, out: &mut Vec<(u32, String)>) {
 #[test]
 fn the_spec_workflows_exist() {
     let names: Vec<String> = workflows().into_iter().map(|(n, _)| n).collect();
-    for w in ["check.yml", "approvals.yml", "request.yml"] {
+    for w in [
+        "check.yml",
+        "approvals.yml",
+        "request.yml",
+        "expire.yml",
+        "review.yml",
+        "people-sync.yml",
+    ] {
         assert!(names.iter().any(|n| n == w), "{w} missing from {names:?}");
     }
 }
@@ -59,6 +66,40 @@ fn no_workflow_interpolates_expressions_into_a_shell_line() {
                 "{name}:{line}: an expression in a `run:` line; pass it through `env:`"
             );
         }
+    }
+}
+
+/// The scheduled workflows open pull requests with a token that triggers CI, never with the
+/// workflow's own `GITHUB_TOKEN` (whose events start no workflow).
+#[test]
+fn the_lifecycle_workflows_use_a_token_that_triggers_ci() {
+    for (name, node) in workflows() {
+        if !["expire.yml", "review.yml", "people-sync.yml"].contains(&name.as_str()) {
+            continue;
+        }
+        let mut tokens = Vec::new();
+        env_tokens(&node, &mut tokens);
+        assert!(!tokens.is_empty(), "{name} sets no GITHUB_TOKEN");
+        for token in tokens {
+            assert_eq!(token, "${{ secrets.PORTCULLIS_TOKEN }}", "{name}");
+        }
+    }
+}
+
+fn env_tokens(node: &Node, out: &mut Vec<String>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if k.name == "GITHUB_TOKEN"
+                    && let Some(s) = v.as_str()
+                {
+                    out.push(s.to_owned());
+                }
+                env_tokens(v, out);
+            }
+        }
+        Value::Seq(items) => items.iter().for_each(|i| env_tokens(i, out)),
+        _ => {}
     }
 }
 

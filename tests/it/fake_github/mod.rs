@@ -411,6 +411,23 @@ impl FakeGitHub {
         issue["number"].as_u64().expect("number")
     }
 
+    /// The team slugs and user logins asked to review a pull request.
+    pub fn requested_reviewers(&self, pr: u64) -> (Vec<String>, Vec<String>) {
+        let state = self.lock();
+        let name = Self::first_repo(&state);
+        let pull = state.repos[&name]
+            .items
+            .get(&pr)
+            .and_then(|i| i.pull.as_ref())
+            .expect("no such pull request");
+        (pull.requested_teams.clone(), pull.requested_users.clone())
+    }
+
+    /// The team slugs asked to review a pull request.
+    pub fn requested_teams(&self, pr: u64) -> Vec<String> {
+        self.requested_reviewers(pr).0
+    }
+
     // -- faults and the request log --
 
     /// The next `count` requests with `method` (`*` for any) whose raw path and query contain

@@ -63,6 +63,26 @@ impl State {
         Ok(self.page(req, pulls))
     }
 
+    /// `GET commits/{sha}/pulls`: pull requests whose merge commit is `sha` or that contain it.
+    pub fn commit_pulls(&self, full: &str, sha: &str, req: &Req<'_>) -> Res {
+        let repo = &self.repos[full];
+        let id = super::routes::oid(repo, sha)
+            .ok_or_else(|| Reply::unprocessable(&format!("No commit found for SHA: {sha}")))?;
+        let mut found = Vec::new();
+        for item in repo.items.values() {
+            let Some(p) = &item.pull else { continue };
+            let merged_by_it = p.merge_commit_sha.as_deref() == Some(sha);
+            let contains = match (Oid::from_str(&p.base_sha), Oid::from_str(&p.head_sha)) {
+                (Ok(base), Ok(head)) => git::commits_between(&repo.git, base, head)?.contains(&id),
+                _ => false,
+            };
+            if merged_by_it || contains {
+                found.push(repo.pull_json(&self.people, item, true));
+            }
+        }
+        Ok(self.page(req, found))
+    }
+
     pub fn create_pull(&mut self, full: &str, req: &Req<'_>) -> Res {
         let State {
             repos,

@@ -7,6 +7,8 @@
 //! the edit meant to write: a layout this module cannot edit safely is refused with an error,
 //! never turned into a wrong file. Pure: no I/O, no clock.
 
+pub mod people;
+
 use std::fmt;
 use std::ops::Range;
 
@@ -21,8 +23,9 @@ use crate::model::Expiry;
 pub struct NewGrant {
     pub role: String,
     pub justification: String,
-    /// `YYYY-MM-DD` or an RFC 3339 timestamp with an offset.
-    pub expires: String,
+    /// `YYYY-MM-DD` or an RFC 3339 timestamp with an offset; `None` for a grant without an
+    /// expiry (a birthright grant of an employee in a low-risk app, say).
+    pub expires: Option<String>,
     pub ticket: Option<String>,
     pub emergency: bool,
 }
@@ -80,11 +83,8 @@ const FIELD_ORDER: [&str; 6] = [
     "reviewed",
 ];
 
-fn rank(key: &str) -> usize {
-    FIELD_ORDER
-        .iter()
-        .position(|k| *k == key)
-        .unwrap_or(FIELD_ORDER.len())
+fn rank(order: &[&str], key: &str) -> usize {
+    order.iter().position(|k| *k == key).unwrap_or(order.len())
 }
 
 /// Writes `grant` into the file of `person` in `app`: a new file when there is none, the
@@ -105,7 +105,9 @@ pub fn upsert_grant(
             ));
         }
     }
-    Expiry::parse(&grant.expires).map_err(|e| EditError::new(0, format!("`expires`: {e}")))?;
+    if let Some(expires) = &grant.expires {
+        Expiry::parse(expires).map_err(|e| EditError::new(0, format!("`expires`: {e}")))?;
+    }
     let fields = grant_fields(grant);
     let Some(text) = existing else {
         let item = render_block_item(&fields, "  ", " ", "    ", Style::Block)?;
@@ -158,6 +160,10 @@ pub fn upsert_grant(
                     key,
                     value: Some(value),
                 })
+                .chain(grant.expires.is_none().then_some(Change {
+                    key: "expires",
+                    value: None,
+                }))
                 .chain(grant.ticket.is_none().then_some(Change {
                     key: "ticket",
                     value: None,
@@ -302,8 +308,10 @@ fn grant_fields(grant: &NewGrant) -> Vec<(&'static str, Field)> {
     let mut fields = vec![
         ("role", Field::Text(grant.role.clone())),
         ("justification", Field::Text(grant.justification.clone())),
-        ("expires", Field::Plain(grant.expires.clone())),
     ];
+    if let Some(e) = &grant.expires {
+        fields.push(("expires", Field::Plain(e.clone())));
+    }
     if let Some(t) = &grant.ticket {
         fields.push(("ticket", Field::Text(t.clone())));
     }
@@ -499,19 +507,32 @@ fn verify(out: &str, expected: &serde_json::Value) -> Result<(), EditError> {
     Ok(())
 }
 
-/// A parsed grant file with the text around its values.
+/// A parsed file holding one list of items (a grant file's `grants`, the people directory's
+/// `people`), with the text around its values.
 struct Doc<'t> {
     text: &'t str,
     /// Byte offset of the start of each line; line `n` starts at `line_starts[n - 1]`.
     line_starts: Vec<usize>,
     eol: &'static str,
     root: Node,
+    /// The list (`grants:` of a grant file).
     grants: Node,
     items: Vec<Node>,
+    /// The order in which an item's fields are written.
+    order: &'static [&'static str],
 }
 
 impl<'t> Doc<'t> {
     fn parse(text: &'t str) -> Result<Doc<'t>, EditError> {
+        Doc::parse_list(text, "grants", &FIELD_ORDER)
+    }
+
+    /// A file whose top-level `list` holds mappings that each have a string `order[0]` field.
+    fn parse_list(
+        text: &'t str,
+        list: &str,
+        order: &'static [&'static str],
+    ) -> Result<Doc<'t>, EditError> {
         let mut line_starts = vec![0];
         for (i, b) in text.bytes().enumerate() {
             if b == b'\n' {
@@ -536,23 +557,27 @@ impl<'t> Doc<'t> {
         if !matches!(root.value, Value::Map(_)) {
             return Err(EditError::new(
                 root.pos.line,
-                "the file is not a mapping with `person`, `app` and `grants`",
+                format!("the file is not a mapping with a `{list}:` list"),
             ));
         }
-        let grants = root
-            .get("grants")
-            .cloned()
-            .ok_or_else(|| EditError::new(root.pos.line, "the file has no `grants:` list"))?;
+        let grants = root.get(list).cloned().ok_or_else(|| {
+            EditError::new(root.pos.line, format!("the file has no `{list}:` list"))
+        })?;
         let Value::Seq(items) = &grants.value else {
-            return Err(EditError::new(grants.pos.line, "`grants` is not a list"));
+            return Err(EditError::new(
+                grants.pos.line,
+                format!("`{list}` is not a list"),
+            ));
         };
+        let id = order[0];
         for item in items {
-            if !matches!(item.value, Value::Map(_))
-                || item.get("role").and_then(Node::as_str).is_none()
+            if !matches!(item.value, Value::Map(_)) || item.get(id).and_then(Node::as_str).is_none()
             {
                 return Err(EditError::new(
                     item.pos.line,
-                    "a grant without a `role:` name; fix it (`portcullis check` says how) before editing",
+                    format!(
+                        "an item of `{list}` without an `{id}:`; fix it (`portcullis check` says how) before editing"
+                    ),
                 ));
             }
         }
@@ -564,6 +589,7 @@ impl<'t> Doc<'t> {
             root,
             grants,
             items,
+            order,
         })
     }
 
@@ -865,9 +891,10 @@ impl<'t> Doc<'t> {
                         .iter()
                         .enumerate()
                         .filter(|(_, (k, _))| {
-                            rank(&k.name) < rank(change.key) && !removed.contains(&k.name.as_str())
+                            rank(self.order, &k.name) < rank(self.order, change.key)
+                                && !removed.contains(&k.name.as_str())
                         })
-                        .max_by_key(|(_, (k, _))| rank(&k.name))
+                        .max_by_key(|(_, (k, _))| rank(self.order, &k.name))
                         .map(|(j, _)| j)
                         .ok_or_else(|| self.unusual(item.pos.line, "this grant"))?;
                     let text = value.render(change.key, style)?;
@@ -943,7 +970,7 @@ mod tests {
         NewGrant {
             role: role.into(),
             justification: justification.into(),
-            expires: expires.into(),
+            expires: Some(expires.into()),
             ticket: None,
             emergency: false,
         }

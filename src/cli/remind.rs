@@ -1,0 +1,119 @@
+//! `remind [--format json] [--dry-run]`: grants expiring within `warn_days`, listed, and one
+//! comment a day per owner group on that group's tracking issue.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::ValueEnum;
+
+use super::comment::is_ours;
+use super::{Common, Outcome};
+use crate::github::Client;
+use crate::lifecycle::remind::{self, Group, LABEL};
+
+/// Remind owners and holders of grants expiring within `warn_days`: one tracking issue per
+/// owner group, one comment a day mentioning the owners and each person (never twice a day)
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Output format of the list (JSON for other channels: chat, email)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// List only; post nothing to GitHub
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let date = as_of.date_naive();
+    let snapshot = crate::worktree::read(&root)?;
+    let loaded = crate::check::load(&snapshot);
+    let (catalog, report) = crate::check::finish(loaded, &snapshot, as_of, &Default::default());
+    let expiring = remind::find(&catalog, &report);
+    let groups = remind::group(&expiring);
+    let mut notified = Vec::new();
+    if !args.dry_run && !groups.is_empty() {
+        let client = Client::from_env()?;
+        for group in &groups {
+            let (issue, status) = notify(&client, &catalog, group, date)?;
+            eprintln!("{}: #{issue} {status}", group.key());
+            notified.push(serde_json::json!({
+                "owners": group.owners, "issue": issue, "status": status,
+            }));
+        }
+    }
+    let out = match args.format {
+        Format::Text => {
+            let mut out = String::new();
+            for e in &expiring {
+                out.push_str(&format!(
+                    "{}:{}: `{}:{}` of `{}` expires {} (owners {})\n",
+                    e.file,
+                    e.line,
+                    e.app,
+                    e.role,
+                    e.person,
+                    e.expires,
+                    e.owners.join(" ")
+                ));
+            }
+            if expiring.is_empty() {
+                eprintln!("nothing expires within `warn_days`");
+            }
+            out
+        }
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&serde_json::json!({
+                "as_of": date.to_string(),
+                "expiring": expiring,
+                "notifications": notified,
+            }))?;
+            text.push('\n');
+            text
+        }
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+/// Finds (or opens) the group's tracking issue and comments once for the day: `posted`, or
+/// `already posted today`.
+fn notify(
+    client: &Client,
+    catalog: &crate::model::Catalog,
+    group: &Group,
+    date: chrono::NaiveDate,
+) -> Result<(u64, &'static str)> {
+    let marker = group.issue_marker();
+    let existing = client
+        .issues("open", &[LABEL])?
+        .into_iter()
+        .find(|i| is_ours(&i.user) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker)));
+    let issue = match existing {
+        Some(i) => i.number,
+        None => {
+            client
+                .create_issue(&group.issue_title(), &group.issue_body(), &[LABEL], &[])?
+                .number
+        }
+    };
+    let today = group.day_marker(date);
+    let done = client
+        .comments(issue)?
+        .iter()
+        .any(|c| is_ours(&c.user) && c.body.starts_with(&today));
+    if done {
+        return Ok((issue, "already posted today"));
+    }
+    client.create_comment(issue, &group.comment(catalog, date))?;
+    Ok((issue, "posted"))
+}

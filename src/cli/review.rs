@@ -1,0 +1,237 @@
+//! `review --app A | --due [--open-pr]`: access review campaigns.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, Utc};
+
+use super::bot_pr::{self, Proposal, Proposed};
+use super::people::write_edits;
+use super::plan::parse;
+use super::{Common, Outcome};
+use crate::github::Client;
+use crate::lifecycle::new_errors;
+use crate::lifecycle::review::{self, Granted, Holder};
+use crate::model::Catalog;
+use crate::plan::Op;
+use crate::plan::insights::{FileRevision, events};
+use crate::snapshot::Snapshot;
+
+/// An access review campaign: a pull request that sets `reviewed:` on every grant of an app.
+/// Owners revoke by deleting grants in it; the merge is the certification
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The app to review, by its id in `policies/apps/`
+    #[arg(long, required_unless_present = "due", conflicts_with = "due")]
+    app: Option<String>,
+    /// Every app whose `review_every` has passed for some grant (`review-overdue`)
+    #[arg(long)]
+    due: bool,
+    /// Open the pull request through the GitHub API (GITHUB_TOKEN, GITHUB_REPOSITORY,
+    /// GITHUB_API_URL) instead of writing the files here; an open review of the app is left
+    /// as it is (its owners may have revoked grants in it)
+    #[arg(long)]
+    open_pr: bool,
+    /// The branch the pull request targets
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    base_branch: String,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let date = as_of.date_naive();
+    let mut snapshot = crate::worktree::read(&root)?;
+    let repo = crate::git::open(&root).ok();
+    let (catalog, report) = judged(&snapshot, repo.as_ref(), as_of)?;
+    let apps = if args.due {
+        let due = review::due(&report);
+        if due.is_empty() {
+            eprintln!("no app's review is due");
+        }
+        due
+    } else {
+        let id = args.app.clone().unwrap_or_default();
+        if !catalog.apps.contains_key(&id) {
+            let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
+            bail!(
+                "there is no app `{id}` in the catalog\nhint: use one of: {}",
+                known.join(", ")
+            );
+        }
+        vec![id]
+    };
+    let client = if args.open_pr {
+        Some(Client::from_env()?)
+    } else {
+        None
+    };
+    let mut outcome = Outcome::Success;
+    for app in apps {
+        let branch = review::branch(&app);
+        let mut catalog = catalog.clone();
+        let mut base_sha = None;
+        if let Some(client) = &client {
+            if let Some(open) = bot_pr::find_open(client, &branch)? {
+                eprintln!(
+                    "the review of `{app}` is already open: #{} {} (left as it is: its owners may have revoked grants there)",
+                    open.number, open.html_url
+                );
+                continue;
+            }
+            let sha = bot_pr::base_sha(client, &args.base_branch)?;
+            let paths: Vec<String> = review::holders(&catalog, &app)
+                .into_iter()
+                .map(|h| h.path)
+                .collect();
+            if !bot_pr::refresh(client, &sha, &mut snapshot, paths.iter())?.is_empty() {
+                catalog = crate::check::load(&snapshot).catalog;
+            }
+            base_sha = Some(sha);
+        }
+        let holders = review::holders(&catalog, &app);
+        let Some(app_policy) = catalog.apps.get(&app) else {
+            continue;
+        };
+        if holders.is_empty() {
+            eprintln!("`{app}` has no grants to review");
+            continue;
+        }
+        let edits = review::certify(&snapshot, &holders, date).map_err(|(path, e)| {
+            anyhow!("cannot mark `{path}` as reviewed: {e}\nhint: fix the file by hand (`portcullis check` says what is wrong), then run again")
+        })?;
+        if edits.is_empty() {
+            eprintln!("every grant of `{app}` already says `reviewed: {date}`");
+            continue;
+        }
+        let errors = new_errors(&snapshot, &edits, as_of);
+        if !errors.is_empty() {
+            for d in &errors {
+                eprintln!("{}:{}: {}", d.file, d.pos.line, d.message);
+            }
+            eprintln!("error: the review of `{app}` would leave new errors; not proposed");
+            outcome = Outcome::Findings;
+            continue;
+        }
+        let granted = match &repo {
+            Some(repo) => history(repo, client.as_ref(), &holders)?,
+            None => BTreeMap::new(),
+        };
+        let title = review::title(app_policy, &holders);
+        let body = review::body(&catalog, app_policy, &holders, &granted, date);
+        match (&client, &base_sha) {
+            (Some(client), Some(base_sha)) => {
+                let message = format!("{title}\n\nProposed by `portcullis review`.");
+                let proposed = bot_pr::propose(
+                    client,
+                    &args.base_branch,
+                    base_sha,
+                    &Proposal {
+                        branch: &branch,
+                        title: &title,
+                        body: &body,
+                        message: &message,
+                        edits: &edits,
+                        owners: &app_policy.owners,
+                    },
+                )?;
+                let did = match &proposed {
+                    Proposed::Opened(_) => "opened",
+                    Proposed::Updated(_) => "updated",
+                };
+                eprintln!("{did} #{}: {title}", proposed.pull().number);
+                println!("{}", proposed.pull().html_url);
+            }
+            _ => {
+                write_edits(&root, &edits)?;
+                eprintln!("{title}: {} file(s) marked `reviewed: {date}`", edits.len());
+                print!("{body}");
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The catalog and the `check` report, with commit dates for `review-overdue`.
+fn judged(
+    snapshot: &Snapshot,
+    repo: Option<&git2::Repository>,
+    as_of: DateTime<Utc>,
+) -> Result<(Catalog, crate::diag::Report)> {
+    let loaded = crate::check::load(snapshot);
+    let needs = crate::rules::files_needing_history(&loaded.catalog);
+    let last_touched = match repo {
+        Some(repo) => crate::git::last_touched(repo, &needs)?,
+        None => Default::default(),
+    };
+    Ok(crate::check::finish(loaded, snapshot, as_of, &last_touched))
+}
+
+/// For each grant, the newest commit that added it (from HEAD) and, when GitHub knows one,
+/// the pull request that brought that commit: attribution comes from the API, never from the
+/// commit's free-text author.
+fn history(
+    repo: &git2::Repository,
+    client: Option<&Client>,
+    holders: &[Holder],
+) -> Result<BTreeMap<(String, String), Granted>> {
+    let mut out = BTreeMap::new();
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
+        return Ok(out);
+    };
+    let mut pulls: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
+    let paths: std::collections::BTreeSet<&str> = holders.iter().map(|h| h.path.as_str()).collect();
+    for path in paths {
+        let changes = crate::git::file_changes(repo, head.id(), path, 50, 50_000)?;
+        let ids: BTreeMap<String, String> = changes
+            .iter()
+            .map(|c| (c.commit.clone(), c.id.clone()))
+            .collect();
+        let revisions: Vec<FileRevision> = changes
+            .into_iter()
+            .map(|c| FileRevision {
+                commit: c.commit,
+                date: c.date,
+                summary: c.summary,
+                before: parse(path, c.before),
+                after: parse(path, c.after),
+            })
+            .collect();
+        for h in holders.iter().filter(|h| h.path == path) {
+            let Some(added) = events(&h.role, &revisions)
+                .into_iter()
+                .find(|e| e.op == Op::Add)
+            else {
+                continue;
+            };
+            let full = ids.get(&added.commit).cloned().unwrap_or_default();
+            let pull = match (client, pulls.get(&full)) {
+                (_, Some(found)) => found.clone(),
+                (Some(client), None) => {
+                    let found = client
+                        .commit_pulls(&full)
+                        .ok()
+                        .and_then(|list| {
+                            list.into_iter().find(|p| p.merged || p.merged_at.is_some())
+                        })
+                        .map(|p| (p.number, p.user.login));
+                    pulls.insert(full.clone(), found.clone());
+                    found
+                }
+                (None, None) => None,
+            };
+            out.insert(
+                (h.path.clone(), h.role.clone()),
+                Granted {
+                    commit: added.commit.clone(),
+                    date: added.date,
+                    pull,
+                    looked_up: client.is_some(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
