@@ -162,7 +162,14 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
         .iter()
         .filter(|f| !f.starts_with("access/"))
         .collect();
-    if access && !other.is_empty() {
+    // `people sync` proposes the directory and the grants it implies in one pull request
+    // (SPEC section 5); the directory change needs the security team and each grant its own
+    // approvals, all judged with the base's directory. Any other rule file mixed with access
+    // is refused.
+    let directory_only = other
+        .iter()
+        .all(|f| f.as_str() == crate::model::PEOPLE_FILE);
+    if access && !other.is_empty() && !directory_only {
         let governance = other
             .iter()
             .any(|f| GOVERNANCE.iter().any(|g| f.starts_with(g)));
@@ -196,8 +203,13 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
     let mut changes = Vec::new();
     if !other.is_empty() {
         let req = vec![Approver::Security];
+        let label = if directory_only {
+            "people directory change"
+        } else {
+            "policy change"
+        };
         changes.push(one(
-            "policy change".into(),
+            label.into(),
             &req,
             None,
             None,

@@ -806,3 +806,34 @@ fn override_command_parsing() {
         None
     );
 }
+
+#[test]
+fn a_people_sync_pr_needs_security_for_the_directory_and_owners_for_the_grants() {
+    let (policies, plan) = alice_request();
+    let files = ["policies/people.yaml", ALICE_FILE];
+    let p = pr(
+        "portcullis[bot]",
+        &files,
+        vec![
+            review("bob-gh", ReviewState::Approved),
+            review("hank-gh", ReviewState::Approved),
+        ],
+    );
+    let v = approval::judge(&plan, &policies, &p, &directory());
+    assert!(
+        v.refused.is_none(),
+        "the directory may change with the grants it implies"
+    );
+    assert!(!v.approved, "the directory change needs the security team");
+    assert!(v.status_description().contains("security (@acme/security)"));
+    let mut p = p;
+    p.reviews.push(review("sam-gh", ReviewState::Approved));
+    assert!(approval::judge(&plan, &policies, &p, &directory()).approved);
+    // Any other rule file with access is still refused.
+    p.files.push("policies/sod.yaml".into());
+    assert!(
+        approval::judge(&plan, &policies, &p, &directory())
+            .refused
+            .is_some()
+    );
+}
