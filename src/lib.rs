@@ -11,12 +11,14 @@
 
 // -- core: no I/O, no clock --
 pub mod approval;
+pub mod audit;
 pub mod baseline;
 pub mod check;
 pub mod codeowners;
 pub mod comment;
 pub mod diag;
 pub mod edit;
+pub mod evidence;
 pub mod load;
 pub mod model;
 pub mod plan;
@@ -28,6 +30,7 @@ pub mod snapshot;
 pub mod cli;
 pub mod git;
 pub mod github;
+pub mod history;
 pub mod provisioner;
 pub mod revision;
 pub mod worktree;
