@@ -22,6 +22,7 @@ pub mod evidence;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod provision;
 pub mod request;
 pub mod rules;
 pub mod snapshot;
