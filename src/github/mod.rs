@@ -14,7 +14,8 @@
 //!   `POST git/refs`, `PATCH git/refs/heads/{branch}`, `POST git/blobs`, `GET git/blobs/{sha}`,
 //!   `POST git/trees`, `GET/POST git/commits`, `GET contents/{path}?ref=`;
 //! - teams and users: `GET /orgs/{org}/teams/{slug}/members`,
-//!   `GET/PUT/DELETE /orgs/{org}/teams/{slug}/memberships/{login}`, `GET /users/{login}`.
+//!   `GET/PUT/DELETE /orgs/{org}/teams/{slug}/memberships/{login}`, `GET /users/{login}`,
+//!   `GET /user`.
 //!
 //! **Lists** are read 100 per page, following `Link: rel="next"`; a failed page fails the whole
 //! call, never a silently partial list (the applier computes removals from these lists).
@@ -374,6 +375,11 @@ impl Client {
             None,
             &[404],
         )
+    }
+
+    /// The user the token belongs to: what portcullis itself is called on GitHub.
+    pub fn me(&self) -> Result<User> {
+        self.http.json(Method::GET, "/user", None)
     }
 
     pub fn user(&self, login: &str) -> Result<Option<User>> {

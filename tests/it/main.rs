@@ -12,6 +12,7 @@ mod fuzz;
 mod github;
 mod pr_flow;
 mod provisioner;
+mod provisioner_github;
 mod render;
 mod request;
 mod request_cli;
