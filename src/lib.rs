@@ -32,6 +32,7 @@ pub mod cli;
 pub mod git;
 pub mod github;
 pub mod history;
+pub mod ledger;
 pub mod provisioner;
 pub mod revision;
 pub mod worktree;

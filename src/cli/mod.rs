@@ -1,5 +1,7 @@
 //! Edge: the command line. One file per command, its clap arguments beside its `run`.
 
+mod applier;
+mod apply;
 mod approvals;
 mod check;
 mod codeowners;
@@ -7,8 +9,10 @@ mod comment;
 mod explain;
 mod plan;
 mod pull;
+mod reconcile;
 mod request;
 mod request_pr;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -28,11 +32,13 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(check::Args),
+    Apply(apply::Args),
     Approvals(approvals::Args),
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Plan(plan::Args),
+    Reconcile(reconcile::Args),
     Request(request::Args),
 }
 
@@ -87,11 +93,13 @@ impl Common {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Approvals(args) => approvals::run(args),
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Reconcile(args) => reconcile::run(args),
         Command::Request(args) => request::run(args),
     }
 }

@@ -3,6 +3,7 @@
 mod fake_github;
 mod support;
 
+mod apply;
 mod approval;
 mod base;
 mod cli;
