@@ -310,12 +310,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             q.reason
         );
     }
-    for h in &planned.held {
-        let _ = writeln!(out, "held: {}: {}", h.target, h.hold);
-        if matches!(h.hold, Hold::ListingFailed(_)) {
-            failures.push(format!("{}: {}", h.target, h.hold));
-        }
-    }
+    report_held(&mut out, &planned.held, &mut failures);
     let alarms = checked.iter().filter(|c| alarm(c).is_some()).count();
     let refused = alarms > 0
         || planned
@@ -355,19 +350,13 @@ pub fn run(args: Args) -> Result<Outcome> {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{} {}: {}{detail} [{}]",
+            "{} {}: {}{detail}",
             a.result.as_str(),
             describe(&d.op),
             d.op.why,
-            d.op.target
         );
         if a.result == evidence::Outcome::Failed {
-            failures.push(format!(
-                "{} {}: {}",
-                describe(&d.op),
-                d.op.target,
-                detail.trim()
-            ));
+            failures.push(format!("{} failed", describe(&d.op)));
         }
     }
 
@@ -510,13 +499,37 @@ pub fn run(args: Args) -> Result<Outcome> {
     finish(failures, refused)
 }
 
+/// Held targets, one line per reason: a system that is down holds all its targets at once.
+pub(super) fn report_held(out: &mut String, held: &[ops::Held], failures: &mut Vec<String>) {
+    let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+    for h in held {
+        let reason = h.hold.to_string();
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, targets)) => targets.push(h.target.to_string()),
+            None => by_reason.push((reason, vec![h.target.to_string()])),
+        }
+        if matches!(h.hold, Hold::ListingFailed(_)) {
+            failures.push(format!("`{}` could not be listed", h.target));
+        }
+    }
+    for (reason, targets) in by_reason {
+        let _ = writeln!(out, "held: {}: {reason}", targets.join(", "));
+    }
+}
+
 /// Exit 2 when a target or GitHub failed, 1 when something was refused or held back.
 pub(super) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
     if !failures.is_empty() {
+        let shown: Vec<&str> = failures.iter().take(5).map(String::as_str).collect();
+        let more = if failures.len() > 5 {
+            format!(" and {} more", failures.len() - 5)
+        } else {
+            String::new()
+        };
         return Err(anyhow!(
-            "{} failure(s):\n  {}\nhint: the next run retries; what succeeded is recorded",
+            "{} failure(s) (details above): {}{more}\nhint: everything else was done and recorded; the next run retries what failed",
             failures.len(),
-            failures.join("\n  ")
+            shown.join("; ")
         ));
     }
     Ok(if refused {

@@ -236,9 +236,8 @@ pub fn run(args: Args) -> Result<Outcome> {
             ));
         }
     }
-    for h in &planned.held {
-        let _ = writeln!(out, "held: {}: {}", h.target, h.hold);
-    }
+    let mut ignored = Vec::new();
+    super::apply::report_held(&mut out, &planned.held, &mut ignored);
     if !done.is_empty() {
         chain.append(
             &repo,

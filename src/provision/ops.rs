@@ -78,7 +78,8 @@ impl std::fmt::Display for Hold {
 pub struct Held {
     pub target: TargetId,
     pub hold: Hold,
-    /// The operations not done because of it.
+    /// The operations not done because of it (none listed for a target that could not be read:
+    /// what it needs is unknown).
     pub ops: Vec<Op>,
 }
 
@@ -203,15 +204,11 @@ pub fn plan(desired: &Desired, observed: &Observed, opts: &Options<'_>) -> Plann
         let members = match listing {
             Ok(m) => m,
             Err(e) => {
-                let ops = want
-                    .members
-                    .iter()
-                    .map(|(account, keys)| add_op(id, account, keys))
-                    .collect();
+                // What it would have needed is unknown without its members.
                 held.push(Held {
                     target: id.clone(),
                     hold: Hold::ListingFailed(e.clone()),
-                    ops,
+                    ops: Vec::new(),
                 });
                 continue;
             }

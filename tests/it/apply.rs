@@ -927,3 +927,143 @@ fn reconcile_reports_drift_both_ways_and_fix_repairs_it() {
     let out = org.run(&["reconcile"], "2026-11-22");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+// ---- end to end into PostgreSQL: the example organisation's `payments` app ----
+
+fn pg_members(admin: &mut ::postgres::Client, role: &str) -> BTreeSet<String> {
+    admin
+        .query(
+            "SELECT m.rolname::text FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid
+             JOIN pg_roles m ON m.oid = am.member WHERE r.rolname = $1",
+            &[&role],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[test]
+fn apply_provisions_the_example_payments_app_into_postgresql() {
+    use crate::services::postgres as pgs;
+    use portcullis::provisioner::postgres::quote_ident;
+    let pg = pgs::server();
+    let mut admin = pg.admin();
+    let roles = [
+        "payments_viewer",
+        "payments_maker",
+        "payments_checker",
+        "payments_vendor_master",
+        "payments_admin",
+    ];
+    let logins = [
+        "clara",
+        "elena",
+        "mei",
+        "nora.lindqvist",
+        "omar",
+        "rafael",
+        "yusuf",
+        "pay_intruder",
+    ];
+    for (name, kind) in roles
+        .iter()
+        .map(|r| (r, "NOLOGIN"))
+        .chain(logins.iter().map(|l| (l, "LOGIN")))
+    {
+        admin
+            .batch_execute(&format!("CREATE ROLE {} {kind}", quote_ident(name)))
+            .unwrap();
+    }
+    // Before the first run: one grant already in place, one member nobody granted.
+    admin
+        .batch_execute("GRANT payments_viewer TO omar; GRANT payments_maker TO pay_intruder")
+        .unwrap();
+
+    let w = crate::pr_flow::World::new();
+    let apply = |as_of: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("apply")
+            .args(extra)
+            .args(["--root", w.clone.path().to_str().unwrap(), "--as-of", as_of])
+            .env("GITHUB_API_URL", w.gh.url())
+            .env("GITHUB_TOKEN", &w.bot)
+            .env("GITHUB_REPOSITORY", crate::pr_flow::REPO)
+            .env("PORTCULLIS_GITHUB_MAX_WAIT", "5")
+            .env("PAYMENTS_DB_DSN", pg.dsn("postgres"))
+            .env_remove("GITHUB_RUN_ID")
+            .output()
+            .unwrap()
+    };
+    let out = apply("2026-11-22", &["--trust-from", "HEAD"]);
+    // The other apps' systems are not reachable here (no LDAP_URL, no SCIM, no AWS, no teams
+    // on this GitHub): they fail, and payments is provisioned all the same.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`LDAP_URL` is not set"),
+        "{}",
+        text(&out)
+    );
+    let want = |xs: &[&str]| set(xs);
+    assert_eq!(
+        pg_members(&mut admin, "payments_viewer"),
+        want(&["clara", "elena", "mei", "nora.lindqvist", "omar", "yusuf"])
+    );
+    assert_eq!(
+        pg_members(&mut admin, "payments_maker"),
+        want(&["clara", "mei"])
+    );
+    assert_eq!(
+        pg_members(&mut admin, "payments_checker"),
+        want(&["elena", "rafael"])
+    );
+    assert_eq!(
+        pg_members(&mut admin, "payments_vendor_master"),
+        want(&["omar"])
+    );
+    assert!(pg_members(&mut admin, "payments_admin").is_empty());
+
+    // The evidence names every payments action, each a success.
+    let repo = git2::Repository::open(w.clone.path()).unwrap();
+    let stored = portcullis::history::read_notes(&repo).unwrap();
+    assert!(evidence::chain_verify(&stored).is_empty());
+    let (records, _) = evidence::read_all(&stored);
+    let payments: Vec<_> = records
+        .iter()
+        .flat_map(|r| &r.note.actions)
+        .filter(|a| a.app == "payments")
+        .collect();
+    assert_eq!(payments.len(), 11, "{payments:?}");
+    assert!(payments.iter().all(|a| a.result == Outcome::Changed));
+
+    // Converged: a second run sends no GRANT or REVOKE to the database.
+    let writes = |pg: &pgs::Pg| {
+        roles
+            .iter()
+            .map(|r| pg.role_writes(&quote_ident(r)))
+            .sum::<u64>()
+    };
+    let before = writes(pg);
+    let out = apply("2026-11-22", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(writes(pg), before, "a second run wrote to PostgreSQL");
+
+    // Omar's vendor-bank grant runs out on 2026-12-15: revoked without a pull request, and
+    // his session that took on the role ends with it.
+    let mut session = ::postgres::Client::connect(&pg.dsn("omar"), ::postgres::NoTls).unwrap();
+    session
+        .batch_execute("SET ROLE payments_vendor_master")
+        .unwrap();
+    let out = apply("2026-12-16", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("expired at 2026-12-16T00:00:00Z"),
+        "{}",
+        text(&out)
+    );
+    assert!(pg_members(&mut admin, "payments_vendor_master").is_empty());
+    assert!(
+        session.query_one("SELECT 1", &[]).is_err(),
+        "the session survived"
+    );
+}
