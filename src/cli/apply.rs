@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 
     let client = Client::from_env()?;
-    let mut state = ledger::read_state(&repo)?;
+    let state = ledger::read_state(&repo)?;
     let branch = &args.branch;
     let head_sha = client.branch_sha(branch)?.ok_or_else(|| {
         anyhow!("the branch `{branch}` does not exist on GitHub\nhint: pass `--branch NAME`")
@@ -473,13 +473,12 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let records = drafts.len();
     chain.append(&repo, drafts)?;
-    state.version = 1;
     let new_state = ledger::State {
         version: 1,
         applied: Some(head_sha.clone()),
         quarantine,
     };
-    if new_state != state {
+    if new_state.applied != state.applied || new_state.quarantine != state.quarantine {
         ledger::write_state(&repo, &new_state, &format!("apply {head_sha}"))?;
     }
     ledger::remove_journal(&repo)?;
