@@ -8,6 +8,12 @@
 //! `request`: [`request::prepare`] checks the request against the catalog, [`edit`] writes the
 //! grant into its file keeping every comment, and [`check`] runs over the tree with that file
 //! replaced; the CLI writes it only when `check` has no error about it.
+//!
+//! `apply`: `cli/verify` checks every commit since the last applied one against the GitHub API
+//! (pull request, approvals on the merged head with the base's policies) -> [`provision`]
+//! computes the desired state (quarantine, expiry), plans operations with the guards, and runs
+//! them through [`provisioner`] backends with a journal -> [`ledger`] records evidence notes
+//! ([`evidence`]) and the applied state.
 
 // -- core: no I/O, no clock --
 pub mod approval;
