@@ -12,19 +12,28 @@
 //! The lifecycle (`expire`, `remind`, `review`, `people sync`): [`lifecycle`] reads what is due
 //! from `check`'s findings, edits the files with [`edit`], and checks the edited tree; the CLI
 //! proposes the result as one pull request per purpose.
+//!
+//! `apply`: `cli/verify` checks every commit since the last applied one against the GitHub API
+//! (pull request, approvals on the merged head with the base's policies) -> [`provision`]
+//! computes the desired state (quarantine, expiry), plans operations with the guards, and runs
+//! them through [`provisioner`] backends with a journal -> [`ledger`] records evidence notes
+//! ([`evidence`]) and the applied state.
 
 // -- core: no I/O, no clock --
 pub mod approval;
+pub mod audit;
 pub mod baseline;
 pub mod check;
 pub mod codeowners;
 pub mod comment;
 pub mod diag;
 pub mod edit;
+pub mod evidence;
 pub mod lifecycle;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod provision;
 pub mod request;
 pub mod rules;
 pub mod snapshot;
@@ -33,6 +42,8 @@ pub mod snapshot;
 pub mod cli;
 pub mod git;
 pub mod github;
+pub mod history;
+pub mod ledger;
 pub mod provisioner;
 pub mod revision;
 pub mod worktree;

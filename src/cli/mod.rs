@@ -3,6 +3,8 @@
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+mod applier;
+mod apply;
 mod approvals;
 mod bot_pr;
 mod check;
@@ -13,10 +15,12 @@ mod explain;
 mod people;
 mod plan;
 mod pull;
+mod reconcile;
 mod remind;
 mod request;
 mod request_pr;
 mod review;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +40,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(check::Args),
+    Apply(apply::Args),
     Approvals(approvals::Args),
     Comment(comment::Args),
     Codeowners(codeowners::Args),
@@ -44,6 +49,7 @@ enum Command {
     People(people::Args),
     Plan(plan::Args),
     Remind(remind::Args),
+    Reconcile(reconcile::Args),
     Request(request::Args),
     Review(review::Args),
 }
@@ -99,6 +105,7 @@ impl Common {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Approvals(args) => approvals::run(args),
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
@@ -107,6 +114,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::People(args) => people::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Remind(args) => remind::run(args),
+        Command::Reconcile(args) => reconcile::run(args),
         Command::Request(args) => request::run(args),
         Command::Review(args) => review::run(args),
     }

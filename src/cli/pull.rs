@@ -54,22 +54,85 @@ pub fn judge(
     let head_rev = Revision::at(repo, head)?;
     let computed = compute_with(repo, &merge_base, &pull.base.sha, &head_rev, as_of)?;
 
+    let facts = facts(client, &pull)?;
+    let dir = directory(
+        client,
+        &approval::teams_needed(&computed.plan, &computed.policies),
+    )?;
+    let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
+    Ok(Judged {
+        pull,
+        computed,
+        verdict,
+        merge_base,
+    })
+}
+
+/// A merged pull request judged as `apply` judges it before provisioning: on the head commit
+/// GitHub says was merged, with the policies of `base` (the first parent of the commit that
+/// brought it onto the default branch: the branch as it was when it merged), never the pull
+/// request's own `base.sha` and never a status. Returns the facts too: the evidence names the
+/// reviews by id.
+pub fn judge_merged(
+    client: &Client,
+    repo: &Repository,
+    pull: Pull,
+    base: &str,
+    as_of: DateTime<Utc>,
+) -> Result<(Judged, PullFacts)> {
+    let head = pull.head.sha.clone();
+    let number = pull.number;
+    let oid = git2::Oid::from_str(&head)
+        .map_err(|_| anyhow!("GitHub gave an invalid head commit `{head}` for #{number}"))?;
+    repo.find_commit(oid).map_err(|_| {
+        anyhow!(
+            "the merged head {head} of pull request #{number} is not in the local repository\nhint: fetch the pull requests' heads first: `git fetch origin '+refs/pull/*/head:refs/remotes/pull/*/head'`"
+        )
+    })?;
+    let merge_base = repo
+        .merge_base(oid, git2::Oid::from_str(base)?)
+        .with_context(|| format!("pull request #{number}'s head and the branch share no history"))?
+        .to_string();
+    let head_rev = Revision::at(repo, &head)?;
+    let computed = compute_with(repo, &merge_base, base, &head_rev, as_of)?;
+    let facts = facts(client, &pull)?;
+    let dir = directory(
+        client,
+        &approval::teams_needed(&computed.plan, &computed.policies),
+    )?;
+    let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
+    Ok((
+        Judged {
+            pull,
+            computed,
+            verdict,
+            merge_base,
+        },
+        facts,
+    ))
+}
+
+/// What GitHub says about a pull request that the verdict needs: author, commit authors and
+/// pushers, files, reviews and override comments. An override written as a conversation
+/// comment counts for the head only when written after portcullis first saw that head.
+pub fn facts(client: &Client, pull: &Pull) -> Result<PullFacts> {
+    let head = &pull.head.sha;
     let mut facts = PullFacts {
-        number,
+        number: pull.number,
         author: pull.user.login.clone(),
         head_sha: head.clone(),
         ..PullFacts::default()
     };
-    for c in client.pull_commits(number)? {
+    for c in client.pull_commits(pull.number)? {
         for u in [c.author, c.committer].into_iter().flatten() {
             facts.committers.insert(u.login);
         }
     }
-    for f in client.pull_files(number)? {
+    for f in client.pull_files(pull.number)? {
         facts.files.extend(f.previous_filename);
         facts.files.push(f.filename);
     }
-    for r in client.pull_reviews(number)? {
+    for r in client.pull_reviews(pull.number)? {
         // A deleted account's review has no user and cannot count.
         let Some(user) = r.user else { continue };
         let state = ReviewState::parse(&r.state);
@@ -92,7 +155,7 @@ pub fn judge(
             commit: r.commit_id,
         });
     }
-    let comments = client.comments(number)?;
+    let comments = client.comments(pull.number)?;
     if comments
         .iter()
         .any(|c| approval::parse_override(&c.body).is_some())
@@ -125,17 +188,7 @@ pub fn judge(
             });
         }
     }
-    let dir = directory(
-        client,
-        &approval::teams_needed(&computed.plan, &computed.policies),
-    )?;
-    let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
-    Ok(Judged {
-        pull,
-        computed,
-        verdict,
-        merge_base,
-    })
+    Ok(facts)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {

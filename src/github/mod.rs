@@ -9,11 +9,13 @@
 //! - issues and conversation comments: `GET/POST issues`, `GET/PATCH issues/{n}`,
 //!   `GET/POST issues/{n}/comments`, `PATCH issues/comments/{id}`, `POST issues/{n}/labels`;
 //! - commit statuses: `POST statuses/{sha}`, `GET commits/{sha}/statuses`;
+//! - the pull requests of a commit: `GET commits/{sha}/pulls`;
 //! - git data, so commits are made without git credentials: `GET git/ref/heads/{branch}`,
 //!   `POST git/refs`, `PATCH git/refs/heads/{branch}`, `POST git/blobs`, `GET git/blobs/{sha}`,
 //!   `POST git/trees`, `GET/POST git/commits`, `GET contents/{path}?ref=`;
 //! - teams and users: `GET /orgs/{org}/teams/{slug}/members`,
-//!   `GET/PUT/DELETE /orgs/{org}/teams/{slug}/memberships/{login}`, `GET /users/{login}`.
+//!   `GET/PUT/DELETE /orgs/{org}/teams/{slug}/memberships/{login}`, `GET /users/{login}`,
+//!   `GET /user`.
 //!
 //! **Lists** are read 100 per page, following `Link: rel="next"`; a failed page fails the whole
 //! call, never a silently partial list (the applier computes removals from these lists).
@@ -144,6 +146,18 @@ impl Client {
         Ok(pulls)
     }
 
+    /// The pull requests a commit belongs to: for a commit of the default branch, the merged
+    /// pull request that brought it (its merge, squash or rebased commit).
+    pub fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
+        let mut pulls: Vec<Pull> = self
+            .http
+            .list(&self.repo(&format!("commits/{}/pulls", segment(sha)?)))?;
+        for p in &mut pulls {
+            p.merged |= p.merged_at.is_some();
+        }
+        Ok(pulls)
+    }
+
     pub fn pull_commits(&self, number: u64) -> Result<Vec<PullCommit>> {
         self.http
             .list(&self.repo(&format!("pulls/{number}/commits")))
@@ -177,12 +191,6 @@ impl Client {
             &self.repo(&format!("pulls/{number}")),
             Some(&fields),
         )
-    }
-
-    /// The pull requests that brought a commit (`GET commits/{sha}/pulls`).
-    pub fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
-        self.http
-            .list(&self.repo(&format!("commits/{}/pulls", segment(sha)?)))
     }
 
     pub fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> {
@@ -370,6 +378,11 @@ impl Client {
             None,
             &[404],
         )
+    }
+
+    /// The user the token belongs to: what portcullis itself is called on GitHub.
+    pub fn me(&self) -> Result<User> {
+        self.http.json(Method::GET, "/user", None)
     }
 
     pub fn user(&self, login: &str) -> Result<Option<User>> {

@@ -11,7 +11,9 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod command;
+pub mod github_team;
 pub mod ldap;
+pub mod manual;
 pub mod memory;
 pub mod postgres;
 pub mod scim;
@@ -54,6 +56,18 @@ pub trait Provisioner {
 /// from the variables the policy names and tests can pass their own.
 pub fn connect(
     app: &App,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Box<dyn Provisioner>> {
+    connect_in(app, None, root, env)
+}
+
+/// [`connect`] with the org-wide settings: a `github-team` provisioner without its own `org`
+/// uses the settings' `org`. The `github-team` and `manual` types reach GitHub through
+/// `GITHUB_API_URL`, `GITHUB_TOKEN` and `GITHUB_REPOSITORY`, looked up through `env`.
+pub fn connect_in(
+    app: &App,
+    settings: Option<&model::Settings>,
     root: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn Provisioner>> {
@@ -117,14 +131,47 @@ pub fn connect(
                 .map_err(context)?,
             )
         }
-        model::Provisioner::GithubTeam { .. } | model::Provisioner::Manual { .. } => bail!(
-            "app `{}` ({}): the `{}` provisioner is not available in this build",
-            app.id.value,
-            app.file,
-            app.provisioner.kind()
-        ),
+        model::Provisioner::GithubTeam { org, .. } => {
+            let Some(org) = org.as_deref().or(settings.map(|s| s.org.as_str())) else {
+                bail!(
+                    "app `{}` ({}): no GitHub organisation for its teams\nhint: set `provisioner.org`, or `org` in policies/settings.yaml",
+                    app.id.value,
+                    app.file
+                );
+            };
+            let client = github_client(env, &secret).map_err(context)?;
+            Box::new(github_team::GithubTeam::new(client, org))
+        }
+        model::Provisioner::Manual { checklist } => {
+            let client = github_client(env, &secret).map_err(context)?;
+            Box::new(manual::Manual::new(
+                client,
+                manual::Config {
+                    app: app.id.value.clone(),
+                    app_name: app.name.clone(),
+                    owners: app.owners.clone(),
+                    checklist: checklist.clone(),
+                },
+            ))
+        }
     };
     Ok(backend)
+}
+
+/// The GitHub client of the `github-team` and `manual` types, from the same variables as
+/// every GitHub call (SPEC section 8).
+fn github_client(
+    env: &dyn Fn(&str) -> Option<String>,
+    secret: &dyn Fn(&str) -> Result<String>,
+) -> Result<crate::github::Client> {
+    let api = env("GITHUB_API_URL")
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| crate::github::DEFAULT_API_URL.to_owned());
+    let repository = secret("GITHUB_REPOSITORY")?;
+    Ok(
+        crate::github::Client::new(&api, Some(&secret("GITHUB_TOKEN")?), &repository)?
+            .with_retry_policy(crate::github::RetryPolicy::from_env()?),
+    )
 }
 
 /// The name of the group, team or database role a role maps to (`roles.<r>.target`, default
@@ -139,7 +186,11 @@ pub fn target_of(role: &Role) -> &str {
 /// escapes the DN itself.
 pub fn account_for(app: &App, person: &Person) -> Result<String, String> {
     let template = match &app.provisioner {
-        model::Provisioner::GithubTeam { login, .. } => login.as_deref().unwrap_or("{github}"),
+        // GitHub logins compare case-insensitively; the team listing is lower-cased too.
+        model::Provisioner::GithubTeam { login, .. } => {
+            return render_login(login.as_deref().unwrap_or("{github}"), person)
+                .map(|l| l.to_lowercase());
+        }
         model::Provisioner::Postgres { login, .. } => login.as_deref().unwrap_or("{id}"),
         model::Provisioner::Scim { login, .. } => login.as_deref().unwrap_or("{email}"),
         model::Provisioner::Ldap { login, .. } => &ldap::MemberTemplate::parse(login)?.value,

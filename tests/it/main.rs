@@ -6,6 +6,7 @@
 mod fake_github;
 mod support;
 
+mod apply;
 mod approval;
 mod base;
 mod cli;
@@ -16,6 +17,7 @@ mod github;
 mod lifecycle;
 mod pr_flow;
 mod provisioner;
+mod provisioner_github;
 mod render;
 mod request;
 mod request_cli;

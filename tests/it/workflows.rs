@@ -46,6 +46,7 @@ fn the_spec_workflows_exist() {
         "expire.yml",
         "review.yml",
         "people-sync.yml",
+        "apply.yml",
     ] {
         assert!(names.iter().any(|n| n == w), "{w} missing from {names:?}");
     }
@@ -116,4 +117,59 @@ fn no_workflow_uses_pull_request_target() {
             "{name}: pull_request_target runs with secrets on untrusted code"
         );
     }
+}
+
+/// Every string in a workflow with the key path that leads to it.
+fn strings<'a>(node: &'a Node, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a str)>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                path.push(k.name.clone());
+                strings(v, path, out);
+                path.pop();
+            }
+        }
+        Value::Seq(items) => items.iter().for_each(|i| strings(i, path, out)),
+        Value::Str(s) => out.push((path.clone(), s)),
+        _ => {}
+    }
+}
+
+#[test]
+fn secrets_reach_steps_only_through_env() {
+    for (name, node) in workflows() {
+        let mut found = Vec::new();
+        strings(&node, &mut Vec::new(), &mut found);
+        for (path, s) in found {
+            if s.contains("secrets.") {
+                assert_eq!(
+                    path.iter().rev().nth(1).map(String::as_str),
+                    Some("env"),
+                    "{name}: a secret outside `env:` at {}",
+                    path.join(".")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn apply_runs_on_push_and_daily_and_never_cancels_a_run() {
+    let (_, apply) = workflows()
+        .into_iter()
+        .find(|(n, _)| n == "apply.yml")
+        .expect("apply.yml");
+    let on = apply.get("on").expect("on:");
+    assert!(on.get("push").and_then(|p| p.get("branches")).is_some());
+    assert!(
+        on.get("schedule").is_some(),
+        "a daily run catches missed expiries"
+    );
+    let concurrency = apply.get("concurrency").expect("a concurrency group");
+    assert!(concurrency.get("group").and_then(Node::as_str).is_some());
+    assert_eq!(
+        concurrency.get("cancel-in-progress").map(|c| &c.value),
+        Some(&Value::Bool(false)),
+        "a cancelled pending run may be the only one that applies a merge"
+    );
 }

@@ -428,6 +428,16 @@ impl FakeGitHub {
         self.requested_reviewers(pr).0
     }
 
+    /// Closes (or with `open`, reopens) an issue as the token's user.
+    pub fn set_issue_state(&self, token: &str, number: u64, state: &str) {
+        self.act(
+            token,
+            "PATCH",
+            &format!("issues/{number}"),
+            json!({"state": state}),
+        );
+    }
+
     // -- faults and the request log --
 
     /// The next `count` requests with `method` (`*` for any) whose raw path and query contain

@@ -291,6 +291,7 @@ impl State {
 
     fn route(&mut self, req: &Req<'_>, segs: &[&str]) -> Res {
         match (req.method, segs) {
+            ("GET", ["user"]) => Reply::ok(self.people.user_json(&req.login)),
             ("GET", ["users", login]) => match self.people.find(login) {
                 Some(u) => Reply::ok(self.people.user_json(&u.login.clone())),
                 None => Err(Reply::not_found()),

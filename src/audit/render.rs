@@ -1,0 +1,1 @@
+//! Holders, timelines and evidence packs as text, JSON, CSV and markdown.

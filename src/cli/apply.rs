@@ -1,0 +1,682 @@
+//! `apply`: makes every target match the head of the default branch (SPEC section 7).
+//!
+//! In order: take the lock; verify the evidence chain; record a killed run's journal; find the
+//! branch's head from the API and require it to descend from the last applied commit; verify
+//! every commit since (pull request, approvals on the merged head with the base's policies,
+//! merged content = approved content); refuse when the rules at head carry an unverified
+//! change; carry the quarantine forward; compute the desired state; list every target; plan
+//! with the guards; open the security team's issues; run the operations, journaling each;
+//! open the owners' emergency reviews; record evidence and the new state.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use anyhow::{Result, anyhow};
+use git2::Oid;
+
+use super::applier::{self, Chain, Issues, Refusal, now};
+use super::verify::{self, Checked, Status};
+use super::{Common, Outcome};
+use crate::diag::render::markdown::escape;
+use crate::evidence::{self, Action, Draft, Kind};
+use crate::github::Client;
+use crate::ledger;
+use crate::plan;
+use crate::provision::ops::{self, Hold, Op};
+use crate::provision::{GrantKey, desired, execute};
+
+/// Make every target match the default branch's head: verified grants only, revocations first
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Show what would change, and change nothing (no target, issue, note or state is written)
+    #[arg(long)]
+    dry_run: bool,
+    /// Let a target lose more than 25% of its members (and more than 2) in this run
+    #[arg(long)]
+    allow_mass_removal: bool,
+    /// The default branch
+    #[arg(long, value_name = "NAME", default_value = "main")]
+    branch: String,
+    /// First run only: the commit up to which the branch is trusted as reviewed; later runs
+    /// verify every commit since the last applied one
+    #[arg(long, value_name = "REV")]
+    trust_from: Option<String>,
+}
+
+const SECURITY_LABEL: &str = "portcullis-security";
+const EMERGENCY_LABEL: &str = "portcullis-emergency-review";
+
+pub(super) fn refuse(r: Refusal) -> Result<Outcome> {
+    eprintln!("refused: {}", r.0);
+    Ok(Outcome::Findings)
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
+}
+
+/// A name as an inline code span: inert in markdown, shown as written.
+fn code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c == '`' || c.is_control() { ' ' } else { c })
+        .collect();
+    format!("`{clean}`")
+}
+
+fn key_of(c: &plan::Change) -> GrantKey {
+    GrantKey {
+        app: c.app.clone(),
+        person: c.person.clone(),
+        role: c.role.clone(),
+    }
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let started = now();
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match ledger::lock(&repo, &started) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                return match e.downcast::<ledger::Locked>() {
+                    Ok(locked) => refuse(Refusal(locked.to_string())),
+                    Err(e) => Err(e),
+                };
+            }
+        }
+    };
+    let mut chain = match Chain::open(&repo)? {
+        Ok(c) => c,
+        Err(r) => return refuse(r),
+    };
+    let (in_doubt, resumed) = applier::recover(&repo, &mut chain, !args.dry_run)?;
+    let mut out = String::new();
+    if let Some(note) = &resumed {
+        let _ = writeln!(out, "resumed: {note}");
+    }
+
+    let client = Client::from_env()?;
+    let state = ledger::read_state(&repo)?;
+    let branch = &args.branch;
+    let head_sha = client.branch_sha(branch)?.ok_or_else(|| {
+        anyhow!("the branch `{branch}` does not exist on GitHub\nhint: pass `--branch NAME`")
+    })?;
+    let head = Oid::from_str(&head_sha)?;
+    repo.find_commit(head).map_err(|_| {
+        anyhow!(
+            "the head {head_sha} of `{branch}` is not in the local repository\nhint: fetch it first: `git fetch origin {branch}`"
+        )
+    })?;
+    let applied = match (&state.applied, &args.trust_from) {
+        (Some(a), None) => Oid::from_str(a)?,
+        (None, Some(rev)) => crate::git::commit_at(&repo, rev)?.id(),
+        (Some(a), Some(_)) => {
+            return refuse(Refusal(format!(
+                "`--trust-from` is for the first run only: this repository is applied up to {a}"
+            )));
+        }
+        (None, None) => {
+            return refuse(Refusal(
+                "nothing was applied from this repository yet, so there is no commit to verify from\nhint: pick the commit whose access is known to be in place and run `portcullis apply --trust-from <commit>` once".into(),
+            ));
+        }
+    };
+    if !ledger::descends(&repo, head, applied)? {
+        return refuse(Refusal(format!(
+            "the head {head} of `{branch}` does not descend from the last applied commit {applied}: the branch's history was rewritten, and nothing is applied from it\nhint: restore the branch's history, and tell the security team"
+        )));
+    }
+    let range = ledger::first_parent_range(&repo, head, applied)?;
+    let loaded = match applier::load_at(&repo, &head_sha)? {
+        Ok(l) => l,
+        Err(r) => return refuse(r),
+    };
+    let catalog = &loaded.catalog;
+    let rules = verify::rule_paths(catalog);
+    let checked = verify::check(&client, &repo, &range, &rules, branch, as_of)?;
+    let _ = writeln!(
+        out,
+        "apply: `{branch}` at {} (last applied {}, {} new commit(s))",
+        short(&head_sha),
+        short(&applied.to_string()),
+        range.len()
+    );
+
+    // The rules provisioning reads (policies, schemas, command programs) must be the ones the
+    // last applied commit had, changed only by verified pull requests built on them.
+    let mut trusted = verify::fingerprint(&repo, applied, &rules)?;
+    let mut unverified_rules = Vec::new();
+    for c in &checked {
+        if !c.commit.rules_changed {
+            continue;
+        }
+        let id = Oid::from_str(&c.commit.sha)?;
+        let parent = Oid::from_str(&c.commit.parent)?;
+        if matches!(c.status, Status::Verified(_)) {
+            if verify::fingerprint(&repo, parent, &rules)? == trusted {
+                trusted = verify::fingerprint(&repo, id, &rules)?;
+            }
+        } else {
+            unverified_rules.push(c.commit.sha.clone());
+        }
+    }
+    let rules_ok = verify::fingerprint(&repo, head, &rules)? == trusted;
+
+    // Quarantine: carried from earlier runs, then this range's commits in order.
+    let mut quarantine = state.quarantine.clone();
+    let mut held_back: Vec<(String, plan::Change, String)> = Vec::new();
+    for c in &checked {
+        let sha = &c.commit.sha;
+        match &c.status {
+            Status::Irrelevant => {}
+            Status::Verified(v) => {
+                for ch in &c.commit.changes {
+                    let spot = (ch.file.clone(), ch.role.clone());
+                    if let Some(why) = v.uncovered.get(&spot) {
+                        let reason = format!("changed {} and {why}", ch.file);
+                        if quarantine.unverified(sha, ch, &reason) {
+                            held_back.push((sha.clone(), ch.clone(), reason));
+                        }
+                    } else if quarantine.verified(ch, v.full.get(&spot).copied().unwrap_or(false)) {
+                        let _ = writeln!(
+                            out,
+                            "released: {} (approved again in #{})",
+                            key_of(ch),
+                            v.pr
+                        );
+                    }
+                }
+            }
+            Status::Unverified { reason, .. } => {
+                for ch in &c.commit.changes {
+                    if quarantine.unverified(sha, ch, reason) {
+                        held_back.push((sha.clone(), ch.clone(), reason.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let at_head: std::collections::HashSet<GrantKey> = catalog
+        .grant_files
+        .iter()
+        .flat_map(|f| {
+            f.grants.iter().map(|g| GrantKey {
+                app: f.app.value.clone(),
+                person: f.person.value.clone(),
+                role: g.role.value.clone(),
+            })
+        })
+        .collect();
+    quarantine.settle(|k| at_head.contains(k));
+    report_commits(&mut out, &checked);
+
+    let mut failures: Vec<String> = Vec::new();
+    let security = catalog
+        .settings
+        .as_ref()
+        .map(|s| s.security_team.clone())
+        .unwrap_or_default();
+    let mut security_issues = Issues::new(&client, SECURITY_LABEL);
+    let mut open_security_issues = |out: &mut String, failures: &mut Vec<String>| {
+        for c in &checked {
+            let Some((reason, pr)) = alarm(c) else {
+                continue;
+            };
+            let held: Vec<&(String, plan::Change, String)> =
+                held_back.iter().filter(|h| h.0 == c.commit.sha).collect();
+            let (title, body) = security_issue(c, &reason, pr, &held, &security, branch);
+            let marker = format!("<!-- portcullis:unverified commit={} -->", c.commit.sha);
+            match security_issues.once(&marker, &title, &body) {
+                Ok(Some(n)) => {
+                    let _ = writeln!(
+                        out,
+                        "reported: commit {} in issue #{n}",
+                        short(&c.commit.sha)
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => failures.push(format!("cannot open the security team's issue: {e:#}")),
+            }
+        }
+    };
+    if !rules_ok {
+        if !args.dry_run {
+            open_security_issues(&mut out, &mut failures);
+        }
+        print!("{out}");
+        let by: Vec<&str> = unverified_rules.iter().map(|s| short(s)).collect();
+        return refuse(Refusal(format!(
+            "the rules at {} (policies/, schemas/ or a command program) carry changes without verified approvals (commit {}): nothing is provisioned from them\nhint: revert those changes through a pull request the security team approves",
+            short(&head_sha),
+            if by.is_empty() {
+                "unknown".to_owned()
+            } else {
+                by.join(", ")
+            }
+        )));
+    }
+
+    let want = desired::desired(catalog, &loaded.unreadable, &quarantine, as_of);
+    let mut backends = applier::backends(catalog, &root);
+    let observed = execute::observe(&want, &mut backends, |_| true);
+    let (unmanaged, people) = applier::app_indexes(catalog);
+    let planned = ops::plan(
+        &want,
+        &observed,
+        &ops::Options {
+            unmanaged: &unmanaged,
+            people: &people,
+            allow_mass_removal: args.allow_mass_removal,
+            in_doubt: &in_doubt,
+        },
+    );
+    let mut attributed: HashMap<GrantKey, String> = HashMap::new();
+    for c in &checked {
+        for ch in &c.commit.changes {
+            attributed.insert(key_of(ch), c.commit.sha.clone());
+        }
+    }
+    let attribute = |op: &Op| -> Option<String> {
+        if op.role.is_empty() {
+            return None;
+        }
+        attributed
+            .get(&GrantKey {
+                app: op.target.app.clone(),
+                person: op.person.clone(),
+                role: op.role.clone(),
+            })
+            .cloned()
+    };
+    let work: Vec<(Op, Option<String>)> = planned
+        .ops
+        .iter()
+        .map(|o| (o.clone(), attribute(o)))
+        .collect();
+    for q in &quarantine.entries {
+        let _ = writeln!(
+            out,
+            "quarantined: {} (commit {}: {})",
+            q.key,
+            short(&q.commit),
+            q.reason
+        );
+    }
+    report_held(&mut out, &planned.held, &mut failures);
+    let alarms = checked.iter().filter(|c| alarm(c).is_some()).count();
+    let refused = alarms > 0
+        || planned
+            .held
+            .iter()
+            .any(|h| !matches!(h.hold, Hold::ListingFailed(_)));
+
+    if args.dry_run {
+        for (op, _) in &work {
+            let _ = writeln!(out, "would {}: {}", describe(op), op.why);
+        }
+        let _ = writeln!(
+            out,
+            "dry run: {} change(s) planned, nothing was written",
+            work.len()
+        );
+        print!("{out}");
+        return finish(failures, refused);
+    }
+
+    open_security_issues(&mut out, &mut failures);
+    let mut run = evidence::Run {
+        id: applier::run_id(&started),
+        started_at: started.clone(),
+        finished_at: None,
+    };
+    let done = applier::execute_journaled(&repo, &run, &head_sha, &work, &mut backends)?;
+    drop(backends);
+    let mut counts = [0usize; 5];
+    for d in &done {
+        let a = &d.action;
+        counts[a.result as usize] += 1;
+        let detail = a
+            .error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} {}: {}{detail}",
+            a.result.as_str(),
+            describe(&d.op),
+            d.op.why,
+        );
+        if a.result == evidence::Outcome::Failed {
+            failures.push(format!("{} failed", describe(&d.op)));
+        }
+    }
+
+    // The owners' after-the-fact review of emergency grants, once per grant and commit.
+    let mut reviews = Issues::new(&client, EMERGENCY_LABEL);
+    for c in &checked {
+        let Status::Verified(v) = &c.status else {
+            continue;
+        };
+        for e in &v.emergency {
+            let marker = format!(
+                "<!-- portcullis:emergency-review commit={} app={} person={} role={} -->",
+                c.commit.sha, e.app, e.person, e.role
+            );
+            let owners = catalog
+                .apps
+                .get(&e.app)
+                .map(|a| a.owners.join(", "))
+                .unwrap_or_default();
+            let (title, body) = emergency_issue(e, v, &owners);
+            match reviews.once(&marker, &title, &body) {
+                Ok(Some(n)) => {
+                    let _ = writeln!(out, "review: emergency grant {} in issue #{n}", key_of(e));
+                }
+                Ok(None) => {}
+                Err(err) => failures.push(format!("cannot open the emergency review: {err:#}")),
+            }
+        }
+    }
+
+    // Evidence: a record per commit verified or quarantined in this range, then the run's own.
+    run.finished_at = Some(now());
+    let mut by_commit: HashMap<Option<String>, Vec<Action>> = HashMap::new();
+    for d in &done {
+        by_commit
+            .entry(d.commit.clone())
+            .or_default()
+            .push(d.action.clone());
+    }
+    for h in &planned.held {
+        for op in &h.ops {
+            by_commit.entry(attribute(op)).or_default().push(Action {
+                op: op.kind.as_str().to_owned(),
+                app: op.target.app.clone(),
+                person: op.person.clone(),
+                role: op.role.clone(),
+                target: op.target.target.clone(),
+                account: Some(op.account.clone()),
+                result: evidence::Outcome::Skipped,
+                error: Some(h.hold.to_string()),
+                at: run.finished_at.clone().unwrap_or_default(),
+            });
+        }
+    }
+    let mut drafts = Vec::new();
+    for c in &checked {
+        let mut actions = by_commit
+            .remove(&Some(c.commit.sha.clone()))
+            .unwrap_or_default();
+        for (_, ch, reason) in held_back.iter().filter(|h| h.0 == c.commit.sha) {
+            actions.push(skipped(catalog, ch, reason, &started));
+        }
+        let draft = |pr, pr_head, approvals, override_, bypass| Draft {
+            kind: Kind::Apply,
+            commit: c.commit.sha.clone(),
+            pr,
+            pr_head,
+            approvals,
+            override_,
+            bypass,
+            run: run.clone(),
+            actions,
+        };
+        match &c.status {
+            Status::Irrelevant => {}
+            Status::Verified(v) => drafts.push(draft(
+                Some(v.pr),
+                Some(v.pr_head.clone()),
+                v.approvals.clone(),
+                v.override_.clone(),
+                (!v.uncovered.is_empty()).then(|| {
+                    format!(
+                        "part of the change is not what pull request #{} had approved",
+                        v.pr
+                    )
+                }),
+            )),
+            Status::Unverified {
+                reason,
+                pr,
+                pr_head,
+            } => drafts.push(draft(
+                *pr,
+                pr_head.clone(),
+                Vec::new(),
+                None,
+                Some(reason.clone()),
+            )),
+        }
+    }
+    let own: Vec<Action> = by_commit.into_values().flatten().collect();
+    if !own.is_empty() {
+        drafts.push(Draft {
+            kind: Kind::Run,
+            commit: head_sha.clone(),
+            pr: None,
+            pr_head: None,
+            approvals: Vec::new(),
+            override_: None,
+            bypass: None,
+            run: run.clone(),
+            actions: own,
+        });
+    }
+    let records = drafts.len();
+    chain.append(&repo, drafts)?;
+    let new_state = ledger::State {
+        version: 1,
+        applied: Some(head_sha.clone()),
+        quarantine,
+    };
+    if new_state.applied != state.applied || new_state.quarantine != state.quarantine {
+        ledger::write_state(&repo, &new_state, &format!("apply {head_sha}"))?;
+    }
+    ledger::remove_journal(&repo)?;
+    let _ = writeln!(
+        out,
+        "summary: {} changed, {} unchanged, {} pending, {} failed, {} held back; {} commit(s) quarantined; {} evidence record(s); applied up to {}",
+        counts[evidence::Outcome::Changed as usize],
+        counts[evidence::Outcome::Unchanged as usize],
+        counts[evidence::Outcome::Pending as usize],
+        counts[evidence::Outcome::Failed as usize],
+        planned.held.iter().map(|h| h.ops.len()).sum::<usize>(),
+        alarms,
+        records,
+        short(&head_sha)
+    );
+    std::io::stdout().write_all(out.as_bytes())?;
+    finish(failures, refused)
+}
+
+/// Held targets, one line per reason: a system that is down holds all its targets at once.
+pub(super) fn report_held(out: &mut String, held: &[ops::Held], failures: &mut Vec<String>) {
+    let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+    for h in held {
+        let reason = h.hold.to_string();
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, targets)) => targets.push(h.target.to_string()),
+            None => by_reason.push((reason, vec![h.target.to_string()])),
+        }
+        if matches!(h.hold, Hold::ListingFailed(_)) {
+            failures.push(format!("`{}` could not be listed", h.target));
+        }
+    }
+    for (reason, targets) in by_reason {
+        let _ = writeln!(out, "held: {}: {reason}", targets.join(", "));
+    }
+}
+
+/// Exit 2 when a target or GitHub failed, 1 when something was refused or held back.
+pub(super) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
+    if !failures.is_empty() {
+        let shown: Vec<&str> = failures.iter().take(5).map(String::as_str).collect();
+        let more = if failures.len() > 5 {
+            format!(" and {} more", failures.len() - 5)
+        } else {
+            String::new()
+        };
+        return Err(anyhow!(
+            "{} failure(s) (details above): {}{more}\nhint: everything else was done and recorded; the next run retries what failed",
+            failures.len(),
+            shown.join("; ")
+        ));
+    }
+    Ok(if refused {
+        Outcome::Findings
+    } else {
+        Outcome::Success
+    })
+}
+
+pub(super) fn describe(op: &Op) -> String {
+    format!("{} `{}` in `{}`", op.kind.as_str(), op.account, op.target)
+}
+
+/// Why a commit must be reported to the security team, and its pull request.
+fn alarm(c: &Checked) -> Option<(String, Option<u64>)> {
+    match &c.status {
+        Status::Irrelevant => None,
+        Status::Unverified { reason, pr, .. } => Some((reason.clone(), *pr)),
+        Status::Verified(v) if !v.uncovered.is_empty() => Some((
+            format!(
+                "part of what landed is not what pull request #{} had approved",
+                v.pr
+            ),
+            Some(v.pr),
+        )),
+        Status::Verified(_) => None,
+    }
+}
+
+fn report_commits(out: &mut String, checked: &[Checked]) {
+    for c in checked {
+        let sha = short(&c.commit.sha);
+        match &c.status {
+            Status::Irrelevant => {}
+            Status::Verified(v) => {
+                let who: Vec<String> = v
+                    .approvals
+                    .iter()
+                    .map(|a| format!("{} @{}", a.as_, a.reviewer))
+                    .collect();
+                let how = match &v.override_ {
+                    Some(o) => format!("override by @{}: {}", o.by, o.reason),
+                    None if who.is_empty() => "auto-approved or removals only".to_owned(),
+                    None => who.join(", "),
+                };
+                let _ = writeln!(out, "verified: {sha} is #{} ({how})", v.pr);
+                for (spot, why) in &v.uncovered {
+                    let _ = writeln!(out, "unverified: {sha}: `{}` in {} {why}", spot.1, spot.0);
+                }
+            }
+            Status::Unverified { reason, .. } => {
+                let _ = writeln!(out, "unverified: {sha} {reason}");
+            }
+        }
+    }
+}
+
+fn skipped(catalog: &crate::model::Catalog, ch: &plan::Change, reason: &str, at: &str) -> Action {
+    let app = catalog.apps.get(&ch.app);
+    let target = app
+        .and_then(|a| a.roles.get(&ch.role))
+        .map(|r| crate::provisioner::target_of(r).to_owned())
+        .unwrap_or_else(|| ch.role.clone());
+    let account = app.and_then(|a| {
+        catalog
+            .people
+            .get(&ch.person)
+            .and_then(|p| crate::provisioner::account_for(a, p).ok())
+    });
+    Action {
+        op: "add".into(),
+        app: ch.app.clone(),
+        person: ch.person.clone(),
+        role: ch.role.clone(),
+        target,
+        account,
+        result: evidence::Outcome::Skipped,
+        error: Some(format!("not provisioned: {reason}")),
+        at: at.to_owned(),
+    }
+}
+
+fn security_issue(
+    c: &Checked,
+    reason: &str,
+    pr: Option<u64>,
+    held: &[&(String, plan::Change, String)],
+    security: &str,
+    branch: &str,
+) -> (String, String) {
+    let sha = &c.commit.sha;
+    let title = format!("Unverified change on {branch}: commit {}", short(sha));
+    let mut body = format!(
+        "**A change reached {} without verified approvals.** portcullis did not provision what it grants.\n\n- commit: {}\n- why: {}\n",
+        code(branch),
+        code(sha),
+        escape(reason)
+    );
+    if let Some(n) = pr {
+        let _ = writeln!(body, "- pull request: #{n}");
+    }
+    if c.commit.rules_changed {
+        body.push_str("- it changes the rules provisioning reads (`policies/`, `schemas/` or a command program): nothing is provisioned until they are back to approved content\n");
+    }
+    if !held.is_empty() {
+        body.push_str("\nHeld back:\n\n");
+        for (_, ch, _) in held {
+            let _ = writeln!(
+                body,
+                "- {} {} for {} ({})",
+                ch.op.as_str(),
+                code(&format!("{}:{}", ch.app, ch.role)),
+                code(&ch.person),
+                code(&ch.file)
+            );
+        }
+    }
+    let _ = write!(
+        body,
+        "\nRevocations in the commit are provisioned: removing access is the safe side.\n\nTo release a held-back grant, remove it and request it again through a pull request, or approve a pull request that changes it with the role's full approvals.\n\n{security}\n"
+    );
+    (title, body)
+}
+
+fn emergency_issue(e: &plan::Change, v: &verify::Verified, owners: &str) -> (String, String) {
+    let title = format!(
+        "Review emergency access: {}:{} for {}",
+        e.app, e.role, e.person
+    );
+    let after = e.after.as_ref();
+    let approvers: Vec<String> = v
+        .approvals
+        .iter()
+        .map(|a| format!("{} ({})", code(&a.reviewer), escape(&a.as_)))
+        .collect();
+    let body = format!(
+        "**Emergency access was granted and provisioned.** The app's owners review it now, after the fact.\n\n- grant: {} for {} ({})\n- expires: {}\n- justification: {}\n- approved in #{} by {}\n\n{owners}: confirm it was needed, or revoke it with a pull request that removes the grant. Close this issue once reviewed.\n",
+        code(&format!("{}:{}", e.app, e.role)),
+        code(&e.person),
+        code(&e.file),
+        code(after.and_then(|a| a.expires.as_deref()).unwrap_or("none")),
+        escape(after.and_then(|a| a.justification.as_deref()).unwrap_or("")),
+        v.pr,
+        if approvers.is_empty() {
+            "nobody recorded".to_owned()
+        } else {
+            approvers.join(", ")
+        }
+    );
+    (title, body)
+}

@@ -1,0 +1,264 @@
+//! `reconcile`: reads every target's real membership and reports drift from the repository both
+//! ways: grants that are not provisioned (`missing`) and members the repository does not grant
+//! (`stray`). Accounts the app lists as `unmanaged` are never drift.
+//!
+//! The repository here is the **last applied commit** with the applier's quarantine, not the
+//! branch's head: commits not yet verified by `apply` are not drift, and `--fix` never
+//! provisions them. `--fix` repairs through the same path as `apply`: the lock, the journal,
+//! the removal guards, and a `run` evidence record.
+
+use std::fmt::Write as _;
+
+use anyhow::{Result, anyhow};
+use clap::ValueEnum;
+use serde::Serialize;
+
+use super::applier::{self, Chain, Refusal, now};
+use super::apply::{describe, finish, refuse};
+use super::{Common, Outcome};
+use crate::evidence::{self, Draft, Kind};
+use crate::ledger;
+use crate::provision::ops::{self, Hold};
+use crate::provision::{desired, execute};
+
+/// Report drift between the targets and the repository (the last applied commit); `--fix` repairs it
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Only this app's targets
+    #[arg(long, value_name = "A")]
+    app: Option<String>,
+    /// Repair the drift, with the same guards as `apply`
+    #[arg(long)]
+    fix: bool,
+    /// With `--fix`: let a target lose more than 25% of its members (and more than 2)
+    #[arg(long)]
+    allow_mass_removal: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Serialize)]
+struct JsonDrift<'a> {
+    app: &'a str,
+    target: &'a str,
+    account: &'a str,
+    /// `missing`: granted, not provisioned; `stray`: a member the repository does not grant.
+    kind: &'static str,
+    person: &'a str,
+    role: &'a str,
+    why: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonFailure<'a> {
+    app: &'a str,
+    target: &'a str,
+    error: &'a str,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let started = now();
+    let state = ledger::read_state(&repo)?;
+    let Some(applied) = state.applied.clone() else {
+        return refuse(Refusal(
+            "nothing was applied from this repository yet: there is no applied state to compare with\nhint: run `portcullis apply` first".into(),
+        ));
+    };
+    let loaded = match applier::load_at(&repo, &applied)? {
+        Ok(l) => l,
+        Err(r) => return refuse(r),
+    };
+    let catalog = &loaded.catalog;
+    if let Some(app) = &args.app
+        && !catalog.apps.contains_key(app)
+    {
+        return Err(anyhow!(
+            "no app `{app}` in the applied policies\nhint: one of: {}",
+            catalog.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let want = desired::desired(catalog, &loaded.unreadable, &state.quarantine, as_of);
+    let mut backends = applier::backends(catalog, &root);
+    let only = args.app.clone();
+    let observed = execute::observe(&want, &mut backends, |id| {
+        only.as_ref().is_none_or(|a| *a == id.app)
+    });
+    let (unmanaged, people) = applier::app_indexes(catalog);
+    let opts = ops::Options {
+        unmanaged: &unmanaged,
+        people: &people,
+        allow_mass_removal: args.allow_mass_removal,
+        in_doubt: &[],
+    };
+    let drift = ops::drift(&want, &observed, &opts);
+    let listing_failures: Vec<(String, String, String)> = observed
+        .iter()
+        .filter_map(|(id, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| (id.app.clone(), id.target.clone(), e.clone()))
+        })
+        .collect();
+    let drifted = drift
+        .values()
+        .map(|d| d.missing.len() + d.stray.len())
+        .sum::<usize>();
+
+    match args.format {
+        Format::Json => {
+            let mut items = Vec::new();
+            for d in drift.values() {
+                for (kind, list) in [("missing", &d.missing), ("stray", &d.stray)] {
+                    for op in list {
+                        items.push(JsonDrift {
+                            app: &op.target.app,
+                            target: &op.target.target,
+                            account: &op.account,
+                            kind,
+                            person: &op.person,
+                            role: &op.role,
+                            why: &op.why,
+                        });
+                    }
+                }
+            }
+            let failed: Vec<JsonFailure<'_>> = listing_failures
+                .iter()
+                .map(|(app, target, error)| JsonFailure { app, target, error })
+                .collect();
+            let doc = serde_json::json!({
+                "applied": applied,
+                "drift": items,
+                "failed": failed,
+                "summary": {"targets": observed.len(), "missing": drift.values().map(|d| d.missing.len()).sum::<usize>(), "stray": drift.values().map(|d| d.stray.len()).sum::<usize>(), "failed": listing_failures.len()},
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Text => {
+            let mut out = String::new();
+            for d in drift.values() {
+                for op in &d.missing {
+                    let _ = writeln!(
+                        out,
+                        "missing: `{}` in `{}`: {}",
+                        op.account, op.target, op.why
+                    );
+                }
+                for op in &d.stray {
+                    let _ = writeln!(
+                        out,
+                        "stray: `{}` in `{}`: {}",
+                        op.account, op.target, op.why
+                    );
+                }
+            }
+            for (app, target, e) in &listing_failures {
+                let _ = writeln!(out, "failed: {app}/{target}: {e}");
+            }
+            let _ = writeln!(
+                out,
+                "reconcile: {} target(s) at applied commit {}: {drifted} drifted member(s), {} target(s) not listed",
+                observed.len(),
+                &applied[..applied.len().min(10)],
+                listing_failures.len()
+            );
+            print!("{out}");
+        }
+    }
+    let failures: Vec<String> = listing_failures
+        .iter()
+        .map(|(app, target, e)| format!("{app}/{target}: {e}"))
+        .collect();
+    if !args.fix || drifted == 0 {
+        return finish(failures, drifted > 0);
+    }
+
+    // --fix: the applier's guarded path.
+    let _lock = match ledger::lock(&repo, &started) {
+        Ok(l) => l,
+        Err(e) => {
+            return match e.downcast::<ledger::Locked>() {
+                Ok(locked) => refuse(Refusal(locked.to_string())),
+                Err(e) => Err(e),
+            };
+        }
+    };
+    let mut chain = match Chain::open(&repo)? {
+        Ok(c) => c,
+        Err(r) => return refuse(r),
+    };
+    let (in_doubt, _) = applier::recover(&repo, &mut chain, true)?;
+    let planned = ops::plan(
+        &want,
+        &observed,
+        &ops::Options {
+            in_doubt: &in_doubt,
+            ..opts
+        },
+    );
+    let work: Vec<_> = planned.ops.iter().map(|o| (o.clone(), None)).collect();
+    let mut run = evidence::Run {
+        id: applier::run_id(&started),
+        started_at: started.clone(),
+        finished_at: None,
+    };
+    let done = applier::execute_journaled(&repo, &run, &applied, &work, &mut backends)?;
+    run.finished_at = Some(now());
+    let mut out = String::new();
+    let mut failures = failures;
+    for d in &done {
+        let a = &d.action;
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            a.result.as_str(),
+            describe(&d.op),
+            d.op.why
+        );
+        if a.result == evidence::Outcome::Failed {
+            failures.push(format!(
+                "{} {}: {}",
+                describe(&d.op),
+                d.op.target,
+                a.error.clone().unwrap_or_default()
+            ));
+        }
+    }
+    let mut ignored = Vec::new();
+    super::apply::report_held(&mut out, &planned.held, &mut ignored);
+    if !done.is_empty() {
+        chain.append(
+            &repo,
+            vec![Draft {
+                kind: Kind::Run,
+                commit: applied.clone(),
+                pr: None,
+                pr_head: None,
+                approvals: Vec::new(),
+                override_: None,
+                bypass: None,
+                run,
+                actions: done.into_iter().map(|d| d.action).collect(),
+            }],
+        )?;
+    }
+    ledger::remove_journal(&repo)?;
+    print!("{out}");
+    let held = planned
+        .held
+        .iter()
+        .any(|h| !matches!(h.hold, Hold::ListingFailed(_)));
+    finish(failures, held)
+}

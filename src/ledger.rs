@@ -1,0 +1,286 @@
+//! Edge: what the applier keeps in the repository it applies, all under `.git/` or in git refs:
+//!
+//! - the **lock** `.git/portcullis/apply.lock`, created with `O_EXCL` so two applies never run at
+//!   once; it names the holder's host and process, and a lock whose process is gone (a killed
+//!   run on this host) is taken over;
+//! - the **journal** `.git/portcullis/journal`: the current run's lines (see
+//!   [`crate::provision::journal`]), each flushed to disk before the write it announces; removed
+//!   once the run's evidence is recorded, so a journal found at start is a killed run's;
+//! - the **state** `refs/portcullis/state`: a commit chain whose tree holds `state.json`, the last
+//!   applied commit and the quarantine, updated once per run in one ref update;
+//! - the **evidence notes** under `refs/notes/portcullis` (format: [`crate::evidence`]): records
+//!   are appended as lines to the note of the commit they name.
+//!
+//! Pushing the state and the notes to the remote is the workflow's job (`apply.yml`), not this
+//! module's.
+
+// An edge: files, clock, environment and processes are its business (see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use git2::{Oid, Repository, Signature};
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{NOTES_REF, Note};
+use crate::provision::quarantine::Quarantine;
+
+pub const STATE_REF: &str = "refs/portcullis/state";
+const STATE_FILE: &str = "state.json";
+
+fn dir(repo: &Repository) -> Result<PathBuf> {
+    let d = repo.path().join("portcullis");
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create `{}`", d.display()))?;
+    Ok(d)
+}
+
+fn signature() -> Result<Signature<'static>> {
+    Ok(Signature::now("portcullis", "portcullis@apply.invalid")?)
+}
+
+// ---- the lock ----
+
+/// Held while it lives; dropping it releases the lock.
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks whether the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Why the lock could not be taken: another run holds it.
+#[derive(Debug)]
+pub struct Locked {
+    pub holder: String,
+    pub path: PathBuf,
+}
+
+impl std::fmt::Display for Locked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "another apply is running on this repository ({}); two applies never run at once\nhint: wait for it to finish; if no apply is running, delete `{}`",
+            self.holder,
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for Locked {}
+
+/// Takes the apply lock, or fails with [`Locked`] when a live run holds it.
+pub fn lock(repo: &Repository, started_at: &str) -> Result<Lock> {
+    let path = dir(repo)?.join("apply.lock");
+    let me = format!(
+        "pid {} on {} since {started_at}",
+        std::process::id(),
+        hostname()
+    );
+    for _ in 0..2 {
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(me.as_bytes())?;
+                f.sync_all()?;
+                return Ok(Lock { path });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                if stale(&holder) {
+                    // The holder was killed on this host: its journal tells the next run what
+                    // it did, so taking its lock over is safe.
+                    std::fs::remove_file(&path).ok();
+                    continue;
+                }
+                return Err(Locked {
+                    holder: holder.trim().to_owned(),
+                    path,
+                }
+                .into());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create `{}`", path.display()));
+            }
+        }
+    }
+    bail!("cannot take the lock `{}`", path.display())
+}
+
+/// A lock written by a process of this host that no longer exists.
+fn stale(holder: &str) -> bool {
+    let mut words = holder.split_whitespace();
+    let (Some("pid"), Some(pid), Some("on"), Some(host)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    host == hostname() && pid > 0 && !alive(pid)
+}
+
+// ---- the journal ----
+
+pub fn journal_path(repo: &Repository) -> Result<PathBuf> {
+    Ok(dir(repo)?.join("journal"))
+}
+
+/// A killed run's journal, if one was left.
+pub fn read_journal(repo: &Repository) -> Result<Option<String>> {
+    let path = journal_path(repo)?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+    }
+}
+
+pub fn remove_journal(repo: &Repository) -> Result<()> {
+    let path = journal_path(repo)?;
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove `{}`", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The journal being written: every line is on disk when [`Journal::append`] returns.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+}
+
+impl Journal {
+    pub fn create(repo: &Repository) -> Result<Journal> {
+        let path = journal_path(repo)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot create `{}`", path.display()))?;
+        Ok(Journal { file, path })
+    }
+
+    pub fn append(&mut self, line: &str) -> Result<()> {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        self.file
+            .write_all(&bytes)
+            .and_then(|()| self.file.sync_data())
+            .with_context(|| format!("cannot write the journal `{}`", self.path.display()))
+    }
+}
+
+// ---- the state ----
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub version: u64,
+    /// The last commit of the default branch that was applied (full sha).
+    pub applied: Option<String>,
+    pub quarantine: Quarantine,
+}
+
+pub fn read_state(repo: &Repository) -> Result<State> {
+    let reference = match repo.find_reference(STATE_REF) {
+        Ok(r) => r,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(State::default()),
+        Err(e) => return Err(e).context(format!("cannot read `{STATE_REF}`")),
+    };
+    let commit = reference
+        .peel_to_commit()
+        .with_context(|| format!("`{STATE_REF}` does not point at a commit"))?;
+    let entry = commit
+        .tree()?
+        .get_name(STATE_FILE)
+        .ok_or_else(|| anyhow!("`{STATE_REF}` holds no `{STATE_FILE}`"))?
+        .to_object(repo)?;
+    let blob = entry
+        .as_blob()
+        .ok_or_else(|| anyhow!("`{STATE_FILE}` in `{STATE_REF}` is not a file"))?;
+    serde_json::from_slice(blob.content())
+        .with_context(|| format!("`{STATE_FILE}` in `{STATE_REF}` is not a portcullis state"))
+}
+
+pub fn write_state(repo: &Repository, state: &State, message: &str) -> Result<()> {
+    let json = serde_json::to_vec_pretty(state)?;
+    let blob = repo.blob(&json)?;
+    let mut tree = repo.treebuilder(None)?;
+    tree.insert(STATE_FILE, blob, git2::FileMode::Blob.into())?;
+    let tree = repo.find_tree(tree.write()?)?;
+    let parent = repo
+        .find_reference(STATE_REF)
+        .ok()
+        .and_then(|r| r.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let sig = signature()?;
+    repo.commit(Some(STATE_REF), &sig, &sig, message, &tree, &parents)
+        .with_context(|| format!("cannot update `{STATE_REF}`"))?;
+    Ok(())
+}
+
+// ---- the evidence notes ----
+
+/// Appends each record to the note of the commit it names, in order.
+pub fn append_notes(repo: &Repository, records: &[Note]) -> Result<()> {
+    let sig = signature()?;
+    for note in records {
+        let oid = Oid::from_str(&note.commit)
+            .with_context(|| format!("evidence names an invalid commit `{}`", note.commit))?;
+        let mut text = match repo.find_note(Some(NOTES_REF), oid) {
+            Ok(n) => n.message().unwrap_or_default().to_owned(),
+            Err(_) => String::new(),
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&note.to_line());
+        text.push('\n');
+        repo.note(&sig, &sig, Some(NOTES_REF), oid, &text, true)
+            .with_context(|| format!("cannot write the evidence note on {}", note.commit))?;
+    }
+    Ok(())
+}
+
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+pub fn descends(repo: &Repository, descendant: Oid, ancestor: Oid) -> Result<bool> {
+    Ok(descendant == ancestor || repo.graph_descendant_of(descendant, ancestor)?)
+}
+
+/// The commits of `head`'s first-parent chain after `applied` (exclusive), oldest first.
+pub fn first_parent_range(repo: &Repository, head: Oid, applied: Oid) -> Result<Vec<Oid>> {
+    let mut walk = repo.revwalk()?;
+    walk.push(head)?;
+    walk.hide(applied)?;
+    walk.simplify_first_parent()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    walk.collect::<Result<Vec<_>, _>>()
+        .context("cannot walk the default branch's history")
+}
+
+/// The blob or tree id at `path` in a commit, for comparing what governs provisioning.
+pub fn id_at(repo: &Repository, commit: Oid, path: &str) -> Result<Option<Oid>> {
+    let tree = repo.find_commit(commit)?.tree()?;
+    Ok(tree.get_path(Path::new(path)).ok().map(|e| e.id()))
+}

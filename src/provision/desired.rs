@@ -1,0 +1,331 @@
+//! The desired state: for every (app, target) the accounts that should be members, computed from
+//! all grants at once (SPEC section 7), so two roles mapped to one target keep the member while
+//! either remains.
+//!
+//! A grant counts when its person is known, active and within their end date, its role exists,
+//! it has not expired as of the run, its account can be named, and it is not quarantined (or,
+//! for a quarantined change of an approved grant, within the approved expiry). Every grant left
+//! out is listed with why: revocations are reported with their reason.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::quarantine::{Allowed, Quarantine, effective_expiry};
+use super::{GrantKey, TargetId};
+use crate::model::{App, Catalog, Person, time::end_of_day};
+use crate::provisioner::{account_for, target_of};
+
+/// Why a grant in the files is not provisioned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Left {
+    /// Expired at this instant (RFC 3339), at or before the run's as-of.
+    Expired(String),
+    Quarantined {
+        commit: String,
+        reason: String,
+    },
+    Leaver,
+    /// The person's `end_date` has passed.
+    PastEndDate(String),
+    UnknownPerson,
+    UnknownRole,
+    /// The account name could not be built (a missing field, a bad template).
+    NoAccount(String),
+}
+
+impl std::fmt::Display for Left {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Left::Expired(at) => write!(f, "expired at {at}"),
+            Left::Quarantined { commit, reason } => write!(
+                f,
+                "quarantined: commit {} {reason}",
+                &commit[..commit.len().min(10)]
+            ),
+            Left::Leaver => write!(f, "the person is a leaver"),
+            Left::PastEndDate(d) => write!(f, "past the person's end date {d}"),
+            Left::UnknownPerson => write!(f, "the person is not in people.yaml"),
+            Left::UnknownRole => write!(f, "the app has no such role"),
+            Left::NoAccount(e) => write!(f, "no account name: {e}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Excluded {
+    pub key: GrantKey,
+    pub file: String,
+    /// The role's target, when the role exists.
+    pub target: Option<String>,
+    pub why: Left,
+}
+
+/// What one target should hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Want {
+    /// Account -> the grants that give it (one or more roles of one person).
+    pub members: BTreeMap<String, Vec<GrantKey>>,
+    /// Why removals from this target are unsafe this run (grant files of the app that could
+    /// not be read: their grants are unknown, so their members must not be taken for strays).
+    pub incomplete: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Desired {
+    pub targets: BTreeMap<TargetId, Want>,
+    pub excluded: Vec<Excluded>,
+}
+
+/// `unreadable`: per app, the grant files present at head that failed to load.
+pub fn desired(
+    catalog: &Catalog,
+    unreadable: &BTreeMap<String, Vec<String>>,
+    quarantine: &Quarantine,
+    as_of: DateTime<Utc>,
+) -> Desired {
+    let mut out = Desired::default();
+    for app in catalog.apps.values() {
+        let incomplete = unreadable.get(&app.id.value).map(|paths| {
+            format!(
+                "{} grant file(s) of `{}` could not be read ({}): their grants are unknown",
+                paths.len(),
+                app.id.value,
+                paths.join(", ")
+            )
+        });
+        for role in app.roles.values() {
+            let id = TargetId {
+                app: app.id.value.clone(),
+                target: target_of(role).to_owned(),
+            };
+            out.targets.entry(id).or_default().incomplete = incomplete.clone();
+        }
+    }
+    for file in &catalog.grant_files {
+        let Some(app) = catalog.apps.get(&file.app.value) else {
+            // An app without a policy has no provisioner: nothing to reconcile.
+            continue;
+        };
+        let person = catalog.people.get(&file.person.value);
+        let mut seen = BTreeSet::new();
+        for g in &file.grants {
+            // A duplicate role is a `duplicate-grant` error; the first one counts.
+            if !seen.insert(g.role.value.clone()) {
+                continue;
+            }
+            let key = GrantKey {
+                app: app.id.value.clone(),
+                person: file.person.value.clone(),
+                role: g.role.value.clone(),
+            };
+            let expires = g.expires.as_ref().map(|e| e.value);
+            let held = holds(app, person, &key, expires, quarantine, as_of);
+            match held {
+                Ok((target, account)) => out
+                    .targets
+                    .entry(TargetId {
+                        app: key.app.clone(),
+                        target,
+                    })
+                    .or_default()
+                    .members
+                    .entry(account)
+                    .or_default()
+                    .push(key),
+                Err(why) => out.excluded.push(Excluded {
+                    target: app.roles.get(&key.role).map(|r| target_of(r).to_owned()),
+                    key,
+                    file: file.path.clone(),
+                    why,
+                }),
+            }
+        }
+    }
+    out.excluded.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// The target and account a grant provisions, or why it provisions nothing.
+fn holds(
+    app: &App,
+    person: Option<&Person>,
+    key: &GrantKey,
+    expires: Option<crate::model::Expiry>,
+    quarantine: &Quarantine,
+    as_of: DateTime<Utc>,
+) -> Result<(String, String), Left> {
+    let person = person.ok_or(Left::UnknownPerson)?;
+    if person.leaver {
+        return Err(Left::Leaver);
+    }
+    if let Some(end) = person.end_date
+        && end_of_day(end) <= as_of
+    {
+        return Err(Left::PastEndDate(end.to_string()));
+    }
+    let role = app.roles.get(&key.role).ok_or(Left::UnknownRole)?;
+    let entry = quarantine.get(key);
+    let expires = match (effective_expiry(entry, expires), entry) {
+        (Allowed::Until(e), _) => e,
+        (Allowed::Nothing, Some(q)) => {
+            return Err(Left::Quarantined {
+                commit: q.commit.clone(),
+                reason: q.reason.clone(),
+            });
+        }
+        (Allowed::Nothing, None) => return Err(Left::UnknownRole),
+    };
+    if let Some(e) = expires
+        && e.instant() <= as_of
+    {
+        return Err(match entry {
+            // The approved version ran out; the unapproved one is what extends it.
+            Some(q) => Left::Quarantined {
+                commit: q.commit.clone(),
+                reason: q.reason.clone(),
+            },
+            None => Left::Expired(e.instant().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        });
+    }
+    let account = account_for(app, person).map_err(Left::NoAccount)?;
+    Ok((target_of(role).to_owned(), account))
+}
+
+/// Account -> person id for one app, over everyone in the directory: who a stray member is.
+pub fn account_index(catalog: &Catalog, app: &App) -> HashMap<String, String> {
+    catalog
+        .people
+        .values()
+        .filter_map(|p| Some((account_for(app, p).ok()?, p.id.value.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::quarantine::Entry;
+    use crate::snapshot::Snapshot;
+
+    const SETTINGS: &str = "org: acme\nsecurity_team: \"@acme/security\"\n";
+    const PEOPLE: &str = "people:\n  - {id: alice, name: Alice, email: alice@acme.example, github: alice-gh, department: it, type: employee, status: active}\n  - {id: bob, name: Bob, email: bob@acme.example, department: it, type: employee, status: leaver}\n  - {id: carl, name: Carl, email: carl@acme.example, department: it, type: contractor, status: active, end_date: 2026-11-01}\n";
+    const VPN: &str = "id: vpn\nname: VPN\nowners: [\"@acme/it\"]\nrisk: low\nprovisioner: {type: command, command: scripts/vpn}\nroles:\n  staff: {description: Staff access, target: vpn-users}\n  contractor: {description: Contractor access, target: vpn-users}\n  admin: {description: Gateway admin, target: vpn-admins}\n";
+
+    fn catalog(files: &[(&str, &str)]) -> Catalog {
+        let mut all = vec![
+            ("policies/settings.yaml", SETTINGS),
+            ("policies/people.yaml", PEOPLE),
+            ("policies/apps/vpn.yaml", VPN),
+        ];
+        all.extend_from_slice(files);
+        crate::load::load(&Snapshot::from_files(all)).0
+    }
+
+    fn grant(person: &str, roles: &[(&str, &str)]) -> String {
+        let mut s = format!("person: {person}\napp: vpn\ngrants:\n");
+        for (role, expires) in roles {
+            s.push_str(&format!(
+                "  - role: {role}\n    justification: Works remotely most of the week\n"
+            ));
+            if !expires.is_empty() {
+                s.push_str(&format!("    expires: {expires}\n"));
+            }
+        }
+        s
+    }
+
+    fn as_of(s: &str) -> DateTime<Utc> {
+        crate::model::time::parse_as_of(s).unwrap()
+    }
+
+    fn users(d: &Desired, target: &str) -> Vec<String> {
+        d.targets[&TargetId {
+            app: "vpn".into(),
+            target: target.into(),
+        }]
+            .members
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn two_roles_on_one_target_keep_the_member_while_either_remains() {
+        let alice = grant(
+            "alice",
+            &[("staff", "2026-11-30"), ("contractor", "2026-12-31")],
+        );
+        let c = catalog(&[("access/vpn/alice.yaml", &alice)]);
+        let d = desired(
+            &c,
+            &BTreeMap::new(),
+            &Quarantine::default(),
+            as_of("2026-12-05"),
+        );
+        assert_eq!(users(&d, "vpn-users"), ["alice"]);
+        assert_eq!(d.excluded.len(), 1, "staff expired: {:?}", d.excluded);
+        assert!(matches!(d.excluded[0].why, Left::Expired(_)));
+        let d = desired(
+            &c,
+            &BTreeMap::new(),
+            &Quarantine::default(),
+            as_of("2027-01-01"),
+        );
+        assert!(users(&d, "vpn-users").is_empty(), "both expired");
+        assert!(
+            users(&d, "vpn-admins").is_empty(),
+            "every role's target is listed"
+        );
+    }
+
+    #[test]
+    fn a_date_expiry_holds_through_the_end_of_that_day() {
+        let alice = grant("alice", &[("staff", "2026-11-30")]);
+        let c = catalog(&[("access/vpn/alice.yaml", &alice)]);
+        let q = Quarantine::default();
+        let d = desired(&c, &BTreeMap::new(), &q, as_of("2026-11-30T23:59:59Z"));
+        assert_eq!(users(&d, "vpn-users"), ["alice"]);
+        let d = desired(&c, &BTreeMap::new(), &q, as_of("2026-12-01"));
+        assert!(users(&d, "vpn-users").is_empty());
+    }
+
+    #[test]
+    fn leavers_people_past_their_end_date_and_quarantined_grants_are_left_out() {
+        let c = catalog(&[
+            ("access/vpn/alice.yaml", &grant("alice", &[("admin", "")])),
+            ("access/vpn/bob.yaml", &grant("bob", &[("staff", "")])),
+            (
+                "access/vpn/carl.yaml",
+                &grant("carl", &[("contractor", "2026-12-31")]),
+            ),
+        ]);
+        let q = Quarantine {
+            entries: vec![Entry {
+                key: GrantKey {
+                    app: "vpn".into(),
+                    person: "alice".into(),
+                    role: "admin".into(),
+                },
+                file: "access/vpn/alice.yaml".into(),
+                commit: "c0ffee".into(),
+                reason: "reached main without a pull request".into(),
+                approved: None,
+            }],
+        };
+        let d = desired(&c, &BTreeMap::new(), &q, as_of("2026-11-22"));
+        assert!(users(&d, "vpn-users").is_empty());
+        assert!(users(&d, "vpn-admins").is_empty());
+        let why: Vec<&Left> = d.excluded.iter().map(|e| &e.why).collect();
+        assert!(matches!(why[0], Left::Quarantined { .. }), "{why:?}");
+        assert_eq!(why[1], &Left::Leaver);
+        assert_eq!(why[2], &Left::PastEndDate("2026-11-01".into()));
+    }
+
+    #[test]
+    fn an_app_with_an_unreadable_grant_file_is_marked_incomplete() {
+        let c = catalog(&[]);
+        let unreadable = BTreeMap::from([("vpn".to_owned(), vec!["access/vpn/x.yaml".to_owned()])]);
+        let d = desired(&c, &unreadable, &Quarantine::default(), as_of("2026-11-22"));
+        assert!(d.targets.values().all(|w| w.incomplete.is_some()));
+    }
+}
