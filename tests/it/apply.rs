@@ -98,6 +98,11 @@ pub struct Org {
 impl Org {
     /// `staff`: who holds `vpn:staff` in the first commit; `members`: what the store holds.
     pub fn new(staff: &[(&str, &str)], members: &[&str]) -> Org {
+        Org::build(staff, members, &[])
+    }
+
+    /// As `new`, with more people in the directory.
+    pub fn build(staff: &[(&str, &str)], members: &[&str], more_people: &[String]) -> Org {
         let store = tempfile::tempdir().unwrap();
         let script = store.path().join("store");
         std::fs::write(&script, format!("#!/usr/bin/python3\n{STORE_SCRIPT}")).unwrap();
@@ -126,6 +131,9 @@ impl Org {
         }
         for i in 1..=8 {
             people.push_str(&person(&format!("p{i}"), None, Some("elena")));
+        }
+        for p in more_people {
+            people.push_str(&person(p, None, Some("elena")));
         }
         write("policies/people.yaml", &people);
         write(
@@ -1065,5 +1073,54 @@ fn apply_provisions_the_example_payments_app_into_postgresql() {
     assert!(
         session.query_one("SELECT 1", &[]).is_err(),
         "the session survived"
+    );
+}
+
+#[test]
+fn a_grant_that_cannot_be_provisioned_never_stops_the_others() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.merged_pr(
+        "two-requests",
+        &[
+            ("access/vpn/ana.yaml", Some(&ana_staff())),
+            (
+                "access/vpn/ghost.yaml",
+                Some(&grants("ghost", "vpn", &[("staff", "")])),
+            ),
+        ],
+        &["token-kenji-tw"],
+    );
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not provisioned: vpn:staff for ghost (access/vpn/ghost.yaml): the person is not in people.yaml"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+}
+
+/// `cargo test --release --test it -- --ignored apply_bench --nocapture`: a no-op run over
+/// 10,000 grants (the README quotes the figure).
+#[test]
+#[ignore]
+fn apply_bench_a_converged_run_over_ten_thousand_grants() {
+    let people: Vec<String> = (0..10_000).map(|i| format!("u{i:05}")).collect();
+    let staff: Vec<(&str, &str)> = people.iter().map(|p| (p.as_str(), "")).collect();
+    let members: Vec<&str> = people.iter().map(String::as_str).collect();
+    let org = Org::build(&staff, &members, &people);
+    org.fetch();
+    let started = std::time::Instant::now();
+    let out = org.apply(&["--trust-from", "HEAD"]);
+    let first = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let started = std::time::Instant::now();
+    let out = org.apply(&[]);
+    let second = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(org.writes().is_empty());
+    eprintln!(
+        "10,000 grants, converged: first run {first:?}, second run {second:?} (each includes a git fetch)"
     );
 }
