@@ -547,6 +547,56 @@ fn a_pull_request_that_changes_the_rules_and_access_provisions_nothing() {
 }
 
 #[test]
+fn content_that_landed_differently_from_the_approved_head_is_quarantined() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let branch = "access/vpn/ana/staff";
+    org.gh.push_commit(
+        branch,
+        &[("access/vpn/ana.yaml", Some(&ana_staff()))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", branch, "main", "ana", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    // The approved head grants Ana staff; the merge also slips in gateway admin for Omar.
+    let merge = org.gh.merge_with_edits(
+        pr,
+        &[(
+            "access/vpn/omar.yaml",
+            Some(&grants(
+                "omar",
+                "vpn",
+                &[("staff", ""), ("admin", "2026-12-01")],
+            )),
+        )],
+    );
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("is not part of what pull request"),
+        "{}",
+        text(&out)
+    );
+    // What was approved is provisioned; what was not is held back and reported.
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+    assert!(org.members("vpn-admins").is_empty());
+    assert_eq!(org.issues("portcullis-security").len(), 1);
+    let record = org
+        .evidence()
+        .into_iter()
+        .find(|n| n.commit == merge)
+        .unwrap();
+    assert_eq!(record.pr, Some(pr));
+    assert!(record.bypass.is_some());
+    assert!(
+        record
+            .actions
+            .iter()
+            .any(|a| a.role == "admin" && a.result == Outcome::Skipped)
+    );
+}
+
+#[test]
 fn a_rewritten_history_is_refused() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
