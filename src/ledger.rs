@@ -284,3 +284,102 @@ pub fn id_at(repo: &Repository, commit: Oid, path: &str) -> Result<Option<Oid>> 
     let tree = repo.find_commit(commit)?.tree()?;
     Ok(tree.get_path(Path::new(path)).ok().map(|e| e.id()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{Draft, Kind, Run, seal};
+    use crate::provision::GrantKey;
+    use crate::provision::quarantine::Entry;
+
+    fn repo_with_commit() -> (tempfile::TempDir, Repository, Oid) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let sig = signature().unwrap();
+        let id = repo
+            .commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .unwrap();
+        drop(tree);
+        (dir, repo, id)
+    }
+
+    #[test]
+    fn the_state_reads_back_as_written_and_keeps_its_history() {
+        let (_dir, repo, id) = repo_with_commit();
+        assert_eq!(read_state(&repo).unwrap(), State::default());
+        let mut state = State {
+            version: 1,
+            applied: Some(id.to_string()),
+            quarantine: Quarantine::default(),
+        };
+        write_state(&repo, &state, "apply 1").unwrap();
+        state.quarantine.entries.push(Entry {
+            key: GrantKey {
+                app: "vpn".into(),
+                person: "ana".into(),
+                role: "staff".into(),
+            },
+            file: "access/vpn/ana.yaml".into(),
+            commit: id.to_string(),
+            reason: "no pull request".into(),
+            approved: None,
+        });
+        write_state(&repo, &state, "apply 2").unwrap();
+        assert_eq!(read_state(&repo).unwrap(), state);
+        let tip = repo
+            .find_reference(STATE_REF)
+            .unwrap()
+            .peel_to_commit()
+            .unwrap();
+        assert_eq!(
+            tip.parent_count(),
+            1,
+            "each run's state is a new commit on the chain"
+        );
+    }
+
+    #[test]
+    fn records_on_one_commit_are_appended_as_lines_of_its_note() {
+        let (_dir, repo, id) = repo_with_commit();
+        let draft = |kind| Draft {
+            kind,
+            commit: id.to_string(),
+            pr: None,
+            pr_head: None,
+            approvals: vec![],
+            override_: None,
+            bypass: None,
+            run: Run {
+                id: "r".into(),
+                started_at: "2026-11-22T09:00:00Z".into(),
+                finished_at: None,
+            },
+            actions: vec![],
+        };
+        let first = seal(draft(Kind::Apply), None);
+        let second = seal(draft(Kind::Run), Some(&first));
+        append_notes(&repo, std::slice::from_ref(&first)).unwrap();
+        append_notes(&repo, std::slice::from_ref(&second)).unwrap();
+        let stored = crate::history::read_notes(&repo).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].text.lines().count(), 2);
+        assert!(crate::evidence::chain_verify(&stored).is_empty());
+    }
+
+    #[test]
+    fn only_a_lock_of_a_dead_process_on_this_host_is_stale() {
+        let me = format!("pid {} on {} since x", std::process::id(), hostname());
+        assert!(!stale(&me), "a live holder");
+        let elsewhere = format!("pid {} on another-host since x", i32::MAX - 1);
+        assert!(
+            !stale(&elsewhere),
+            "another host's process cannot be checked"
+        );
+        let dead = format!("pid {} on {} since x", i32::MAX - 1, hostname());
+        assert!(stale(&dead));
+        assert!(!stale("garbage"));
+    }
+}

@@ -311,8 +311,26 @@ pub fn run(args: Args) -> Result<Outcome> {
         );
     }
     report_held(&mut out, &planned.held, &mut failures);
+    // Grants the files hold that cannot be provisioned at all: findings, not failures of a
+    // system (`check` reports them too).
+    let unprovisionable: Vec<&desired::Excluded> = want
+        .excluded
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.why,
+                desired::Left::NoAccount(_)
+                    | desired::Left::UnknownPerson
+                    | desired::Left::UnknownRole
+            )
+        })
+        .collect();
+    for e in &unprovisionable {
+        let _ = writeln!(out, "not provisioned: {} ({}): {}", e.key, e.file, e.why);
+    }
     let alarms = checked.iter().filter(|c| alarm(c).is_some()).count();
     let refused = alarms > 0
+        || !unprovisionable.is_empty()
         || planned
             .held
             .iter()

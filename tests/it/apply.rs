@@ -98,6 +98,11 @@ pub struct Org {
 impl Org {
     /// `staff`: who holds `vpn:staff` in the first commit; `members`: what the store holds.
     pub fn new(staff: &[(&str, &str)], members: &[&str]) -> Org {
+        Org::build(staff, members, &[])
+    }
+
+    /// As `new`, with more people in the directory.
+    pub fn build(staff: &[(&str, &str)], members: &[&str], more_people: &[String]) -> Org {
         let store = tempfile::tempdir().unwrap();
         let script = store.path().join("store");
         std::fs::write(&script, format!("#!/usr/bin/python3\n{STORE_SCRIPT}")).unwrap();
@@ -126,6 +131,9 @@ impl Org {
         }
         for i in 1..=8 {
             people.push_str(&person(&format!("p{i}"), None, Some("elena")));
+        }
+        for p in more_people {
+            people.push_str(&person(p, None, Some("elena")));
         }
         write("policies/people.yaml", &people);
         write(
@@ -536,6 +544,56 @@ fn a_pull_request_that_changes_the_rules_and_access_provisions_nothing() {
     assert_eq!(org.apply(&[]).status.code(), Some(1));
     assert_eq!(org.issues("portcullis-security").len(), 1);
     assert!(org.writes().is_empty());
+}
+
+#[test]
+fn content_that_landed_differently_from_the_approved_head_is_quarantined() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let branch = "access/vpn/ana/staff";
+    org.gh.push_commit(
+        branch,
+        &[("access/vpn/ana.yaml", Some(&ana_staff()))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", branch, "main", "ana", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    // The approved head grants Ana staff; the merge also slips in gateway admin for Omar.
+    let merge = org.gh.merge_with_edits(
+        pr,
+        &[(
+            "access/vpn/omar.yaml",
+            Some(&grants(
+                "omar",
+                "vpn",
+                &[("staff", ""), ("admin", "2026-12-01")],
+            )),
+        )],
+    );
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("is not part of what pull request"),
+        "{}",
+        text(&out)
+    );
+    // What was approved is provisioned; what was not is held back and reported.
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+    assert!(org.members("vpn-admins").is_empty());
+    assert_eq!(org.issues("portcullis-security").len(), 1);
+    let record = org
+        .evidence()
+        .into_iter()
+        .find(|n| n.commit == merge)
+        .unwrap();
+    assert_eq!(record.pr, Some(pr));
+    assert!(record.bypass.is_some());
+    assert!(
+        record
+            .actions
+            .iter()
+            .any(|a| a.role == "admin" && a.result == Outcome::Skipped)
+    );
 }
 
 #[test]
@@ -1065,5 +1123,58 @@ fn apply_provisions_the_example_payments_app_into_postgresql() {
     assert!(
         session.query_one("SELECT 1", &[]).is_err(),
         "the session survived"
+    );
+}
+
+#[test]
+fn a_grant_that_cannot_be_provisioned_never_stops_the_others() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.merged_pr(
+        "two-requests",
+        &[
+            ("access/vpn/ana.yaml", Some(&ana_staff())),
+            (
+                "access/vpn/ghost.yaml",
+                Some(&grants("ghost", "vpn", &[("staff", "")])),
+            ),
+        ],
+        &["token-kenji-tw"],
+    );
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not provisioned: vpn:staff for ghost (access/vpn/ghost.yaml): the person is not in people.yaml"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+}
+
+/// A second run over many grants in one target writes nothing. With
+/// `PORTCULLIS_APPLY_BENCH_GRANTS=10000 cargo test --release --test it converged_run -- --nocapture`
+/// it is also the benchmark the README quotes (the timing is printed, never asserted).
+#[test]
+fn a_converged_run_over_many_grants_writes_nothing() {
+    let n: usize = std::env::var("PORTCULLIS_APPLY_BENCH_GRANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let people: Vec<String> = (0..n).map(|i| format!("u{i:05}")).collect();
+    let staff: Vec<(&str, &str)> = people.iter().map(|p| (p.as_str(), "")).collect();
+    let members: Vec<&str> = people.iter().map(String::as_str).collect();
+    let org = Org::build(&staff, &members, &people);
+    org.fetch();
+    let started = std::time::Instant::now();
+    let out = org.apply(&["--trust-from", "HEAD"]);
+    let first = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let started = std::time::Instant::now();
+    let out = org.apply(&[]);
+    let second = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(org.writes().is_empty());
+    eprintln!(
+        "{n} grants, converged: first run {first:?}, second run {second:?} (each includes a git fetch)"
     );
 }

@@ -428,6 +428,58 @@ impl FakeGitHub {
         self.requested_reviewers(pr).0
     }
 
+    /// Merges pull request `pr` with a merge commit that also writes `files`: content nobody
+    /// approved landing with an approved pull request (a hand-resolved merge, an edit on the
+    /// way in). Returns the merge commit.
+    pub fn merge_with_edits(&self, pr: u64, files: &[(&str, Option<&str>)]) -> String {
+        let mut guard = self.lock();
+        let name = Self::first_repo(&guard);
+        let State { repos, ticker, .. } = &mut *guard;
+        let now = ticker.stamp();
+        let repo = repos.get_mut(&name).expect("repository");
+        let item = repo.items.get_mut(&pr).expect("no such pull request");
+        let pull = item.pull.as_mut().expect("a pull request");
+        let base = git::branch(&repo.git, &pull.base_ref).expect("base branch");
+        let head = git2::Oid::from_str(&pull.head_sha).expect("head");
+        let signature = git::signature("admin", "admin@example.com", ticker.now);
+        let merged = git::merge(&repo.git, base, head, &signature, "merge")
+            .expect("merge")
+            .expect("no conflict");
+        let tree = repo.git.find_commit(merged).expect("merge").tree_id();
+        let changes: Vec<(String, Option<(git2::Oid, git2::FileMode)>)> = files
+            .iter()
+            .map(|(path, content)| {
+                let blob = content.map(|c| {
+                    (
+                        repo.git.blob(c.as_bytes()).expect("blob"),
+                        git2::FileMode::Blob,
+                    )
+                });
+                ((*path).to_owned(), blob)
+            })
+            .collect();
+        let tree = git::edit_tree(&repo.git, Some(tree), &changes).expect("tree");
+        let message = format!("Merge pull request #{pr}");
+        let commit =
+            git::commit(&repo.git, &signature, &message, tree, &[base, head]).expect("commit");
+        repo.git
+            .reference(
+                &format!("refs/heads/{}", pull.base_ref),
+                commit,
+                true,
+                "merge",
+            )
+            .expect("branch");
+        pull.base_sha = base.to_string();
+        pull.merged = true;
+        pull.merge_commit_sha = Some(commit.to_string());
+        pull.merged_at = Some(now.clone());
+        item.state = "closed".to_owned();
+        item.closed_at = Some(now.clone());
+        item.updated_at = now;
+        commit.to_string()
+    }
+
     /// Closes (or with `open`, reopens) an issue as the token's user.
     pub fn set_issue_state(&self, token: &str, number: u64, state: &str) {
         self.act(
