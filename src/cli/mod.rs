@@ -1,6 +1,7 @@
 //! Edge: the command line. One file per command, its clap arguments beside its `run`.
 
 mod approvals;
+mod audit;
 mod check;
 mod codeowners;
 mod comment;
@@ -27,6 +28,7 @@ pub struct Cli {
 enum Command {
     Check(check::Args),
     Approvals(approvals::Args),
+    Audit(audit::Args),
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
@@ -85,6 +87,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Approvals(args) => approvals::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),

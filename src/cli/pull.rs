@@ -54,22 +54,41 @@ pub fn judge(
     let head_rev = Revision::at(repo, head)?;
     let computed = compute_with(repo, &merge_base, &pull.base.sha, &head_rev, as_of)?;
 
+    let facts = facts(client, &pull)?;
+    let dir = directory(
+        client,
+        &approval::teams_needed(&computed.plan, &computed.policies),
+    )?;
+    let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
+    Ok(Judged {
+        pull,
+        computed,
+        verdict,
+        merge_base,
+    })
+}
+
+/// What GitHub says about a pull request that the verdict needs: author, commit authors and
+/// pushers, files, reviews and override comments. An override written as a conversation
+/// comment counts for the head only when written after portcullis first saw that head.
+pub fn facts(client: &Client, pull: &Pull) -> Result<PullFacts> {
+    let head = &pull.head.sha;
     let mut facts = PullFacts {
-        number,
+        number: pull.number,
         author: pull.user.login.clone(),
         head_sha: head.clone(),
         ..PullFacts::default()
     };
-    for c in client.pull_commits(number)? {
+    for c in client.pull_commits(pull.number)? {
         for u in [c.author, c.committer].into_iter().flatten() {
             facts.committers.insert(u.login);
         }
     }
-    for f in client.pull_files(number)? {
+    for f in client.pull_files(pull.number)? {
         facts.files.extend(f.previous_filename);
         facts.files.push(f.filename);
     }
-    for r in client.pull_reviews(number)? {
+    for r in client.pull_reviews(pull.number)? {
         // A deleted account's review has no user and cannot count.
         let Some(user) = r.user else { continue };
         let state = ReviewState::parse(&r.state);
@@ -92,7 +111,7 @@ pub fn judge(
             commit: r.commit_id,
         });
     }
-    let comments = client.comments(number)?;
+    let comments = client.comments(pull.number)?;
     if comments
         .iter()
         .any(|c| approval::parse_override(&c.body).is_some())
@@ -125,17 +144,7 @@ pub fn judge(
             });
         }
     }
-    let dir = directory(
-        client,
-        &approval::teams_needed(&computed.plan, &computed.policies),
-    )?;
-    let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
-    Ok(Judged {
-        pull,
-        computed,
-        verdict,
-        merge_base,
-    })
+    Ok(facts)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -9,6 +9,7 @@
 //! - issues and conversation comments: `GET/POST issues`, `GET/PATCH issues/{n}`,
 //!   `GET/POST issues/{n}/comments`, `PATCH issues/comments/{id}`, `POST issues/{n}/labels`;
 //! - commit statuses: `POST statuses/{sha}`, `GET commits/{sha}/statuses`;
+//! - the pull requests of a commit: `GET commits/{sha}/pulls`;
 //! - git data, so commits are made without git credentials: `GET git/ref/heads/{branch}`,
 //!   `POST git/refs`, `PATCH git/refs/heads/{branch}`, `POST git/blobs`, `GET git/blobs/{sha}`,
 //!   `POST git/trees`, `GET/POST git/commits`, `GET contents/{path}?ref=`;
@@ -135,6 +136,18 @@ impl Client {
         }
         let mut pulls: Vec<Pull> = self.http.list(&path)?;
         // Lists carry `merged_at` but not `merged`.
+        for p in &mut pulls {
+            p.merged |= p.merged_at.is_some();
+        }
+        Ok(pulls)
+    }
+
+    /// The pull requests a commit belongs to: for a commit of the default branch, the merged
+    /// pull request that brought it (its merge, squash or rebased commit).
+    pub fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
+        let mut pulls: Vec<Pull> = self
+            .http
+            .list(&self.repo(&format!("commits/{}/pulls", segment(sha)?)))?;
         for p in &mut pulls {
             p.merged |= p.merged_at.is_some();
         }

@@ -4,6 +4,7 @@ mod fake_github;
 mod support;
 
 mod approval;
+mod audit;
 mod base;
 mod cli;
 mod comment;

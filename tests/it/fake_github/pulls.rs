@@ -43,6 +43,30 @@ impl State {
         f(repo, &self.people, item)
     }
 
+    /// `GET commits/{sha}/pulls`: the pull requests merged by the commit or containing it.
+    pub fn commit_pulls(&self, full: &str, sha: &str, req: &Req<'_>) -> Res {
+        let repo = &self.repos[full];
+        let id = super::routes::oid(repo, sha)
+            .ok_or_else(|| Reply::unprocessable(&format!("No commit found for SHA: {sha}")))?;
+        let mut pulls = Vec::new();
+        for item in repo.items.values().rev() {
+            let Some(p) = &item.pull else { continue };
+            let merged_by = p.merge_commit_sha.as_deref() == Some(&id.to_string());
+            let contains = || -> Result<bool, git2::Error> {
+                let ids = git::commits_between(
+                    &repo.git,
+                    Oid::from_str(&p.base_sha)?,
+                    Oid::from_str(&p.head_sha)?,
+                )?;
+                Ok(ids.contains(&id))
+            };
+            if merged_by || contains()? {
+                pulls.push(repo.pull_json(&self.people, item, true));
+            }
+        }
+        Ok(self.page(req, pulls))
+    }
+
     pub fn list_pulls(&self, full: &str, req: &Req<'_>) -> Res {
         let repo = &self.repos[full];
         let state = req.param("state").unwrap_or("open");

@@ -429,6 +429,7 @@ impl State {
             ("POST", ["issues", n, "labels"]) => self.add_labels(full, number(n)?, req),
             ("POST", ["statuses", sha]) => self.create_status(full, sha, req),
             ("GET", ["commits", rev, "statuses"]) => self.list_statuses(full, rev, req),
+            ("GET", ["commits", sha, "pulls"]) => self.commit_pulls(full, sha, req),
             ("GET", ["git", "ref", name @ ..]) => self.get_ref(full, &name.join("/")),
             ("POST", ["git", "refs"]) => self.create_ref(full, req),
             ("PATCH", ["git", "refs", name @ ..]) => {
