@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod rules;
 pub mod snapshot;
 

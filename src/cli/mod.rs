@@ -8,6 +8,7 @@ mod comment;
 mod explain;
 mod plan;
 mod pull;
+mod report;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,7 @@ enum Command {
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Plan(plan::Args),
+    Report(report::Args),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -92,6 +94,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -12,5 +12,6 @@ mod fuzz;
 mod github;
 mod pr_flow;
 mod render;
+mod report;
 mod rules;
 mod workflows;
