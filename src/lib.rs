@@ -34,6 +34,7 @@ pub mod load;
 pub mod model;
 pub mod plan;
 pub mod provision;
+pub mod report;
 pub mod request;
 pub mod rules;
 pub mod snapshot;

@@ -135,8 +135,8 @@ pub struct Index {
     pub moves: Vec<Move>,
     /// Files a commit left unloadable (commit index, path).
     pub unreadable: Vec<(usize, String)>,
-    /// The time of the last commit that changed each grant file.
-    pub last_touched: HashMap<String, DateTime<Utc>>,
+    /// The times of the commits that changed each grant file, oldest first.
+    pub file_changes: HashMap<String, Vec<DateTime<Utc>>>,
 }
 
 fn expiry_instant(view: &GrantView) -> Option<DateTime<Utc>> {
@@ -171,7 +171,7 @@ impl Index {
             let t = clock;
             let mut touched: BTreeSet<usize> = BTreeSet::new();
             for f in commit.files {
-                ix.last_touched.insert(f.path.clone(), t);
+                ix.file_changes.entry(f.path.clone()).or_default().push(t);
                 let new = match f.after {
                     Side::Unreadable => {
                         ix.unreadable.push((ci, f.path));
@@ -297,6 +297,17 @@ impl Index {
         }
         ix.spans = spans(&ix.versions, &ix.by_key);
         ix
+    }
+
+    /// For `review-overdue` as of `t`: when each grant file was last changed by then.
+    pub fn last_touched_at(&self, t: DateTime<Utc>) -> HashMap<String, DateTime<Utc>> {
+        self.file_changes
+            .iter()
+            .filter_map(|(path, times)| {
+                let n = times.partition_point(|x| *x <= t);
+                n.checked_sub(1).map(|i| (path.clone(), times[i]))
+            })
+            .collect()
     }
 
     pub fn key_versions(&self, k: usize) -> &[Version] {

@@ -6,6 +6,7 @@
 mod applier;
 mod apply;
 mod approvals;
+mod audit;
 mod bot_pr;
 mod check;
 mod codeowners;
@@ -17,6 +18,7 @@ mod plan;
 mod pull;
 mod reconcile;
 mod remind;
+mod report;
 mod request;
 mod request_pr;
 mod review;
@@ -42,6 +44,7 @@ enum Command {
     Check(check::Args),
     Apply(apply::Args),
     Approvals(approvals::Args),
+    Audit(audit::Args),
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
@@ -52,6 +55,7 @@ enum Command {
     Reconcile(reconcile::Args),
     Request(request::Args),
     Review(review::Args),
+    Report(report::Args),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -107,6 +111,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Check(args) => check::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Approvals(args) => approvals::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
@@ -117,6 +122,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Reconcile(args) => reconcile::run(args),
         Command::Request(args) => request::run(args),
         Command::Review(args) => review::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

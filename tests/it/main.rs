@@ -8,6 +8,7 @@ mod support;
 
 mod apply;
 mod approval;
+mod audit;
 mod base;
 mod cli;
 mod comment;
@@ -19,6 +20,7 @@ mod pr_flow;
 mod provisioner;
 mod provisioner_github;
 mod render;
+mod report;
 mod request;
 mod request_cli;
 mod rules;

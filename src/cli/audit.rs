@@ -1,0 +1,446 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::{DateTime, Duration, Utc};
+use clap::ValueEnum;
+use git2::Repository;
+
+use super::{Common, Outcome};
+use crate::approval::{self, Directory, ReviewState};
+use crate::audit::notes::{Judgement, Lookup, Lookups, NoteIndex, PullInfo};
+use crate::audit::pack::{self, Pack};
+use crate::audit::render::{self, Format as RenderFormat};
+use crate::audit::{Filter, Index};
+use crate::github::{Client, Pull};
+use crate::model::Catalog;
+use crate::revision::Revision;
+
+/// Who held what and when, and who approved it, from git history and the evidence notes
+///
+/// With `--at`, everyone holding access at that instant; otherwise the timeline of grants,
+/// changes, expiries and revocations (bounded by `--since`/`--until`). With `--evidence`, the
+/// evidence pack for the period (SOC 2 CC6.1–CC6.3, ISO 27001 A.5.15–A.5.18), exit 1 when it
+/// holds exceptions (late revocations, bypassed approvals, a broken evidence chain).
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Only this person's grants
+    #[arg(long, value_name = "P")]
+    person: Option<String>,
+    /// Only grants in this app
+    #[arg(long, value_name = "A")]
+    app: Option<String>,
+    /// Only grants of this role
+    #[arg(long, value_name = "R")]
+    role: Option<String>,
+    /// Everyone who held access at this instant (a date means 00:00:00Z)
+    #[arg(long, value_name = "DATE|TIMESTAMP", conflicts_with_all = ["since", "until", "evidence"])]
+    at: Option<String>,
+    /// Start of the period
+    #[arg(long, value_name = "DATE|TIMESTAMP")]
+    since: Option<String>,
+    /// End of the period [default: `--as-of`, or now]
+    #[arg(long, value_name = "DATE|TIMESTAMP")]
+    until: Option<String>,
+    /// The evidence pack for the period (needs `--since`)
+    #[arg(long, requires = "since")]
+    evidence: bool,
+    /// The longest acceptable time from when access had to end to its removal
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    sla: String,
+    /// The branch to read
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    rev: String,
+    /// Never ask the GitHub API: approvers the notes do not hold are `unknown`
+    #[arg(long)]
+    offline: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Csv,
+    Markdown,
+}
+
+fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>> {
+    crate::model::time::parse_as_of(text).map_err(|e| {
+        anyhow!("invalid `--{flag}`: {e}\nhint: write `--{flag} 2026-11-22` or `--{flag} 2026-11-22T09:00:00Z`")
+    })
+}
+
+/// What `audit` and `report` read: the branch's history, indexed, and the evidence notes.
+pub(crate) struct Sources {
+    pub index: Index,
+    pub notes: NoteIndex,
+}
+
+pub(crate) fn read_sources(
+    repo: &Repository,
+    rev: &str,
+    only_app: Option<String>,
+) -> Result<Sources> {
+    let history = crate::history::read(repo, rev, &crate::history::Options { only_app })
+        .with_context(|| format!("cannot read the history of `{rev}`"))?;
+    let index = Index::build(history);
+    let stored = crate::history::read_notes(repo)?;
+    let (records, mut breaks) = crate::evidence::read_all(&stored);
+    breaks.extend(crate::evidence::verify_records(&records));
+    Ok(Sources {
+        index,
+        notes: NoteIndex::new(records, breaks),
+    })
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let sla = crate::model::time::parse_duration(&args.sla)
+        .map_err(|e| anyhow!("invalid `--sla`: {e}\nhint: write `--sla 24h` or `--sla 3d`"))?;
+    let filter = Filter {
+        person: args.person.clone(),
+        app: args.app.clone(),
+        role: args.role.clone(),
+    };
+    let format = match args.format {
+        Format::Text => RenderFormat::Text,
+        Format::Json => RenderFormat::Json,
+        Format::Csv => RenderFormat::Csv,
+        Format::Markdown => RenderFormat::Markdown,
+    };
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| instant("since", s))
+        .transpose()?;
+    let until = match &args.until {
+        Some(u) => instant("until", u)?,
+        None => as_of,
+    };
+    if since.is_some_and(|s| s > until) {
+        return Err(anyhow!(
+            "`--since` is after `--until`\nhint: the period runs from `--since` to `--until` (default: now)"
+        ));
+    }
+    let Sources { index, notes } = read_sources(&repo, &args.rev, None)?;
+    if !args.evidence && !notes.breaks.is_empty() {
+        eprintln!(
+            "warning: the evidence notes' hash chain is broken ({} breaks)\nhint: `portcullis audit --evidence --since DATE` names each one",
+            notes.breaks.len()
+        );
+    }
+    let client = github_client(args.offline)?;
+    let mut lookups = Lookuper::new(&repo, client.as_ref());
+
+    let (out, outcome) = if let Some(at) = &args.at {
+        let at = instant("at", at)?;
+        let list = index.holders_at(at, &filter);
+        let commits: Vec<usize> = list.iter().map(|h| h.commit).collect();
+        lookups.fill(&index, &notes, &commits)?;
+        let text = render::holders(&index, &notes, &lookups.found, at, &list, format);
+        (text, Outcome::Success)
+    } else if args.evidence {
+        let since = since.unwrap_or(until);
+        let pack = evidence(
+            &repo,
+            &index,
+            &notes,
+            &mut lookups,
+            since,
+            until,
+            sla,
+            &filter,
+        )?;
+        let outcome = if pack.exceptions() > 0 {
+            Outcome::Findings
+        } else {
+            Outcome::Success
+        };
+        (render::pack(&pack, format), outcome)
+    } else {
+        let events = index.timeline(since, until, &filter);
+        let commits: Vec<usize> = events.iter().filter_map(|e| e.commit).collect();
+        lookups.fill(&index, &notes, &commits)?;
+        let text = render::timeline(
+            &index,
+            &notes,
+            &lookups.found,
+            since,
+            until,
+            &events,
+            format,
+        );
+        (text, Outcome::Success)
+    };
+    lookups.warn_if_unasked(args.offline);
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn evidence(
+    repo: &Repository,
+    index: &Index,
+    notes: &NoteIndex,
+    lookups: &mut Lookuper,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    sla: Duration,
+    filter: &Filter,
+) -> Result<Pack> {
+    let Some(end) = index.commit_at(until) else {
+        return Err(anyhow!(
+            "the branch has no commit before {}\nhint: choose a later `--until`",
+            crate::audit::stamp(until)
+        ));
+    };
+    let end_sha = index.commits[end].sha.clone();
+    let snapshot = crate::history::snapshot_at(repo, &end_sha)?;
+    let loaded = crate::check::load(&snapshot);
+    let (catalog, report) =
+        crate::check::finish(loaded, &snapshot, until, &index.last_touched_at(until));
+    let leavers = leaver_times(repo, index, &catalog, since, until)?;
+
+    // Every commit the pack may name: changes in the period, and removals.
+    let mut commits: BTreeSet<usize> = index
+        .commits
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.touches_access && c.time >= since && c.time <= until)
+        .map(|(i, _)| i)
+        .collect();
+    commits.extend(
+        index
+            .timeline(Some(since), until, filter)
+            .iter()
+            .filter_map(|e| e.commit),
+    );
+    let commits: Vec<usize> = commits.into_iter().collect();
+    lookups.fill(index, notes, &commits)?;
+    Ok(pack::build(&pack::Input {
+        index,
+        notes,
+        lookups: &lookups.found,
+        since,
+        until,
+        sla,
+        catalog: &catalog,
+        findings: &report.diagnostics,
+        leavers: &leavers,
+        filter,
+    }))
+}
+
+/// When each leaver at `until` was marked as one: the oldest version of the people directory,
+/// walking back from `until`, that already said so. Only leavers whose access could matter to
+/// the period are looked up.
+fn leaver_times(
+    repo: &Repository,
+    index: &Index,
+    catalog: &Catalog,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<BTreeMap<String, DateTime<Utc>>> {
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    for span in &index.spans {
+        let person = index.keys[span.key].person.as_str();
+        let relevant = span.start <= until && span.end.is_none_or(|(t, _)| t >= since);
+        if relevant && catalog.people.get(person).is_some_and(|p| p.leaver) {
+            wanted.insert(person);
+        }
+    }
+    let mut out = BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let versions: Vec<usize> = index
+        .commits
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.people_changed && c.time <= until)
+        .map(|(i, _)| i)
+        .rev()
+        .collect();
+    let mut newer: Option<DateTime<Utc>> = None;
+    for ci in versions {
+        let c = &index.commits[ci];
+        let rev = Revision::at(repo, &c.sha)?;
+        let mut snap = crate::snapshot::Snapshot::default();
+        if let Some(e) = rev.read(crate::model::PEOPLE_FILE)? {
+            snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
+        }
+        let (people, _) = crate::load::load(&snap);
+        let resolved: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|p| !people.people.get(*p).is_some_and(|x| x.leaver))
+            .collect();
+        for p in resolved {
+            wanted.remove(p);
+            if let Some(t) = newer {
+                out.insert(p.to_owned(), t);
+            }
+        }
+        if wanted.is_empty() {
+            break;
+        }
+        newer = Some(c.time);
+    }
+    // Leavers in every version: since the oldest one.
+    if let Some(t) = newer {
+        for p in wanted {
+            out.insert(p.to_owned(), t);
+        }
+    }
+    Ok(out)
+}
+
+fn github_client(offline: bool) -> Result<Option<Client>> {
+    if offline || std::env::var_os("GITHUB_REPOSITORY").is_none() {
+        return Ok(None);
+    }
+    Client::from_env().map(Some)
+}
+
+/// Asks the GitHub API about commits the notes do not cover, once per commit.
+pub(crate) struct Lookuper<'a> {
+    repo: &'a Repository,
+    client: Option<&'a Client>,
+    pub found: Lookups,
+    directory: Directory,
+    unasked: usize,
+}
+
+impl<'a> Lookuper<'a> {
+    pub fn new(repo: &'a Repository, client: Option<&'a Client>) -> Lookuper<'a> {
+        Lookuper {
+            repo,
+            client,
+            found: HashMap::new(),
+            directory: Directory::default(),
+            unasked: 0,
+        }
+    }
+
+    pub fn fill(&mut self, index: &Index, notes: &NoteIndex, commits: &[usize]) -> Result<()> {
+        let mut seen = BTreeSet::new();
+        for &ci in commits {
+            let c = &index.commits[ci];
+            if notes.has_record(&c.sha) || self.found.contains_key(&c.sha) || !seen.insert(ci) {
+                continue;
+            }
+            let Some(client) = self.client else {
+                self.unasked += 1;
+                continue;
+            };
+            let lookup = self.lookup(client, &c.sha, c.time).with_context(|| {
+                format!(
+                    "cannot look up the pull request of commit {} on GitHub\nhint: pass `--offline` to report approvers the evidence notes do not hold as unknown",
+                    c.short()
+                )
+            })?;
+            self.found.insert(c.sha.clone(), lookup);
+        }
+        Ok(())
+    }
+
+    fn warn_if_unasked(&self, offline: bool) {
+        if self.unasked > 0 && !offline {
+            eprintln!(
+                "note: {} commits have no evidence note and GitHub was not asked: their approvers are `unknown`\nhint: set `GITHUB_REPOSITORY` and `GITHUB_TOKEN` (and `GITHUB_API_URL` for GitHub Enterprise) to look them up",
+                self.unasked
+            );
+        }
+    }
+
+    fn lookup(&mut self, client: &Client, sha: &str, when: DateTime<Utc>) -> Result<Lookup> {
+        let pulls = client.commit_pulls(sha)?;
+        let merged: Vec<&Pull> = pulls.iter().filter(|p| p.merged).collect();
+        let Some(pull) = merged
+            .iter()
+            .find(|p| p.merge_commit_sha.as_deref() == Some(sha))
+            .or(merged.first())
+            .copied()
+        else {
+            return Ok(Lookup::default());
+        };
+        let facts = super::pull::facts(client, pull)?;
+        // The approvals still in force on the merged head: each reviewer's latest decision.
+        let mut latest: BTreeMap<String, &approval::Review> = BTreeMap::new();
+        for r in &facts.reviews {
+            if !matches!(r.state, ReviewState::Commented | ReviewState::Pending) {
+                latest.insert(r.login.to_lowercase(), r);
+            }
+        }
+        let approvals: Vec<(String, u64)> = latest
+            .values()
+            .filter(|r| {
+                r.state == ReviewState::Approved
+                    && !r.bot
+                    && r.commit.as_deref() == Some(pull.head.sha.as_str())
+            })
+            .map(|r| (r.login.clone(), r.id))
+            .collect();
+        let verdict = self.judge(client, sha, pull, &facts, when)?;
+        Ok(Lookup {
+            pull: Some(PullInfo {
+                number: pull.number,
+                title: pull.title.clone(),
+                head: pull.head.sha.clone(),
+                approvals,
+            }),
+            verdict,
+        })
+    }
+
+    /// The approval verdict on the change the commit made to the branch (from its first
+    /// parent), judged by the parent's policies with the pull request's reviews.
+    fn judge(
+        &mut self,
+        client: &Client,
+        sha: &str,
+        pull: &Pull,
+        facts: &approval::PullFacts,
+        when: DateTime<Utc>,
+    ) -> Result<Option<Judgement>> {
+        let commit = crate::git::commit_at(self.repo, sha)?;
+        let Ok(parent) = commit.parent(0) else {
+            return Ok(None);
+        };
+        let parent = parent.id().to_string();
+        let head = Revision::at(self.repo, sha)?;
+        let computed = super::plan::compute_with(self.repo, &parent, &parent, &head, when)?;
+        let teams = approval::teams_needed(&computed.plan, &computed.policies);
+        let missing: BTreeSet<String> = teams
+            .into_iter()
+            .filter(|t| !self.directory.teams.contains_key(t))
+            .collect();
+        let more = super::pull::directory(client, &missing)?;
+        self.directory.teams.extend(more.teams);
+        let mut facts = facts.clone();
+        facts.head_sha = pull.head.sha.clone();
+        let v = approval::judge(&computed.plan, &computed.policies, &facts, &self.directory);
+        let met = v
+            .changes
+            .iter()
+            .flat_map(|c| c.met.iter().cloned())
+            .collect();
+        let detail = if let Some(r) = &v.refused {
+            format!("refused: {r}")
+        } else {
+            v.status_description()
+        };
+        Ok(Some(Judgement {
+            approved: v.approved,
+            detail,
+            met,
+        }))
+    }
+}

@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow};
+use rayon::prelude::*;
+
+use super::audit::{Sources, read_sources};
+use super::{Common, Outcome};
+
+/// Write a static HTML site of who has access to what: an overview, a page per app and per
+/// person, recent changes and charts (works from `file://` and any static host)
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The folder to write the site to (created if missing; files of an earlier site are
+    /// overwritten, others left alone)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The branch to read
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    rev: String,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let repo = crate::git::open(&root)?;
+    let Sources { index, notes } = read_sources(&repo, &args.rev, None)?;
+    let Some(at) = index.commit_at(as_of) else {
+        return Err(anyhow!(
+            "`{}` has no commit before {}\nhint: choose a later `--as-of`",
+            args.rev,
+            crate::audit::stamp(as_of)
+        ));
+    };
+    let sha = index.commits[at].sha.clone();
+    let snapshot = crate::history::snapshot_at(&repo, &sha)?;
+    let (catalog, report) = crate::check::finish(
+        crate::check::load(&snapshot),
+        &snapshot,
+        as_of,
+        &index.last_touched_at(as_of),
+    );
+    let pages = crate::report::site(&crate::report::Input {
+        catalog: &catalog,
+        findings: &report.diagnostics,
+        index: &index,
+        notes: &notes,
+        as_of,
+        commit: Some(&sha),
+    });
+    let mut dirs: Vec<PathBuf> = pages
+        .iter()
+        .filter_map(|p| args.out.join(&p.path).parent().map(PathBuf::from))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create `{}`", d.display()))?;
+    }
+    pages.par_iter().try_for_each(|p| {
+        let path = args.out.join(&p.path);
+        std::fs::write(&path, &p.html).with_context(|| format!("cannot write `{}`", path.display()))
+    })?;
+    eprintln!(
+        "wrote {} files to `{}`; open `{}`",
+        pages.len(),
+        args.out.display(),
+        args.out.join("index.html").display()
+    );
+    Ok(Outcome::Success)
+}
