@@ -88,14 +88,14 @@ pub fn run(args: Args) -> Result<Outcome> {
 }
 
 /// `PORTCULLIS_TIMINGS=1` prints how long each phase took, to stderr, for benchmarks.
-struct Timer(Option<std::time::Instant>);
+pub(super) struct Timer(Option<std::time::Instant>);
 
 impl Timer {
-    fn from_env() -> Timer {
+    pub(super) fn from_env() -> Timer {
         Timer(std::env::var_os("PORTCULLIS_TIMINGS").map(|_| std::time::Instant::now()))
     }
 
-    fn lap(&mut self, phase: &str) {
+    pub(super) fn lap(&mut self, phase: &str) {
         if let Some(start) = self.0 {
             eprintln!(
                 "timing: {phase} {:.1} ms",

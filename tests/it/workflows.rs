@@ -39,7 +39,7 @@ fn run_lines(node: &Node, out: &mut Vec<(u32, String)>) {
 #[test]
 fn the_spec_workflows_exist() {
     let names: Vec<String> = workflows().into_iter().map(|(n, _)| n).collect();
-    for w in ["check.yml", "approvals.yml", "request.yml"] {
+    for w in ["check.yml", "approvals.yml", "request.yml", "report.yml"] {
         assert!(names.iter().any(|n| n == w), "{w} missing from {names:?}");
     }
 }
