@@ -35,16 +35,17 @@ pub enum Kind {
     Run,
 }
 
-/// One approval that was verified before provisioning.
+/// One approval that was verified before provisioning. (Fields of the record types are
+/// declared in key order, so their compact serialisation is the canonical JSON.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
-    /// GitHub login of the reviewer.
-    pub reviewer: String,
-    pub review_id: u64,
     /// The requirement it met: `manager`, `owner`, `security`, `@org/team`, `@user`.
     #[serde(rename = "as")]
     pub as_: String,
+    pub review_id: u64,
+    /// GitHub login of the reviewer.
+    pub reviewer: String,
 }
 
 /// A `/portcullis override <reason>` by a member of the security team.
@@ -52,17 +53,17 @@ pub struct Approval {
 #[serde(deny_unknown_fields)]
 pub struct Override {
     pub by: String,
-    pub reason: String,
     pub comment_id: u64,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Run {
-    pub id: String,
-    pub started_at: String,
     /// `null` while the run has not finished (a crash leaves it so; the next run resumes).
     pub finished_at: Option<String>,
+    pub id: String,
+    pub started_at: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,45 +101,45 @@ impl Outcome {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
+    /// The person's account name at the target.
+    pub account: Option<String>,
+    pub app: String,
+    /// When the action ended (RFC 3339).
+    pub at: String,
+    pub error: Option<String>,
     /// `add` or `remove` (membership of `target`).
     pub op: String,
-    pub app: String,
     pub person: String,
+    pub result: Outcome,
     pub role: String,
     /// The target's group or role name.
     pub target: String,
-    /// The person's account name at the target.
-    pub account: Option<String>,
-    pub result: Outcome,
-    pub error: Option<String>,
-    /// When the action ended (RFC 3339).
-    pub at: String,
 }
 
 /// One evidence record: a link of the hash chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
-    pub version: u64,
-    /// 1 for the first record of the repository, then one more for each record.
-    pub seq: u64,
-    pub kind: Kind,
+    pub actions: Vec<Action>,
+    pub approvals: Vec<Approval>,
+    /// Why the commit was not provisioned: it reached the branch without verified approvals.
+    pub bypass: Option<String>,
     /// The commit applied (for `run`: the head the run reconciled). Full sha.
     pub commit: String,
+    /// SHA-256 (lower-case hex) of the canonical JSON of this record without `hash`.
+    pub hash: String,
+    pub kind: Kind,
+    #[serde(rename = "override")]
+    pub override_: Option<Override>,
     pub pr: Option<u64>,
     /// The pull request's head commit the approvals were given on.
     pub pr_head: Option<String>,
-    pub approvals: Vec<Approval>,
-    #[serde(rename = "override")]
-    pub override_: Option<Override>,
-    /// Why the commit was not provisioned: it reached the branch without verified approvals.
-    pub bypass: Option<String>,
-    pub run: Run,
-    pub actions: Vec<Action>,
     /// The `hash` of record `seq - 1`; `null` for record 1.
     pub prev: Option<String>,
-    /// SHA-256 (lower-case hex) of the canonical JSON of this record without `hash`.
-    pub hash: String,
+    pub run: Run,
+    /// 1 for the first record of the repository, then one more for each record.
+    pub seq: u64,
+    pub version: u64,
 }
 
 /// Everything of a record but its place in the chain.
@@ -178,18 +179,17 @@ pub fn seal(draft: Draft, prev: Option<&Note>) -> Note {
 }
 
 impl Note {
-    /// The record as one line of a note blob: its canonical JSON, `hash` included.
+    /// The record as one line of a note blob: its canonical JSON, `hash` included. The
+    /// fields are declared in key order, so serde's compact output is the canonical form.
     pub fn to_line(&self) -> String {
-        canonical(&self.to_value())
-    }
-
-    fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The hash this record should carry, from its other fields.
     pub fn compute_hash(&self) -> String {
-        hash_of(&self.to_value())
+        hex(&Sha256::digest(
+            unhashed(&self.to_line(), &self.hash).as_bytes(),
+        ))
     }
 
     pub fn short_commit(&self) -> &str {
@@ -197,13 +197,21 @@ impl Note {
     }
 }
 
+/// A canonical record line without its `hash` member (never the first member, and a raw
+/// `,"hash":` cannot occur inside a string value, where quotes are escaped).
+fn unhashed(line: &str, hash: &str) -> String {
+    let member = format!(
+        ",\"hash\":{}",
+        serde_json::to_string(hash).unwrap_or_default()
+    );
+    line.replacen(&member, "", 1)
+}
+
 /// SHA-256 of the canonical JSON of `record` without its `hash` member.
 pub fn hash_of(record: &Value) -> String {
-    let mut v = record.clone();
-    if let Value::Object(map) = &mut v {
-        map.remove("hash");
-    }
-    hex(&Sha256::digest(canonical(&v).as_bytes()))
+    let mut text = String::new();
+    write_canonical(record, Some("hash"), &mut text);
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -219,11 +227,12 @@ fn hex(bytes: &[u8]) -> String {
 /// `\b \f \n \r \t` in short form, the others as `\u00xx`), everything else as UTF-8.
 pub fn canonical(v: &Value) -> String {
     let mut out = String::new();
-    write_canonical(v, &mut out);
+    write_canonical(v, None, &mut out);
     out
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+/// Writes `v`, leaving out the top-level member `skip`.
+fn write_canonical(v: &Value, skip: Option<&str>, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -235,12 +244,16 @@ fn write_canonical(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_canonical(item, out);
+                write_canonical(item, None, out);
             }
             out.push(']');
         }
         Value::Object(map) => {
-            let sorted: BTreeMap<&str, &Value> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let sorted: BTreeMap<&str, &Value> = map
+                .iter()
+                .map(|(k, v)| (k.as_str(), v))
+                .filter(|(k, _)| Some(*k) != skip)
+                .collect();
             out.push('{');
             for (i, (k, v)) in sorted.into_iter().enumerate() {
                 if i > 0 {
@@ -248,7 +261,7 @@ fn write_canonical(v: &Value, out: &mut String) {
                 }
                 write_string(k, out);
                 out.push(':');
-                write_canonical(v, out);
+                write_canonical(v, None, out);
             }
             out.push('}');
         }
@@ -339,32 +352,43 @@ pub struct ChainBreak {
 
 /// Every record of every stored note, parsed; unreadable lines are returned as breaks.
 pub fn read_all(stored: &[Stored]) -> (Vec<Located>, Vec<ChainBreak>) {
+    use rayon::prelude::*;
+    let parsed: Vec<(Vec<Located>, Vec<ChainBreak>)> = stored
+        .par_iter()
+        .map(|s| {
+            let mut records = Vec::new();
+            let mut breaks = Vec::new();
+            for (i, line) in s.text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match parse_line(line) {
+                    Ok((note, intact)) => records.push(Located {
+                        note,
+                        object: s.object.clone(),
+                        line: i + 1,
+                        intact,
+                    }),
+                    Err(e) => breaks.push(ChainBreak {
+                        kind: BreakKind::Unreadable,
+                        seq: None,
+                        object: Some(s.object.clone()),
+                        message: format!(
+                            "the note on commit {} (line {}) is not an evidence record: {e}",
+                            short(&s.object),
+                            i + 1
+                        ),
+                    }),
+                }
+            }
+            (records, breaks)
+        })
+        .collect();
     let mut records = Vec::new();
     let mut breaks = Vec::new();
-    for s in stored {
-        for (i, line) in s.text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match parse_line(line) {
-                Ok((note, intact)) => records.push(Located {
-                    note,
-                    object: s.object.clone(),
-                    line: i + 1,
-                    intact,
-                }),
-                Err(e) => breaks.push(ChainBreak {
-                    kind: BreakKind::Unreadable,
-                    seq: None,
-                    object: Some(s.object.clone()),
-                    message: format!(
-                        "the note on commit {} (line {}) is not an evidence record: {e}",
-                        short(&s.object),
-                        i + 1
-                    ),
-                }),
-            }
-        }
+    for (r, b) in parsed {
+        records.extend(r);
+        breaks.extend(b);
     }
     records.sort_by(|a, b| (a.note.seq, &a.object).cmp(&(b.note.seq, &b.object)));
     (records, breaks)
@@ -373,6 +397,17 @@ pub fn read_all(stored: &[Stored]) -> (Vec<Located>, Vec<ChainBreak>) {
 /// Parses one record and checks its hash against its content, as stored (so a field the
 /// format does not know is content too).
 fn parse_line(line: &str) -> Result<(Note, bool), String> {
+    // The usual case, a record as written: typed, and canonical when it re-serialises to the
+    // same text, so the hash is checked on the stored bytes.
+    if let Ok(note) = serde_json::from_str::<Note>(line)
+        && note.version == VERSION
+    {
+        let text = note.to_line();
+        if text == line {
+            let intact = hex(&Sha256::digest(unhashed(line, &note.hash).as_bytes())) == note.hash;
+            return Ok((note, intact));
+        }
+    }
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
     let version = value.get("version").and_then(Value::as_u64);
     if version != Some(VERSION) {
@@ -616,6 +651,30 @@ mod tests {
         assert!(breaks.is_empty());
         assert_eq!(records[0].note, note);
         assert!(records[0].intact);
+    }
+
+    #[test]
+    fn a_record_serialises_canonically() {
+        let mut d = draft(&"a".repeat(40), "2026-11-22T09:00:00Z");
+        d.override_ = Some(Override {
+            by: "lena-tw".into(),
+            reason: "FIN-2231 \"due\"\nnow".into(),
+            comment_id: 7,
+        });
+        d.bypass = Some("quoted \"hash\":\"x\" inside".into());
+        let note = seal(d, None);
+        let value = serde_json::to_value(&note).unwrap();
+        assert_eq!(note.to_line(), canonical(&value));
+        assert_eq!(note.hash, hash_of(&value));
+        let (read, intact) = parse_line(&note.to_line()).unwrap();
+        assert!(intact);
+        assert_eq!(read, note);
+        // Written any other way (whitespace, key order), the same record still verifies.
+        let pretty = serde_json::to_string_pretty(&value)
+            .unwrap()
+            .replace('\n', "");
+        let (_, intact) = parse_line(&pretty).unwrap();
+        assert!(intact);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! commit to the next) and spans (when the grant was held), with the questions asked of them:
 //! holders at an instant, and the timeline of grants, changes and revocations.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -56,13 +56,19 @@ pub struct Version {
     pub ended_by: Option<usize>,
     /// It ended because the grant left the files (not replaced by another version).
     pub removed: bool,
-    pub view: GrantView,
+    /// The file's grants as the commit wrote them; `grant` is this one.
+    pub set: Arc<GrantSet>,
+    pub grant: usize,
     pub expiry: Option<DateTime<Utc>>,
     /// The file that held it (the latest path, after moves).
-    pub path: String,
+    pub path: Arc<str>,
 }
 
 impl Version {
+    pub fn view(&self) -> &GrantView {
+        &self.set.grants[self.grant]
+    }
+
     /// The instants during which this version granted access: `[from, min(to, expiry))`.
     fn active_end(&self) -> Option<DateTime<Utc>> {
         match (self.to, self.expiry) {
@@ -123,6 +129,12 @@ pub struct Move {
     pub to: String,
 }
 
+/// A grant file's content from a commit on: when, and its grants (`None`: removed).
+pub type FileVersion = (DateTime<Utc>, Option<Arc<GrantSet>>);
+
+/// A file that grants a key: its path, its grants and which one.
+type Source = (Arc<str>, Arc<GrantSet>, usize);
+
 #[derive(Debug, Default)]
 pub struct Index {
     pub commits: Vec<CommitInfo>,
@@ -135,8 +147,9 @@ pub struct Index {
     pub moves: Vec<Move>,
     /// Files a commit left unloadable (commit index, path).
     pub unreadable: Vec<(usize, String)>,
-    /// The times of the commits that changed each grant file, oldest first.
-    pub file_changes: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Each grant file's contents over time, oldest first: when a commit changed it and
+    /// what it then held (`None`: removed; an unreadable version keeps the earlier grants).
+    pub file_changes: HashMap<String, Vec<FileVersion>>,
 }
 
 fn expiry_instant(view: &GrantView) -> Option<DateTime<Utc>> {
@@ -146,80 +159,109 @@ fn expiry_instant(view: &GrantView) -> Option<DateTime<Utc>> {
         .map(|e| e.instant())
 }
 
-/// The grants of a file by role; a role listed twice counts once (`duplicate-grant`).
-fn roles(set: &GrantSet) -> impl Iterator<Item = &GrantView> {
-    let mut seen = BTreeSet::new();
+/// The grants of a file by role, with their index; a role listed twice counts once
+/// (`duplicate-grant`).
+fn roles(set: &GrantSet) -> impl Iterator<Item = (usize, &GrantView)> {
     set.grants
         .iter()
-        .filter(move |g| seen.insert(g.role.as_str()))
+        .enumerate()
+        .filter(|(i, g)| !set.grants[..*i].iter().any(|x| x.role == g.role))
 }
 
 impl Index {
     /// Builds the index from the history, oldest commit first.
     pub fn build(history: Vec<Commit>) -> Index {
         let mut ix = Index::default();
-        let mut key_ids: HashMap<GrantKey, usize> = HashMap::new();
-        let mut files: HashMap<String, Arc<GrantSet>> = HashMap::new();
-        // Every file that currently grants a key, with what it says; the first path counts.
-        let mut sources: HashMap<usize, BTreeMap<String, GrantView>> = HashMap::new();
-        let mut open: HashMap<usize, usize> = HashMap::new();
+        // app -> person -> role -> key id: looked up by `&str`, allocated once per key.
+        let mut ids: HashMap<String, HashMap<String, HashMap<String, usize>>> = HashMap::new();
+        let mut files: HashMap<Arc<str>, Arc<GrantSet>> = HashMap::new();
+        // Per key: every file that currently grants it, sorted by path; the first one counts.
+        let mut sources: Vec<Vec<Source>> = Vec::new();
+        let mut open: Vec<Option<usize>> = Vec::new();
         let mut versions: Vec<Version> = Vec::new();
+        let mut touched: Vec<usize> = Vec::new();
         let mut clock = DateTime::<Utc>::MIN_UTC;
+
+        let mut key_id = |ix: &mut Index,
+                          sources: &mut Vec<Vec<Source>>,
+                          open: &mut Vec<Option<usize>>,
+                          set: &GrantSet,
+                          role: &str|
+         -> usize {
+            if let Some(&k) = ids
+                .get(set.app.as_str())
+                .and_then(|m| m.get(set.person.as_str()))
+                .and_then(|m| m.get(role))
+            {
+                return k;
+            }
+            let k = ix.keys.len();
+            ix.keys.push(GrantKey {
+                person: set.person.clone(),
+                app: set.app.clone(),
+                role: role.to_owned(),
+            });
+            sources.push(Vec::new());
+            open.push(None);
+            ids.entry(set.app.clone())
+                .or_default()
+                .entry(set.person.clone())
+                .or_default()
+                .insert(role.to_owned(), k);
+            k
+        };
 
         for (ci, commit) in history.into_iter().enumerate() {
             clock = clock.max(commit.time);
             let t = clock;
-            let mut touched: BTreeSet<usize> = BTreeSet::new();
             for f in commit.files {
-                ix.file_changes.entry(f.path.clone()).or_default().push(t);
+                let history = match ix.file_changes.get_mut(f.path.as_str()) {
+                    Some(h) => h,
+                    None => ix.file_changes.entry(f.path.clone()).or_default(),
+                };
                 let new = match f.after {
                     Side::Unreadable => {
+                        let before = history.last().and_then(|(_, set)| set.clone());
+                        history.push((t, before));
                         ix.unreadable.push((ci, f.path));
                         continue;
                     }
                     Side::Absent => None,
                     Side::Grants(g) => Some(g),
                 };
+                history.push((t, new.clone()));
+                let path: Arc<str> = Arc::from(f.path);
                 let old = match &new {
-                    Some(g) => files.insert(f.path.clone(), Arc::clone(g)),
-                    None => files.remove(&f.path),
-                };
-                let mut key_of = |set: &GrantSet, role: &str| -> usize {
-                    let key = GrantKey {
-                        person: set.person.clone(),
-                        app: set.app.clone(),
-                        role: role.to_owned(),
-                    };
-                    *key_ids.entry(key.clone()).or_insert_with(|| {
-                        ix.keys.push(key);
-                        ix.keys.len() - 1
-                    })
+                    Some(g) => files.insert(Arc::clone(&path), Arc::clone(g)),
+                    None => files.remove(&path),
                 };
                 if let Some(old) = &old {
-                    for g in roles(old) {
-                        let k = key_of(old, &g.role);
-                        if let Some(s) = sources.get_mut(&k) {
-                            s.remove(&f.path);
-                        }
-                        touched.insert(k);
+                    for (_, g) in roles(old) {
+                        let k = key_id(&mut ix, &mut sources, &mut open, old, &g.role);
+                        sources[k].retain(|(p, _, _)| *p != path);
+                        touched.push(k);
                     }
                 }
                 if let Some(new) = &new {
-                    for g in roles(new) {
-                        let k = key_of(new, &g.role);
-                        sources
-                            .entry(k)
-                            .or_default()
-                            .insert(f.path.clone(), g.clone());
-                        touched.insert(k);
+                    for (gi, g) in roles(new) {
+                        let k = key_id(&mut ix, &mut sources, &mut open, new, &g.role);
+                        let list = &mut sources[k];
+                        let entry = (Arc::clone(&path), Arc::clone(new), gi);
+                        match list.binary_search_by(|(p, _, _)| p.cmp(&path)) {
+                            Ok(i) => list[i] = entry,
+                            Err(i) => list.insert(i, entry),
+                        }
+                        touched.push(k);
                     }
                 }
             }
-            for k in touched {
-                let now = sources.get(&k).and_then(|s| s.iter().next());
-                match (open.get(&k).copied(), now) {
+            touched.sort_unstable();
+            touched.dedup();
+            for &k in &touched {
+                let now = sources[k].first();
+                match (open[k], now) {
                     (None, None) => {}
-                    (None, Some((path, view))) => {
+                    (None, Some((path, set, gi))) => {
                         versions.push(Version {
                             key: k,
                             commit: ci,
@@ -227,21 +269,22 @@ impl Index {
                             to: None,
                             ended_by: None,
                             removed: false,
-                            view: view.clone(),
-                            expiry: expiry_instant(view),
-                            path: path.clone(),
+                            expiry: expiry_instant(&set.grants[*gi]),
+                            set: Arc::clone(set),
+                            grant: *gi,
+                            path: Arc::clone(path),
                         });
-                        open.insert(k, versions.len() - 1);
+                        open[k] = Some(versions.len() - 1);
                     }
                     (Some(vi), None) => {
                         let v = &mut versions[vi];
                         v.to = Some(t);
                         v.ended_by = Some(ci);
                         v.removed = true;
-                        open.remove(&k);
+                        open[k] = None;
                     }
-                    (Some(vi), Some((path, view))) => {
-                        if versions[vi].view != *view {
+                    (Some(vi), Some((path, set, gi))) => {
+                        if *versions[vi].view() != set.grants[*gi] {
                             let v = &mut versions[vi];
                             v.to = Some(t);
                             v.ended_by = Some(ci);
@@ -252,23 +295,25 @@ impl Index {
                                 to: None,
                                 ended_by: None,
                                 removed: false,
-                                view: view.clone(),
-                                expiry: expiry_instant(view),
-                                path: path.clone(),
+                                expiry: expiry_instant(&set.grants[*gi]),
+                                set: Arc::clone(set),
+                                grant: *gi,
+                                path: Arc::clone(path),
                             });
-                            open.insert(k, versions.len() - 1);
+                            open[k] = Some(versions.len() - 1);
                         } else if versions[vi].path != *path {
                             ix.moves.push(Move {
                                 key: k,
                                 commit: ci,
-                                from: versions[vi].path.clone(),
-                                to: path.clone(),
+                                from: versions[vi].path.to_string(),
+                                to: path.to_string(),
                             });
-                            versions[vi].path = path.clone();
+                            versions[vi].path = Arc::clone(path);
                         }
                     }
                 }
             }
+            touched.clear();
             ix.commits.push(CommitInfo {
                 sha: commit.sha,
                 time: t,
@@ -281,20 +326,20 @@ impl Index {
         }
 
         // Group by key; within a key, versions were pushed in time order.
+        let mut counts = vec![0usize; ix.keys.len() + 1];
+        for v in &versions {
+            counts[v.key + 1] += 1;
+        }
+        for k in 0..ix.keys.len() {
+            counts[k + 1] += counts[k];
+        }
+        ix.by_key = (0..ix.keys.len())
+            .map(|k| (counts[k], counts[k + 1]))
+            .collect();
         let mut order: Vec<usize> = (0..versions.len()).collect();
-        order.sort_by_key(|&i| (versions[i].key, i));
+        order.sort_by_key(|&i| versions[i].key);
         let mut slots: Vec<Option<Version>> = versions.into_iter().map(Some).collect();
         ix.versions = order.into_iter().filter_map(|i| slots[i].take()).collect();
-        ix.by_key = vec![(0, 0); ix.keys.len()];
-        let mut i = 0;
-        while i < ix.versions.len() {
-            let k = ix.versions[i].key;
-            let start = i;
-            while i < ix.versions.len() && ix.versions[i].key == k {
-                i += 1;
-            }
-            ix.by_key[k] = (start, i);
-        }
         ix.spans = spans(&ix.versions, &ix.by_key);
         ix
     }
@@ -303,11 +348,27 @@ impl Index {
     pub fn last_touched_at(&self, t: DateTime<Utc>) -> HashMap<String, DateTime<Utc>> {
         self.file_changes
             .iter()
-            .filter_map(|(path, times)| {
-                let n = times.partition_point(|x| *x <= t);
-                n.checked_sub(1).map(|i| (path.clone(), times[i]))
+            .filter_map(|(path, changes)| {
+                let n = changes.partition_point(|(x, _)| *x <= t);
+                n.checked_sub(1).map(|i| (path.clone(), changes[i].0))
             })
             .collect()
+    }
+
+    /// The grant files on the branch at `t`, as history parsed them (files that never
+    /// loaded are left out).
+    pub fn files_at(&self, t: DateTime<Utc>) -> Vec<(&str, &Arc<GrantSet>)> {
+        let mut out: Vec<(&str, &Arc<GrantSet>)> = self
+            .file_changes
+            .iter()
+            .filter_map(|(path, changes)| {
+                let n = changes.partition_point(|(x, _)| *x <= t);
+                let set = changes[n.checked_sub(1)?].1.as_ref()?;
+                Some((path.as_str(), set))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
     }
 
     pub fn key_versions(&self, k: usize) -> &[Version] {
@@ -380,7 +441,7 @@ impl Index {
                 let replaced = prev.filter(|p| p.to == Some(v.from) && !p.removed);
                 let held_before = replaced.filter(|p| p.held_until_replaced());
                 let op = match (held_before, replaced) {
-                    (Some(p), _) => change_op(&p.view, &v.view),
+                    (Some(p), _) => change_op(p.view(), v.view()),
                     (None, Some(_)) if !v.active() => EventOp::Change,
                     _ => EventOp::Grant,
                 };
@@ -421,7 +482,7 @@ impl Index {
                     let what = match v.expiry {
                         Some(e) if e == t => format!(
                             "expired ({})",
-                            v.view.expires.as_deref().unwrap_or_default()
+                            v.view().expires.as_deref().unwrap_or_default()
                         ),
                         _ => "ended: changed to an expiry already past".into(),
                     };
@@ -496,7 +557,7 @@ fn change_op(before: &GrantView, after: &GrantView) -> EventOp {
 fn detail(prev: Option<&Version>, v: &Version) -> String {
     let mut parts = Vec::new();
     if let Some(p) = prev {
-        let (a, b) = (&p.view, &v.view);
+        let (a, b) = (p.view(), v.view());
         if a.expires != b.expires {
             let longer = match (p.expiry, v.expiry) {
                 (Some(x), Some(y)) => y > x,

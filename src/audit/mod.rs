@@ -71,7 +71,7 @@ pub enum Side {
 }
 
 /// The grants of one file, without positions.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GrantSet {
     pub person: String,
     pub app: String,
@@ -84,6 +84,47 @@ impl GrantSet {
             person: f.person.value.clone(),
             app: f.app.value.clone(),
             grants: f.grants.iter().map(GrantView::of).collect(),
+        }
+    }
+
+    /// Back to a grant file for the rules (every position 1:1: the values are what count).
+    pub fn to_file(&self, path: &str) -> GrantFile {
+        use crate::model::{Expiry, Grant, Pos, Spanned};
+        let at = |value| Spanned {
+            value,
+            pos: Pos::START,
+        };
+        GrantFile {
+            path: path.to_owned(),
+            person: at(self.person.clone()),
+            app: at(self.app.clone()),
+            grants: self
+                .grants
+                .iter()
+                .map(|g| Grant {
+                    role: at(g.role.clone()),
+                    item: Pos::START,
+                    justification: g.justification.clone().map(at),
+                    expires: g
+                        .expires
+                        .as_deref()
+                        .and_then(|e| Expiry::parse(e).ok())
+                        .map(|value| Spanned {
+                            value,
+                            pos: Pos::START,
+                        }),
+                    ticket: g.ticket.clone(),
+                    emergency: g.emergency,
+                    reviewed: g
+                        .reviewed
+                        .as_deref()
+                        .and_then(|d| crate::model::time::parse_date(d).ok())
+                        .map(|value| Spanned {
+                            value,
+                            pos: Pos::START,
+                        }),
+                })
+                .collect(),
         }
     }
 }

@@ -269,8 +269,8 @@ pub fn holders(
                         role: h.key.role.clone(),
                         since: stamp(h.since),
                         granted_by: ix.commits[h.since_commit].sha.clone(),
-                        expires: v.view.expires.clone(),
-                        file: v.path.clone(),
+                        expires: v.view().expires.clone(),
+                        file: v.path.to_string(),
                         commit: ix.commits[h.commit].sha.clone(),
                         approval: approval_json(a),
                         provisioned: applied_json(*p),
@@ -301,7 +301,7 @@ pub fn holders(
                     h.key.app.clone(),
                     h.key.role.clone(),
                     stamp(h.since),
-                    v.view.expires.clone().unwrap_or_else(|| "never".into()),
+                    v.view().expires.clone().unwrap_or_else(|| "never".into()),
                     if format == Format::Csv {
                         c.sha.clone()
                     } else {
@@ -394,7 +394,7 @@ pub fn timeline(
                     person: e.key.person.clone(),
                     app: e.key.app.clone(),
                     role: e.key.role.clone(),
-                    expires: ix.versions[e.version].view.expires.clone(),
+                    expires: ix.versions[e.version].view().expires.clone(),
                     detail: e.detail.clone(),
                     commit: e.commit.map(|c| ix.commits[c].sha.clone()),
                     summary: e.commit.map(|c| ix.commits[c].summary.clone()),
@@ -437,7 +437,7 @@ pub fn timeline(
                     e.key.app.clone(),
                     e.key.role.clone(),
                     ix.versions[e.version]
-                        .view
+                        .view()
                         .expires
                         .clone()
                         .unwrap_or_else(|| "never".into()),

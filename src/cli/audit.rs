@@ -81,17 +81,18 @@ pub(crate) struct Sources {
     pub notes: NoteIndex,
 }
 
-pub(crate) fn read_sources(
-    repo: &Repository,
-    rev: &str,
-    only_app: Option<String>,
-) -> Result<Sources> {
-    let history = crate::history::read(repo, rev, &crate::history::Options { only_app })
+pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
+    let mut timer = super::check::Timer::from_env();
+    let history = crate::history::read(repo, rev)
         .with_context(|| format!("cannot read the history of `{rev}`"))?;
+    timer.lap("history");
     let index = Index::build(history);
+    timer.lap("index");
     let stored = crate::history::read_notes(repo)?;
+    timer.lap("notes read");
     let (records, mut breaks) = crate::evidence::read_all(&stored);
     breaks.extend(crate::evidence::verify_records(&records));
+    timer.lap("notes verified");
     Ok(Sources {
         index,
         notes: NoteIndex::new(records, breaks),
@@ -129,7 +130,8 @@ pub fn run(args: Args) -> Result<Outcome> {
             "`--since` is after `--until`\nhint: the period runs from `--since` to `--until` (default: now)"
         ));
     }
-    let Sources { index, notes } = read_sources(&repo, &args.rev, None)?;
+    let Sources { index, notes } = read_sources(&repo, &args.rev)?;
+    let mut timer = super::check::Timer::from_env();
     if !args.evidence && !notes.breaks.is_empty() {
         eprintln!(
             "warning: the evidence notes' hash chain is broken ({} breaks)\nhint: `portcullis audit --evidence --since DATE` names each one",
@@ -179,8 +181,14 @@ pub fn run(args: Args) -> Result<Outcome> {
         );
         (text, Outcome::Success)
     };
+    timer.lap("query and render");
     lookups.warn_if_unasked(args.offline);
     std::io::stdout().write_all(out.as_bytes())?;
+    let mut timer = super::check::Timer::from_env();
+    // Freeing millions of small allocations one by one only delays the exit.
+    std::mem::forget(index);
+    std::mem::forget(notes);
+    timer.lap("exit");
     Ok(outcome)
 }
 
@@ -195,17 +203,7 @@ fn evidence(
     sla: Duration,
     filter: &Filter,
 ) -> Result<Pack> {
-    let Some(end) = index.commit_at(until) else {
-        return Err(anyhow!(
-            "the branch has no commit before {}\nhint: choose a later `--until`",
-            crate::audit::stamp(until)
-        ));
-    };
-    let end_sha = index.commits[end].sha.clone();
-    let snapshot = crate::history::snapshot_at(repo, &end_sha)?;
-    let loaded = crate::check::load(&snapshot);
-    let (catalog, report) =
-        crate::check::finish(loaded, &snapshot, until, &index.last_touched_at(until));
+    let (catalog, findings, _) = branch_at(repo, index, until)?;
     let leavers = leaver_times(repo, index, &catalog, since, until)?;
 
     // Every commit the pack may name: changes in the period, and removals.
@@ -232,10 +230,41 @@ fn evidence(
         until,
         sla,
         catalog: &catalog,
-        findings: &report.diagnostics,
+        findings: &findings,
         leavers: &leavers,
         filter,
     }))
+}
+
+/// The branch as it stood at `t`: its policies read from git, its grant files as the history
+/// walk parsed them (not parsed again), and the findings of `check`'s rules on them.
+pub(crate) fn branch_at(
+    repo: &Repository,
+    index: &Index,
+    t: DateTime<Utc>,
+) -> Result<(Catalog, Vec<crate::diag::Diagnostic>, String)> {
+    let Some(at) = index.commit_at(t) else {
+        return Err(anyhow!(
+            "the branch has no commit before {}\nhint: choose a later time",
+            crate::audit::stamp(t)
+        ));
+    };
+    let sha = index.commits[at].sha.clone();
+    let rev = Revision::at(repo, &sha)?;
+    let mut snapshot = rev.read_dir("policies")?;
+    if let Some(e) = rev.read(crate::model::CODEOWNERS_FILE)? {
+        snapshot
+            .files
+            .insert(crate::model::CODEOWNERS_FILE.to_owned(), e);
+    }
+    let mut loaded = crate::check::load(&snapshot);
+    loaded.catalog.grant_files = index
+        .files_at(t)
+        .into_iter()
+        .map(|(path, set)| set.to_file(path))
+        .collect();
+    let (catalog, report) = crate::check::finish(loaded, &snapshot, t, &index.last_touched_at(t));
+    Ok((catalog, report.diagnostics, sha))
 }
 
 /// When each leaver at `until` was marked as one: the oldest version of the people directory,

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::audit::{Sources, read_sources};
@@ -25,30 +25,19 @@ pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = crate::git::open(&root)?;
-    let Sources { index, notes } = read_sources(&repo, &args.rev, None)?;
-    let Some(at) = index.commit_at(as_of) else {
-        return Err(anyhow!(
-            "`{}` has no commit before {}\nhint: choose a later `--as-of`",
-            args.rev,
-            crate::audit::stamp(as_of)
-        ));
-    };
-    let sha = index.commits[at].sha.clone();
-    let snapshot = crate::history::snapshot_at(&repo, &sha)?;
-    let (catalog, report) = crate::check::finish(
-        crate::check::load(&snapshot),
-        &snapshot,
-        as_of,
-        &index.last_touched_at(as_of),
-    );
+    let Sources { index, notes } = read_sources(&repo, &args.rev)?;
+    let mut timer = super::check::Timer::from_env();
+    let (catalog, findings, sha) = super::audit::branch_at(&repo, &index, as_of)?;
+    timer.lap("branch at as-of loaded and checked");
     let pages = crate::report::site(&crate::report::Input {
         catalog: &catalog,
-        findings: &report.diagnostics,
+        findings: &findings,
         index: &index,
         notes: &notes,
         as_of,
         commit: Some(&sha),
     });
+    timer.lap("pages rendered");
     let mut dirs: Vec<PathBuf> = pages
         .iter()
         .filter_map(|p| args.out.join(&p.path).parent().map(PathBuf::from))
@@ -62,9 +51,16 @@ pub fn run(args: Args) -> Result<Outcome> {
         let path = args.out.join(&p.path);
         std::fs::write(&path, &p.html).with_context(|| format!("cannot write `{}`", path.display()))
     })?;
+    timer.lap("pages written");
+    let written = pages.len();
+    // Freeing millions of small allocations one by one only delays the exit.
+    std::mem::forget(index);
+    std::mem::forget(notes);
+    std::mem::forget(pages);
+    std::mem::forget(catalog);
     eprintln!(
         "wrote {} files to `{}`; open `{}`",
-        pages.len(),
+        written,
         args.out.display(),
         args.out.join("index.html").display()
     );

@@ -33,8 +33,8 @@ impl Op {
     }
 }
 
-/// The fields of a grant as the plan shows them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The fields of a grant as the plan shows them (and `audit` caches them).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantView {
     pub role: String,
     pub justification: Option<String>,

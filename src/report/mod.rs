@@ -132,7 +132,7 @@ fn max_duration(catalog: &Catalog, app: &str, role: &str, emergency: bool) -> Op
 fn expiry_cell(ctx: &Ctx, h: &Holding) -> String {
     let ix = ctx.input.index;
     let v = &ix.versions[h.version];
-    let Some(expires) = v.view.expires.as_deref() else {
+    let Some(expires) = v.view().expires.as_deref() else {
         return "no expiry".into();
     };
     let Some(end) = v.expiry else {
@@ -140,7 +140,12 @@ fn expiry_cell(ctx: &Ctx, h: &Holding) -> String {
     };
     let left = end - ctx.input.as_of;
     let words = format!("{} left", human_duration(left));
-    let max = max_duration(ctx.input.catalog, &h.key.app, &h.key.role, v.view.emergency);
+    let max = max_duration(
+        ctx.input.catalog,
+        &h.key.app,
+        &h.key.role,
+        v.view().emergency,
+    );
     let fraction = max.map_or(1.0, |m| {
         left.num_seconds() as f64 / m.num_seconds().max(1) as f64
     });
@@ -602,15 +607,15 @@ fn app_page(ctx: &Ctx, id: &str, holders: Option<&Vec<&Holding>>) -> Page {
             esc(&h.key.role),
             esc(&date(h.since)),
             expiry_cell(ctx, h),
-            esc(v.view.reviewed.as_deref().unwrap_or("never")),
+            esc(v.view().reviewed.as_deref().unwrap_or("never")),
             format!(
                 "<span class=\"just\">{}{}</span>",
-                if v.view.emergency {
+                if v.view().emergency {
                     "<strong>emergency:</strong> "
                 } else {
                     ""
                 },
-                esc(v.view.justification.as_deref().unwrap_or(""))
+                esc(v.view().justification.as_deref().unwrap_or(""))
             ),
         ]);
     }

@@ -890,3 +890,82 @@ mod through_github {
         assert!(pack["unverified"].as_array().unwrap().is_empty());
     }
 }
+
+#[test]
+fn the_cache_follows_new_commits_rewritten_history_and_notes() {
+    let h = build();
+    let d = h.dir.path();
+    let roles = |at: &str| -> Vec<String> {
+        let out = audit(
+            d,
+            &[
+                "--at", at, "--person", "zoe", "--app", "payments", "--format", "json",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&out)["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["role"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(roles("2026-12-22"), ["viewer"]);
+    assert!(d.join(".git/portcullis/history.json").is_file());
+    assert!(d.join(".git/portcullis/notes.cache").is_file());
+
+    // A new commit: walked on top of the cached history.
+    std::fs::remove_file(d.join("access/payments/zoe.yaml")).unwrap();
+    commit_at(d, "2026-12-23T09:00:00Z", "remove zoe");
+    assert!(roles("2026-12-24").is_empty());
+    assert_eq!(roles("2026-12-22"), ["viewer"]);
+
+    // History rewritten from c[5] on: the cached commits after it no longer count.
+    let git = |args: &[&str]| {
+        assert!(
+            Command::new("git")
+                .args(args)
+                .current_dir(d)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    git(&["reset", "-q", "--hard", &h.c[5]]);
+    write(
+        d,
+        "access/payments/zoe.yaml",
+        &ZOE_PAYMENTS.replace("viewer", "approve-payment"),
+    );
+    commit_at(d, "2026-12-22T10:00:00Z", "zoe approves payments");
+    assert_eq!(roles("2026-12-22T12:00:00Z"), ["approve-payment"]);
+
+    // A damaged cache is ignored, not trusted.
+    std::fs::write(d.join(".git/portcullis/history.json"), "{\"format\": 1").unwrap();
+    std::fs::write(d.join(".git/portcullis/notes.cache"), "garbage").unwrap();
+    assert_eq!(roles("2026-12-22T12:00:00Z"), ["approve-payment"]);
+
+    // A note rewritten after it was cached is read again, and caught.
+    let repo = git2::Repository::open(d).unwrap();
+    let oid = git2::Oid::from_str(&h.c[1]).unwrap();
+    let text = repo
+        .find_note(Some(evidence::NOTES_REF), oid)
+        .unwrap()
+        .message()
+        .unwrap()
+        .replace("elena-tw", "mallory");
+    let sig = git2::Signature::now("x", "x@example.com").unwrap();
+    repo.note(&sig, &sig, Some(evidence::NOTES_REF), oid, &text, true)
+        .unwrap();
+    let out = audit(d, &["--at", "2026-12-22", "--offline"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("hash chain is broken"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -47,6 +47,7 @@ fn the_spec_workflows_exist() {
         "review.yml",
         "people-sync.yml",
         "apply.yml",
+        "report.yml",
     ] {
         assert!(names.iter().any(|n| n == w), "{w} missing from {names:?}");
     }
