@@ -4,6 +4,12 @@
 //! `worktree`/`git` read a [`snapshot::Snapshot`] -> [`load`] parses it strictly into a
 //! [`model::Catalog`] plus diagnostics -> [`rules`] add the findings of SPEC section 4 ->
 //! [`baseline`] marks what a change did not touch -> a [`diag::render`] format prints it.
+//!
+//! The data flow of `audit` and `report`:
+//! [`history`] walks the branch's first-parent history (parsing each changed grant file with
+//! [`load`]) and reads the notes -> [`audit::Index`] builds every grant's versions and spans,
+//! [`evidence`] verifies the notes' hash chain -> [`audit`] answers holders at T, the timeline
+//! and the evidence pack, or [`report`] renders the site.
 
 // -- core: no I/O, no clock --
 pub mod approval;
