@@ -18,6 +18,12 @@
 //! computes the desired state (quarantine, expiry), plans operations with the guards, and runs
 //! them through [`provisioner`] backends with a journal -> [`ledger`] records evidence notes
 //! ([`evidence`]) and the applied state.
+//!
+//! The data flow of `audit` and `report`:
+//! [`history`] walks the branch's first-parent history (parsing each changed grant file with
+//! [`load`]) and reads the notes -> [`audit::Index`] builds every grant's versions and spans,
+//! [`evidence`] verifies the notes' hash chain -> [`audit`] answers holders at T, the timeline
+//! and the evidence pack, or [`report`] renders the site.
 
 // -- core: no I/O, no clock --
 pub mod approval;

@@ -75,25 +75,25 @@ pub fn line_chart(id: &str, title: &str, desc: &str, x: &[String], series: &[Ser
     let n = x.len().max(2) - 1;
     let px = |i: usize| LEFT + plot_w * i as f64 / n as f64;
     let py = |v: usize| TOP + plot_h - plot_h * v as f64 / top as f64;
-    // At most six x labels, always the first and the last.
-    let every = x.len().div_ceil(6).max(1);
-    for (i, label) in x.iter().enumerate() {
-        if i % every == 0 || i + 1 == x.len() {
-            let anchor = if i == 0 {
-                "start"
-            } else if i + 1 == x.len() {
-                "end"
-            } else {
-                "middle"
-            };
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"{anchor}\" fill=\"#4d4d4d\">{}</text>",
-                px(i),
-                TOP + plot_h + 16.0,
-                esc(label)
-            );
-        }
+    // Five labels at most, evenly spread, the first and the last among them.
+    let mut shown: Vec<usize> = (0..5).map(|k| k * (x.len().max(1) - 1) / 4).collect();
+    shown.dedup();
+    for &i in &shown {
+        let Some(label) = x.get(i) else { continue };
+        let anchor = if i == 0 {
+            "start"
+        } else if i + 1 == x.len() {
+            "end"
+        } else {
+            "middle"
+        };
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"{anchor}\" fill=\"#4d4d4d\">{}</text>",
+            px(i),
+            TOP + plot_h + 16.0,
+            esc(label)
+        );
     }
     for s in series {
         let points: Vec<String> = s
