@@ -4,6 +4,9 @@ use clap::Parser;
 use portcullis::cli::{Cli, Outcome, run};
 
 /// The one exit mapping: 0 success, 1 findings or refused, 2 usage or failure.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

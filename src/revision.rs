@@ -4,6 +4,8 @@
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -15,6 +17,10 @@ pub enum Revision<'r> {
     Tree {
         repo: &'r Repository,
         tree: git2::Tree<'r>,
+        /// Folder trees already looked up, by path. libgit2 does not cache a tree object
+        /// over 4 KiB, so without this every lookup under `access/` (a tree of hundreds of
+        /// entries) inflates and parses it again.
+        dirs: RefCell<HashMap<String, Option<git2::Tree<'r>>>>,
     },
     WorkTree(PathBuf),
 }
@@ -24,22 +30,59 @@ impl<'r> Revision<'r> {
         Ok(Revision::Tree {
             repo,
             tree: crate::git::tree_at(repo, rev)?,
+            dirs: RefCell::default(),
         })
     }
 
     /// One file, as the snapshot would hold it; `None` when absent.
     pub fn read(&self, path: &str) -> Result<Option<Entry>> {
         match self {
-            Revision::Tree { repo, tree } => crate::git::tree_entry(repo, tree, path),
+            Revision::Tree { repo, tree, .. } => {
+                let Some((dir, name)) = path.rsplit_once('/') else {
+                    return crate::git::tree_entry(repo, tree, path);
+                };
+                match self.dir_tree(dir) {
+                    Some(sub) => crate::git::tree_entry(repo, &sub, name),
+                    None => Ok(None),
+                }
+            }
             Revision::WorkTree(root) => read_file(root, path),
         }
+    }
+
+    /// The tree of folder `dir` (`access/payments`), from the cache when looked up before.
+    fn dir_tree(&self, dir: &str) -> Option<git2::Tree<'r>> {
+        let Revision::Tree {
+            repo, tree, dirs, ..
+        } = self
+        else {
+            return None;
+        };
+        if let Some(found) = dirs.borrow().get(dir) {
+            return found.clone();
+        }
+        let parent = match dir.rsplit_once('/') {
+            Some((parent, _)) => self.dir_tree(parent),
+            None => Some(tree.clone()),
+        };
+        let name = dir.rsplit('/').next().unwrap_or(dir);
+        let found = parent.and_then(|p| {
+            let entry = p.get_name(name)?;
+            (entry.kind() == Some(git2::ObjectType::Tree))
+                .then(|| repo.find_tree(entry.id()).ok())
+                .flatten()
+        });
+        dirs.borrow_mut().insert(dir.to_owned(), found.clone());
+        found
     }
 
     /// Every file under `dir`.
     pub fn read_dir(&self, dir: &str) -> Result<Snapshot> {
         let mut out = Snapshot::default();
         match self {
-            Revision::Tree { repo, tree } => crate::git::tree_dir(repo, tree, dir, &mut out)?,
+            Revision::Tree { repo, tree, .. } => {
+                crate::git::tree_dir(repo, tree, dir, &mut out)?;
+            }
             Revision::WorkTree(root) => {
                 let all = crate::worktree::read(root)?;
                 out.files = all
@@ -55,7 +98,14 @@ impl<'r> Revision<'r> {
     /// Names directly under `dir`.
     pub fn names(&self, dir: &str) -> Vec<String> {
         match self {
-            Revision::Tree { repo, tree } => crate::git::tree_names(repo, tree, dir),
+            Revision::Tree { .. } => self
+                .dir_tree(dir)
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|e| e.name().ok().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
             Revision::WorkTree(root) => std::fs::read_dir(root.join(dir))
                 .map(|rd| {
                     rd.filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -3,10 +3,12 @@
 //! days, leap seconds, durations, templates). A file that fails is left out of the catalog and
 //! every other file is still loaded.
 
+pub mod block;
 pub mod layout;
 pub mod pieces;
 mod policies;
 pub mod schema;
+mod shape;
 pub mod yaml;
 
 use rayon::prelude::*;

@@ -177,8 +177,39 @@ pub struct SchemaError {
     pub hint: Option<String>,
 }
 
+/// The schemas as compiled yes/no checks over the tree (see `shape`); `None` for a schema the
+/// compiled check does not cover.
+fn compiled(kind: Kind) -> Option<&'static super::shape::Compiled> {
+    static CELL: OnceLock<Vec<Option<super::shape::Compiled>>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        Kind::ALL
+            .iter()
+            .map(|kind| {
+                let schema: serde_json::Value = serde_json::from_str(kind.source()).ok()?;
+                super::shape::Compiled::new(&schema)
+            })
+            .collect()
+    })[Kind::ALL.iter().position(|k| *k == kind)?]
+    .as_ref()
+}
+
+/// Whether the tree is valid, asked of the compiled check (`None` when it has none).
+pub fn fast_valid(kind: Kind, root: &Node) -> Option<bool> {
+    compiled(kind).map(|c| c.is_valid(root))
+}
+
+/// Whether the tree is valid, asked of the full validator.
+pub fn full_valid(kind: Kind, root: &Node) -> bool {
+    validator(kind).is_valid(&root.to_json())
+}
+
 /// Validates a parsed file; returns every violation, one per offending value.
 pub fn validate(kind: Kind, root: &Node) -> Vec<SchemaError> {
+    // The common case, decided without a JSON copy of the tree; a file that fails is
+    // explained by the full validator below.
+    if fast_valid(kind, root) == Some(true) {
+        return Vec::new();
+    }
     if kind == Kind::People
         && let Some(errors) = validate_people(root)
     {

@@ -154,6 +154,16 @@ pub fn parse(bytes: &[u8]) -> Result<Node, YamlError> {
         }
     })?;
     check_characters(text)?;
+    match super::block::parse(text) {
+        Some(node) => Ok(node),
+        None => build(text),
+    }
+}
+
+/// The full parser alone, without the fast path; the fast path's differential tests compare
+/// against it.
+pub fn parse_full(text: &str) -> Result<Node, YamlError> {
+    check_characters(text)?;
     build(text)
 }
 
@@ -458,6 +468,10 @@ fn refuse_anchor_tag(pos: Pos, anchor: usize, tagged: bool) -> Result<(), YamlEr
         ));
     }
     Ok(())
+}
+
+pub(crate) fn resolve_plain(text: &str) -> Value {
+    resolve(text, ScalarStyle::Plain)
 }
 
 /// YAML 1.2 core schema, narrowed: `true`/`false` only, no dates, no `yes`/`on`.

@@ -24,5 +24,7 @@ mod report;
 mod request;
 mod request_cli;
 mod rules;
+mod schema_fast;
 mod services;
 mod workflows;
+mod yaml_fast;
