@@ -163,7 +163,9 @@ pub fn remove_journal(repo: &Repository) -> Result<()> {
     }
 }
 
-/// The journal being written: every line is on disk when [`Journal::append`] returns.
+/// The journal being written. A line appended with `flush` is on disk when
+/// [`Journal::append`] returns, and so is every line before it; the others reach the disk with
+/// the next flushed line or [`Journal::sync`].
 pub struct Journal {
     file: File,
     path: PathBuf,
@@ -181,12 +183,18 @@ impl Journal {
         Ok(Journal { file, path })
     }
 
-    pub fn append(&mut self, line: &str) -> Result<()> {
+    pub fn append(&mut self, line: &str, flush: bool) -> Result<()> {
         let mut bytes = line.as_bytes().to_vec();
         bytes.push(b'\n');
         self.file
             .write_all(&bytes)
-            .and_then(|()| self.file.sync_data())
+            .and_then(|()| if flush { self.file.sync_data() } else { Ok(()) })
+            .with_context(|| format!("cannot write the journal `{}`", self.path.display()))
+    }
+
+    pub fn sync(&mut self) -> Result<()> {
+        self.file
+            .sync_data()
             .with_context(|| format!("cannot write the journal `{}`", self.path.display()))
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -18,6 +19,7 @@ use crate::model::Catalog;
 use crate::provision::execute::{self, Backends, Done};
 use crate::provision::journal::{self, Line};
 use crate::provision::ops::Op;
+use crate::provisioner::{self, Provisioner};
 
 /// Evidence times are when things happened: the wall clock, not `--as-of` (which only judges
 /// expiry).
@@ -91,17 +93,81 @@ pub fn load_at(repo: &Repository, sha: &str) -> Result<Result<Loaded, Refusal>> 
     }))
 }
 
-/// Backends connected from the catalog's app policies, secrets from the environment.
+/// Backends connected from the catalog's app policies, secrets from the environment. With
+/// `PORTCULLIS_TIMINGS` set, each app's time in its system is printed when the backends are
+/// dropped.
 pub fn backends<'a>(catalog: &'a Catalog, root: &'a Path) -> Backends<'a> {
+    let timed = std::env::var_os("PORTCULLIS_TIMINGS").is_some();
     Backends::new(move |app: &str| {
         let policy = catalog
             .apps
             .get(app)
             .with_context(|| format!("no policy for app `{app}`"))?;
-        crate::provisioner::connect_in(policy, catalog.settings.as_ref(), root, &|k| {
-            std::env::var(k).ok()
+        let started = Instant::now();
+        let backend =
+            crate::provisioner::connect_in(policy, catalog.settings.as_ref(), root, &|k| {
+                std::env::var(k).ok()
+            })?;
+        Ok(if timed {
+            Box::new(Timed {
+                app: app.to_owned(),
+                connect: started.elapsed(),
+                calls: [(0, Duration::ZERO); 3],
+                inner: backend,
+            })
+        } else {
+            backend
         })
     })
+}
+
+/// A backend that adds up the time spent in each kind of call, for `PORTCULLIS_TIMINGS`.
+struct Timed {
+    app: String,
+    connect: Duration,
+    /// (calls, time) of list, add and remove.
+    calls: [(u32, Duration); 3],
+    inner: Box<dyn Provisioner>,
+}
+
+impl Timed {
+    fn time<T>(&mut self, kind: usize, f: impl FnOnce(&mut dyn Provisioner) -> T) -> T {
+        let started = Instant::now();
+        let out = f(self.inner.as_mut());
+        self.calls[kind].0 += 1;
+        self.calls[kind].1 += started.elapsed();
+        out
+    }
+}
+
+impl Provisioner for Timed {
+    fn list(&mut self, target: &str) -> Result<BTreeSet<String>> {
+        self.time(0, |b| b.list(target))
+    }
+    fn add(&mut self, target: &str, account: &str) -> Result<provisioner::Outcome> {
+        self.time(1, |b| b.add(target, account))
+    }
+    fn remove(&mut self, target: &str, account: &str) -> Result<provisioner::Outcome> {
+        self.time(2, |b| b.remove(target, account))
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let [list, add, remove] = self.calls;
+        eprintln!(
+            "timing: app {}: connect {:.1} ms, {} list {:.1} ms, {} add {:.1} ms, {} remove {:.1} ms",
+            self.app,
+            ms(self.connect),
+            list.0,
+            ms(list.1),
+            add.0,
+            ms(add.1),
+            remove.0,
+            ms(remove.1)
+        );
+    }
 }
 
 /// Per app: the accounts the policy says to leave alone.
@@ -228,7 +294,10 @@ pub fn run_id(started: &str) -> String {
 }
 
 /// Runs the operations with the journal on disk: the run line, then an intent before and a
-/// result after every write.
+/// result after every write. Each intent is flushed to disk before its write, and with it every
+/// line before it; a result waits for the next intent (one flush per write, not two) or the
+/// end. A machine that crashes in between loses at most the last result, which then reads as
+/// in doubt: a removal is done again and an addition is found by the next listing.
 pub fn execute_journaled(
     repo: &Repository,
     run: &evidence::Run,
@@ -243,14 +312,17 @@ pub fn execute_journaled(
             head: head.to_owned(),
         }
         .to_json(),
+        false,
     )?;
-    execute::execute(
+    let done = execute::execute(
         ops,
         backends,
-        &mut |line| journal.append(&line.to_json()),
+        &mut |line| journal.append(&line.to_json(), matches!(line, Line::Intent { .. })),
         &now,
         1,
-    )
+    )?;
+    journal.sync()?;
+    Ok(done)
 }
 
 /// Issues portcullis opened, found again by their hidden marker.

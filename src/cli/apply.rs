@@ -76,6 +76,7 @@ fn key_of(c: &plan::Change) -> GrantKey {
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
+    let mut timer = super::check::Timer::from_env();
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = crate::git::open(&root)?;
@@ -103,6 +104,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         let _ = writeln!(out, "resumed: {note}");
     }
 
+    timer.lap("apply: lock, evidence chain, journal");
     let client = Client::from_env()?;
     let state = ledger::read_state(&repo)?;
     let branch = &args.branch;
@@ -140,8 +142,10 @@ pub fn run(args: Args) -> Result<Outcome> {
         Err(r) => return refuse(r),
     };
     let catalog = &loaded.catalog;
+    timer.lap("apply: head and load");
     let rules = verify::rule_paths(catalog);
     let checked = verify::check(&client, &repo, &range, &rules, branch, as_of)?;
+    timer.lap("apply: verify commits");
     let _ = writeln!(
         out,
         "apply: `{branch}` at {} (last applied {}, {} new commit(s))",
@@ -266,7 +270,9 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     let want = desired::desired(catalog, &loaded.unreadable, &quarantine, as_of);
     let mut backends = applier::backends(catalog, &root);
+    timer.lap("apply: desired state");
     let observed = execute::observe(&want, &mut backends, |_| true);
+    timer.lap("apply: connect and list targets");
     let (unmanaged, people) = applier::app_indexes(catalog);
     let planned = ops::plan(
         &want,
@@ -355,7 +361,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         started_at: started.clone(),
         finished_at: None,
     };
+    timer.lap("apply: plan and security issues");
     let done = applier::execute_journaled(&repo, &run, &head_sha, &work, &mut backends)?;
+    timer.lap(&format!("apply: {} write(s), journaled", work.len()));
     drop(backends);
     let mut counts = [0usize; 5];
     for d in &done {
@@ -500,6 +508,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         ledger::write_state(&repo, &new_state, &format!("apply {head_sha}"))?;
     }
     ledger::remove_journal(&repo)?;
+    timer.lap("apply: reviews, evidence and state");
     let _ = writeln!(
         out,
         "summary: {} changed, {} unchanged, {} pending, {} failed, {} held back; {} commit(s) quarantined; {} evidence record(s); applied up to {}",

@@ -69,7 +69,8 @@ pub struct Done {
 }
 
 /// Runs `ops` (each with the commit whose record it belongs to) in order. `journal` receives
-/// each line and must have it on disk when it returns; `first` numbers the first intent.
+/// each line and must have an intent, and every line before it, on disk when it returns: the
+/// write it announces follows. `first` numbers the first intent.
 pub fn execute(
     ops: &[(Op, Option<String>)],
     backends: &mut Backends<'_>,

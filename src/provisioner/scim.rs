@@ -5,8 +5,16 @@
 //! Filter literals are JSON strings (RFC 7644 3.4.2.2), so a name holding `"` or `\` stays one
 //! literal; every query value and path segment is percent-encoded. The bearer token never
 //! appears in a message.
+//!
+//! Ids never change, so a connection (one run) remembers the ones it resolved: a Group's id by
+//! its displayName (found again when the id stops answering), a User's id by userName and its
+//! userName by id. Memberships are never remembered: every write reads the group first. A
+//! listing resolves each member's userName by `GET /Users/{id}`, or, for a group holding at
+//! least a quarter of the directory, by reading the directory's pages once
+//! (`GET /Users?startIndex=..&count=..`); a member the pages did not show is still read on its
+//! own, so the listing stays complete.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -16,11 +24,30 @@ use super::{Outcome, Provisioner, check_name};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const MEDIA_TYPE: &str = "application/scim+json";
+/// Users asked for per directory page; a server may send fewer (`itemsPerPage`).
+const PAGE: usize = 1000;
+/// Members left to resolve below which a listing reads them one by one without asking how
+/// large the directory is.
+const DIRECTORY_MIN: usize = 50;
 
 pub struct Scim {
     agent: ureq::Agent,
     base: String,
     authorization: String,
+    /// Group displayName -> id, as resolved in this connection.
+    group_ids: HashMap<String, String>,
+    /// userName -> id, as the filter found it or a listing read it.
+    user_ids: HashMap<String, String>,
+    /// id -> userName.
+    user_names: HashMap<String, String>,
+    /// The directory's size, once asked; its pages are read at most once per connection.
+    directory: Option<Directory>,
+}
+
+enum Directory {
+    Read,
+    /// Too large for its pages to pay, or the server does not page: members are read one by one.
+    Skipped(usize),
 }
 
 struct Group {
@@ -58,6 +85,10 @@ impl Scim {
             agent,
             base: base.to_owned(),
             authorization: format!("Bearer {token}"),
+            group_ids: HashMap::new(),
+            user_ids: HashMap::new(),
+            user_names: HashMap::new(),
+            directory: None,
         })
     }
 
@@ -147,24 +178,55 @@ impl Scim {
         }
     }
 
-    fn user_id(&self, account: &str) -> Result<Option<String>> {
+    fn user_id(&mut self, account: &str) -> Result<Option<String>> {
         check_name("SCIM userName", account)?;
-        self.find("Users", "userName", account)?
-            .map(|u| id_of(&u).context("a SCIM User without an `id`"))
-            .transpose()
+        if let Some(id) = self.user_ids.get(account) {
+            return Ok(Some(id.clone()));
+        }
+        let Some(user) = self.find("Users", "userName", account)? else {
+            return Ok(None);
+        };
+        let id = id_of(&user).context("a SCIM User without an `id`")?;
+        self.user_ids.insert(account.to_owned(), id.clone());
+        Ok(Some(id))
     }
 
-    fn group(&self, target: &str) -> Result<Group> {
+    fn learn_user(&mut self, id: &str, name: &str) {
+        self.user_names.insert(id.to_owned(), name.to_owned());
+        self.user_ids.insert(name.to_owned(), id.to_owned());
+    }
+
+    /// The group with its members, read now. A remembered id that no longer answers (the group
+    /// was deleted, or replaced under the same name) is looked up again by name.
+    fn group(&mut self, target: &str) -> Result<Group> {
         check_name("SCIM group", target)?;
+        if let Some(id) = self.group_ids.get(target).cloned() {
+            if let Some(group) = self.read_group(target, &id)? {
+                return Ok(group);
+            }
+            self.group_ids.remove(target);
+        }
         let Some(found) = self.find("Groups", "displayName", target)? else {
             bail!(
                 "no SCIM Group with displayName {target:?}\nhint: create the group at the identity provider, or fix the role's `target`"
             );
         };
         let id = id_of(&found).context("a SCIM Group without an `id`")?;
+        let group = self.read_group(target, &id)?.with_context(|| {
+            format!("SCIM Group {target:?} (id {id:?}) was found by name but does not answer")
+        })?;
+        self.group_ids.insert(target.to_owned(), id);
+        Ok(group)
+    }
+
+    /// `GET /Groups/{id}`; None when the server no longer has it (404).
+    fn read_group(&self, target: &str, id: &str) -> Result<Option<Group>> {
         // List responses may leave `members` out; the resource itself has them.
-        let path = format!("/Groups/{}", encode(&id));
+        let path = format!("/Groups/{}", encode(id));
         let reply = self.request("GET", &path, None)?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
         if reply.status != 200 {
             return Err(self.error("GET", &path, &reply));
         }
@@ -185,7 +247,54 @@ impl Scim {
                 .with_context(|| format!("SCIM Group {target:?} has a member without a `value`"))?;
             members.push(value.to_owned());
         }
-        Ok(Group { id, members })
+        Ok(Some(Group {
+            id: id.to_owned(),
+            members,
+        }))
+    }
+
+    /// Reads every User's userName from the directory's pages, when `unresolved` members are
+    /// at least a quarter of it: a user in a page costs the server a fraction of a request of
+    /// its own. Any answer but a page (no paging, an error) leaves the members to be read one
+    /// by one, which reports errors as before.
+    fn read_directory(&mut self, unresolved: usize) -> Result<()> {
+        let total = match self.directory {
+            Some(Directory::Read) => return Ok(()),
+            Some(Directory::Skipped(total)) => total,
+            None => {
+                let reply = self.request("GET", "/Users?count=0", None)?;
+                let total = (reply.status == 200)
+                    .then(|| reply.body.get("totalResults").and_then(Value::as_u64))
+                    .flatten();
+                let Some(total) = total.and_then(|t| usize::try_from(t).ok()) else {
+                    self.directory = Some(Directory::Skipped(usize::MAX));
+                    return Ok(());
+                };
+                total
+            }
+        };
+        if total > unresolved.saturating_mul(4) {
+            self.directory = Some(Directory::Skipped(total));
+            return Ok(());
+        }
+        self.directory = Some(Directory::Read);
+        let mut start = 1;
+        while start <= total {
+            let path = format!("/Users?startIndex={start}&count={PAGE}&attributes=userName");
+            let reply = self.request("GET", &path, None)?;
+            let resources = match reply.body.get("Resources").and_then(Value::as_array) {
+                Some(r) if reply.status == 200 && !r.is_empty() => r,
+                _ => break,
+            };
+            for user in resources {
+                let name = user.get("userName").and_then(Value::as_str);
+                if let (Some(id), Some(name)) = (id_of(user), name) {
+                    self.learn_user(&id, name);
+                }
+            }
+            start += resources.len();
+        }
+        Ok(())
     }
 
     fn patch(&self, group: &Group, op: Value) -> Result<Reply> {
@@ -201,8 +310,20 @@ impl Scim {
 impl Provisioner for Scim {
     fn list(&mut self, target: &str) -> Result<BTreeSet<String>> {
         let group = self.group(target)?;
+        let unresolved = group
+            .members
+            .iter()
+            .filter(|id| !self.user_names.contains_key(*id))
+            .count();
+        if unresolved >= DIRECTORY_MIN {
+            self.read_directory(unresolved)?;
+        }
         let mut names = BTreeSet::new();
         for id in &group.members {
+            if let Some(name) = self.user_names.get(id) {
+                names.insert(name.clone());
+                continue;
+            }
             let path = format!("/Users/{}", encode(id));
             let reply = self.request("GET", &path, None)?;
             if reply.status == 404 {
@@ -217,8 +338,10 @@ impl Provisioner for Scim {
                 .body
                 .get("userName")
                 .and_then(Value::as_str)
-                .with_context(|| format!("SCIM User {id:?} has no `userName`"))?;
-            names.insert(name.to_owned());
+                .with_context(|| format!("SCIM User {id:?} has no `userName`"))?
+                .to_owned();
+            self.learn_user(id, &name);
+            names.insert(name);
         }
         Ok(names)
     }

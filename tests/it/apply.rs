@@ -70,7 +70,8 @@ fn person(id: &str, github: Option<&str>, manager: Option<&str>) -> String {
     s
 }
 
-/// A grant file of the `vpn` app: `(role, expires, emergency)`.
+/// A grant file of `person` in `app`, one grant per `(role, expires)`; an `admin` role that
+/// expires at a time of day is an emergency grant.
 pub fn grants(person: &str, app: &str, roles: &[(&str, &str)]) -> String {
     let mut s = format!("person: {person}\napp: {app}\ngrants:\n");
     for (role, expires) in roles {
@@ -93,6 +94,8 @@ pub struct Org {
     pub clone: tempfile::TempDir,
     pub bot: String,
     pub store: tempfile::TempDir,
+    /// More environment for every run (the systems' addresses and secrets).
+    pub env: Vec<(String, String)>,
 }
 
 impl Org {
@@ -108,6 +111,40 @@ impl Org {
         std::fs::write(&script, format!("#!/usr/bin/python3\n{STORE_SCRIPT}")).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut files = vec![
+            (
+                "policies/apps/vpn.yaml".to_owned(),
+                format!(
+                    "id: vpn\nname: Corporate VPN\nowners: [\"@tidewater/it\"]\nrisk: low\nunmanaged: [breakglass]\nprovisioner: {{type: command, command: {}, timeout_seconds: 30, env: [STORE]}}\nroles:\n  staff:\n    description: Office network access\n    target: vpn-users\n  contractor:\n    description: Office network access for contractors\n    target: vpn-users\n    approvals: [manager, owner]\n  admin:\n    description: Gateway administration\n    target: vpn-admins\n    privileged: true\n    max_duration: 30d\n",
+                    script.display()
+                ),
+            ),
+            (
+                "policies/apps/treasury.yaml".to_owned(),
+                "id: treasury\nname: Treasury Portal\nowners: [\"@tidewater/it\", \"@kenji-tw\"]\nrisk: low\nprovisioner:\n  type: manual\n  checklist:\n    - Add or remove the entitlement in the portal\n    - Close this issue\nroles:\n  viewer:\n    description: Read balances\n".to_owned(),
+            ),
+        ];
+        for (id, expires) in staff {
+            files.push((
+                format!("access/vpn/{id}.yaml"),
+                grants(id, "vpn", &[("staff", expires)]),
+            ));
+        }
+        let o = Org::seeded(&files, more_people, store);
+        o.set_store(json!({
+            "targets": {"vpn-users": members, "vpn-admins": []},
+        }));
+        o
+    }
+
+    /// An organisation whose first commit holds the settings, the directory (the usual people
+    /// and `more_people`) and `files` (app policies, grant files). `store` is the `STORE`
+    /// directory of every run.
+    pub fn seeded(
+        files: &[(String, String)],
+        more_people: &[String],
+        store: tempfile::TempDir,
+    ) -> Org {
         let org = tempfile::tempdir().unwrap();
         let write = |path: &str, text: &str| {
             let p = org.path().join(path);
@@ -136,22 +173,8 @@ impl Org {
             people.push_str(&person(p, None, Some("elena")));
         }
         write("policies/people.yaml", &people);
-        write(
-            "policies/apps/vpn.yaml",
-            &format!(
-                "id: vpn\nname: Corporate VPN\nowners: [\"@tidewater/it\"]\nrisk: low\nunmanaged: [breakglass]\nprovisioner: {{type: command, command: {}, timeout_seconds: 30, env: [STORE]}}\nroles:\n  staff:\n    description: Office network access\n    target: vpn-users\n  contractor:\n    description: Office network access for contractors\n    target: vpn-users\n    approvals: [manager, owner]\n  admin:\n    description: Gateway administration\n    target: vpn-admins\n    privileged: true\n    max_duration: 30d\n",
-                script.display()
-            ),
-        );
-        write(
-            "policies/apps/treasury.yaml",
-            "id: treasury\nname: Treasury Portal\nowners: [\"@tidewater/it\", \"@kenji-tw\"]\nrisk: low\nprovisioner:\n  type: manual\n  checklist:\n    - Add or remove the entitlement in the portal\n    - Close this issue\nroles:\n  viewer:\n    description: Read balances\n",
-        );
-        for (id, expires) in staff {
-            write(
-                &format!("access/vpn/{id}.yaml"),
-                &grants(id, "vpn", &[("staff", expires)]),
-            );
+        for (path, text) in files {
+            write(path, text);
         }
         let gh = FakeGitHub::start();
         gh.create_repo(REPO, org.path());
@@ -175,16 +198,13 @@ impl Org {
             .status()
             .unwrap();
         assert!(status.success());
-        let o = Org {
+        Org {
             gh,
             clone,
             bot,
             store,
-        };
-        o.set_store(json!({
-            "targets": {"vpn-users": members, "vpn-admins": []},
-        }));
-        o
+            env: Vec::new(),
+        }
     }
 
     pub fn set_store(&self, state: Value) {
@@ -238,6 +258,11 @@ impl Org {
 
     pub fn run(&self, args: &[&str], as_of: &str) -> Output {
         self.fetch();
+        self.run_fetched(args, as_of)
+    }
+
+    /// `run` without the fetch before it, for timing the binary alone.
+    pub fn run_fetched(&self, args: &[&str], as_of: &str) -> Output {
         Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(args)
             .args([
@@ -251,6 +276,7 @@ impl Org {
             .env("GITHUB_REPOSITORY", REPO)
             .env("PORTCULLIS_GITHUB_MAX_WAIT", "5")
             .env("STORE", self.store.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("GITHUB_RUN_ID")
             .output()
             .unwrap()
@@ -988,7 +1014,7 @@ fn reconcile_reports_drift_both_ways_and_fix_repairs_it() {
 
 // ---- end to end into PostgreSQL: the example organisation's `payments` app ----
 
-fn pg_members(admin: &mut ::postgres::Client, role: &str) -> BTreeSet<String> {
+pub fn pg_members(admin: &mut ::postgres::Client, role: &str) -> BTreeSet<String> {
     admin
         .query(
             "SELECT m.rolname::text FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid

@@ -7,6 +7,7 @@ mod fake_github;
 mod support;
 
 mod apply;
+mod apply_bench;
 mod approval;
 mod audit;
 mod base;

@@ -543,6 +543,134 @@ fn scim_409_and_404_on_members_are_idempotent_outcomes() {
     assert!(e.contains("500") && e.contains("database down"), "{e}");
 }
 
+/// A stub directory of `users` users whose group `team` holds the first 60; its pages hold 30
+/// users each and leave out `u59`, as if it had been created while they were read.
+fn scim_directory(users: usize) -> http_stub::Stub {
+    // Ids of one width: the stub matches path prefixes.
+    let user = |i: usize| format!(r#"{{"id":"i{i:04}","userName":"u{i}@x.example"}}"#);
+    let page = |from: usize, to: usize| {
+        let resources: Vec<String> = (from..to.min(users))
+            .filter(|i| *i != 59)
+            .map(user)
+            .collect();
+        format!(
+            r#"{{"totalResults":{users},"itemsPerPage":30,"Resources":[{}]}}"#,
+            resources.join(",")
+        )
+    };
+    let members: Vec<String> = (0..60)
+        .map(|i| format!(r#"{{"value":"i{i:04}"}}"#))
+        .collect();
+    let mut routes = vec![
+        (
+            "GET",
+            "/Groups?".to_owned(),
+            200,
+            r#"{"Resources":[{"id":"g1","displayName":"team"}],"totalResults":1}"#.to_owned(),
+        ),
+        (
+            "GET",
+            "/Groups/g1".to_owned(),
+            200,
+            format!(r#"{{"id":"g1","members":[{}]}}"#, members.join(",")),
+        ),
+        (
+            "GET",
+            "/Users?count=0".to_owned(),
+            200,
+            format!(r#"{{"totalResults":{users},"Resources":[]}}"#),
+        ),
+    ];
+    for start in (1..=users).step_by(30) {
+        routes.push((
+            "GET",
+            format!("/Users?startIndex={start}&"),
+            200,
+            page(start - 1, start - 1 + 30),
+        ));
+    }
+    // The page after a short one starts one user early.
+    routes.push(("GET", "/Users?startIndex=60&".to_owned(), 200, page(59, 89)));
+    for i in 0..users {
+        routes.push(("GET", format!("/Users/i{i:04}"), 200, user(i)));
+    }
+    http_stub::start(routes)
+}
+
+#[test]
+fn scim_a_group_holding_much_of_the_directory_is_listed_from_its_pages_completely() {
+    let stub = scim_directory(100);
+    let mut p = scim_connect(&stub.url, "t");
+    let want: BTreeSet<String> = (0..60).map(|i| format!("u{i}@x.example")).collect();
+    assert_eq!(p.list("team").unwrap(), want);
+    let users: Vec<String> = stub
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.starts_with("GET /Users"))
+        .cloned()
+        .collect();
+    let pages = users.iter().filter(|r| r.contains("startIndex=")).count();
+    assert!(pages >= 3, "{users:?}");
+    // Only the user the pages missed is read on its own.
+    let single: Vec<&String> = users
+        .iter()
+        .filter(|r| r.starts_with("GET /Users/"))
+        .collect();
+    assert_eq!(single.len(), 1, "{users:?}");
+    assert!(single[0].starts_with("GET /Users/i0059 "), "{users:?}");
+
+    // The names are known now: listing again reads only the group.
+    stub.requests.lock().unwrap().clear();
+    assert_eq!(p.list("team").unwrap(), want);
+    let again = stub.requests.lock().unwrap().clone();
+    assert!(
+        again.iter().all(|r| r.starts_with("GET /Groups/g1")),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn scim_a_group_holding_little_of_the_directory_is_listed_member_by_member() {
+    let stub = scim_directory(1000);
+    let want: BTreeSet<String> = (0..60).map(|i| format!("u{i}@x.example")).collect();
+    assert_eq!(scim_connect(&stub.url, "t").list("team").unwrap(), want);
+    let requests = stub.requests.lock().unwrap().clone();
+    assert!(
+        !requests.iter().any(|r| r.contains("startIndex=")),
+        "{requests:?}"
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.starts_with("GET /Users/"))
+            .count(),
+        60
+    );
+}
+
+#[test]
+fn scim_writes_read_the_group_every_time_and_find_a_replaced_group_again() {
+    let s = scim::server();
+    let (group, a) = (unique("replaced-"), unique("erin@x.example"));
+    let user = s.create_user(&a);
+    let first = s.create_group(&group, &[]);
+    let mut p = scim_connect(&s.url, scim::TOKEN);
+    assert_eq!(p.add(&group, &a).unwrap(), Outcome::Changed);
+    // Someone removes the member behind portcullis's back: the next add writes again.
+    s.remove_member(&first, &user);
+    assert_eq!(p.add(&group, &a).unwrap(), Outcome::Changed);
+    assert_eq!(s.patches(&first), 3, "two adds and the removal");
+    // The group is replaced by another of the same name: found again by its name.
+    s.delete(&format!("/Groups/{first}"));
+    let second = s.create_group(&group, &[&user]);
+    assert_eq!(p.add(&group, &a).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.list(&group).unwrap(), set(&[&a]));
+    assert_eq!(p.remove(&group, &a).unwrap(), Outcome::Changed);
+    assert!(s.member_ids(&second).is_empty());
+}
+
 // ---- command ----
 
 /// A file-backed directory in a script: `state.json` holds the groups, `writes.log` one line

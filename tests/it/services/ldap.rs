@@ -159,6 +159,27 @@ impl Slapd {
             .unwrap_or_else(|e| panic!("adding {dn}: {e}"));
     }
 
+    /// People `uid=<uid>,ou=people,dc=test`, added over one connection.
+    pub fn add_people(&self, uids: &[String]) {
+        let mut c = self.admin();
+        for uid in uids {
+            let dn = format!("uid={},{PEOPLE}", ldap3::dn_escape(uid));
+            let attrs = [
+                ("objectClass", ["inetOrgPerson"]),
+                ("uid", [uid.as_str()]),
+                ("cn", [uid.as_str()]),
+                ("sn", ["x"]),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect::<HashSet<_>>()))
+            .collect();
+            c.add(&dn, attrs)
+                .unwrap()
+                .success()
+                .unwrap_or_else(|e| panic!("adding {dn}: {e}"));
+        }
+    }
+
     /// A person `uid=<uid>,ou=people,dc=test`.
     pub fn add_person(&self, uid: &str) -> String {
         let dn = format!("uid={},{PEOPLE}", ldap3::dn_escape(uid));

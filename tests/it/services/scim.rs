@@ -100,6 +100,34 @@ impl ScimServer {
         serde_json::from_str(&text).unwrap()
     }
 
+    pub fn delete(&self, path: &str) {
+        let r = Self::agent()
+            .delete(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 204, "DELETE {path}");
+    }
+
+    /// Removes a member from a group, as someone at the identity provider would.
+    pub fn remove_member(&self, group: &str, user: &str) {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": format!("members[value eq \"{user}\"]")}],
+        });
+        let r = Self::agent()
+            .patch(&format!("{}/Groups/{group}", self.url))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .content_type("application/scim+json")
+            .send(body.to_string())
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "PATCH /Groups/{group}: {}",
+            r.status()
+        );
+    }
+
     /// Creates a User; returns its id.
     pub fn create_user(&self, user_name: &str) -> String {
         let u = self.post(
