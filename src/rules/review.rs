@@ -1,7 +1,5 @@
 //! `review-overdue`: apps with `review_every` need each grant certified that often.
 
-use chrono::{DateTime, Utc};
-
 use crate::diag::{Diagnostic, Rule};
 use crate::model::Catalog;
 use crate::model::time::format_duration;
@@ -28,26 +26,28 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
         let Some(every) = g.app.and_then(|a| a.review_every) else {
             continue;
         };
-        let (since, pos, what): (DateTime<Utc>, _, _) = match &g.grant.reviewed {
+        // The message is written only for a grant that is overdue: this runs for every grant.
+        let (since, pos, reviewed) = match &g.grant.reviewed {
             Some(r) => (
                 r.value
                     .and_hms_opt(0, 0, 0)
                     .map(|t| t.and_utc())
                     .unwrap_or_default(),
                 r.pos,
-                format!("last reviewed on {}", r.value),
+                true,
             ),
             None => match ctx.last_touched.get(&g.file.path) {
-                Some(t) => (
-                    *t,
-                    g.grant.role.pos,
-                    format!("never reviewed, last changed on {}", t.date_naive()),
-                ),
+                Some(t) => (*t, g.grant.role.pos, false),
                 // Not committed yet: it is being written now, so it is fresh.
                 None => continue,
             },
         };
         if since + every < ctx.as_of {
+            let what = if reviewed {
+                format!("last reviewed on {}", since.date_naive())
+            } else {
+                format!("never reviewed, last changed on {}", since.date_naive())
+            };
             out.push(
                 g.subject(
                     Diagnostic::new(
