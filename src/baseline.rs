@@ -124,7 +124,7 @@ pub fn mark(
 }
 
 /// Ids of people whose entry in people.yaml changed, was added or was removed.
-fn people_changed(change: &Change, head: &Snapshot) -> BTreeSet<String> {
+pub fn people_changed(change: &Change, head: &Snapshot) -> BTreeSet<String> {
     if !change.paths.contains(PEOPLE_FILE) {
         return BTreeSet::new();
     }

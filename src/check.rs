@@ -27,6 +27,7 @@ pub fn load(snapshot: &Snapshot) -> Loaded {
             .count(),
         grants: catalog.grant_count(),
         diagnostics,
+        partial: false,
     };
     Loaded { catalog, report }
 }

@@ -98,12 +98,25 @@ fn blob_entry(repo: &Repository, path: &str, id: git2::Oid, mode: git2::FileMode
 /// For each path, the committer date of the newest commit (from HEAD) that changed it.
 /// Walks history once, stopping as soon as every path is dated.
 pub fn last_touched(repo: &Repository, paths: &[&str]) -> Result<HashMap<String, DateTime<Utc>>> {
+    last_touched_from(repo, None, paths)
+}
+
+/// As [`last_touched`], walking from `from` (a revision) instead of HEAD.
+pub fn last_touched_from(
+    repo: &Repository,
+    from: Option<&str>,
+    paths: &[&str],
+) -> Result<HashMap<String, DateTime<Utc>>> {
     let mut out = HashMap::new();
     if paths.is_empty() {
         return Ok(out);
     }
-    let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
-        return Ok(out);
+    let head = match from {
+        Some(rev) => commit_at(repo, rev)?,
+        None => match repo.head().and_then(|h| h.peel_to_commit()) {
+            Ok(c) => c,
+            Err(_) => return Ok(out),
+        },
     };
     let mut pending: BTreeSet<&str> = paths.iter().copied().collect();
     let mut walk = repo.revwalk()?;
@@ -143,6 +156,23 @@ pub fn last_touched(repo: &Repository, paths: &[&str]) -> Result<HashMap<String,
     Ok(out)
 }
 
+/// The change from `base` to the tree `head` (both committed), with the base content of each
+/// changed path.
+pub fn change_between(repo: &Repository, base: &str, head: &git2::Tree) -> Result<Change> {
+    let base_tree = tree_at(repo, base)?;
+    let paths = changed_between(repo, &base_tree, head)?;
+    let mut change = Change::default();
+    for p in &paths {
+        if wants_content(p)
+            && let Some(entry) = tree_entry(repo, &base_tree, p)?
+        {
+            change.base.files.insert(p.clone(), entry);
+        }
+    }
+    change.paths = paths;
+    Ok(change)
+}
+
 /// A revision's tree, for reading files without a checkout.
 pub fn tree_at<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Tree<'r>> {
     repo.revparse_single(rev)
@@ -160,31 +190,70 @@ pub fn commit_at<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Commit<'r>
 }
 
 /// Governed paths that differ between two trees (old and new side; no rename detection, so
-/// a moved file is a removal plus an addition).
+/// a moved file is a removal plus an addition). Subtrees with the same id are skipped without
+/// being read, so ten changed files in 100,000 cost a few tree reads (libgit2's own tree diff
+/// walked every entry: 90 ms there).
 pub fn changed_between(
     repo: &Repository,
     base: &git2::Tree,
     head: &git2::Tree,
 ) -> Result<BTreeSet<String>> {
-    let mut opts = DiffOptions::new();
-    opts.include_typechange(true);
-    for d in GOVERNED_DIRS {
-        opts.pathspec(d);
-    }
-    let diff = repo
-        .diff_tree_to_tree(Some(base), Some(head), Some(&mut opts))
-        .context("cannot compare the two revisions")?;
     let mut out = BTreeSet::new();
-    for delta in diff.deltas() {
-        for file in [delta.old_file(), delta.new_file()] {
-            if let Some(p) = file.path().and_then(|p| p.to_str())
-                && is_governed(p)
-            {
-                out.insert(p.to_owned());
-            }
-        }
+    for dir in GOVERNED_DIRS {
+        let side = |t: &git2::Tree| t.get_name(dir).map(|e| (e.id(), e.filemode()));
+        diff_entries(repo, dir, side(base), side(head), &mut out)
+            .with_context(|| format!("cannot compare `{dir}` between the two revisions"))?;
     }
     Ok(out)
+}
+
+/// Compares one path's entry on both sides, recursing into trees whose ids differ.
+fn diff_entries(
+    repo: &Repository,
+    path: &str,
+    old: Option<(git2::Oid, i32)>,
+    new: Option<(git2::Oid, i32)>,
+    out: &mut BTreeSet<String>,
+) -> Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    let is_tree = |e: Option<(git2::Oid, i32)>| e.is_some_and(|(_, mode)| mode == 0o040000);
+    let listing = |e: Option<(git2::Oid, i32)>| -> Result<Vec<(String, git2::Oid, i32)>> {
+        match e {
+            Some((id, 0o040000)) => Ok(repo
+                .find_tree(id)?
+                .iter()
+                .map(|t| {
+                    (
+                        String::from_utf8_lossy(t.name_bytes()).into_owned(),
+                        t.id(),
+                        t.filemode(),
+                    )
+                })
+                .collect()),
+            _ => Ok(Vec::new()),
+        }
+    };
+    // A file on either side that is not a tree on that side changed (added, removed, edited
+    // or turned into or out of a folder).
+    if (old.is_some() && !is_tree(old)) || (new.is_some() && !is_tree(new)) {
+        out.insert(path.to_owned());
+    }
+    if !is_tree(old) && !is_tree(new) {
+        return Ok(());
+    }
+    let mut names: std::collections::BTreeMap<String, [Option<(git2::Oid, i32)>; 2]> =
+        Default::default();
+    for (side, entries) in [listing(old)?, listing(new)?].into_iter().enumerate() {
+        for (name, id, mode) in entries {
+            names.entry(name).or_default()[side] = Some((id, mode));
+        }
+    }
+    for (name, [a, b]) in names {
+        diff_entries(repo, &format!("{path}/{name}"), a, b, out)?;
+    }
+    Ok(())
 }
 
 /// One file of a tree, as the snapshot holds it; `None` when absent.

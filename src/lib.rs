@@ -43,6 +43,7 @@ pub mod provision;
 pub mod report;
 pub mod request;
 pub mod rules;
+pub mod scope;
 pub mod snapshot;
 
 // -- edges: files, git, GitHub, terminal --

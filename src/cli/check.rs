@@ -5,6 +5,8 @@ use clap::ValueEnum;
 
 use super::{Common, Outcome, use_color};
 use crate::diag::render::{self, text::Style};
+use crate::revision::Revision;
+use crate::snapshot::{GOVERNED_DIRS, Snapshot};
 
 /// Check every rule over the repository (SPEC section 4)
 #[derive(clap::Args)]
@@ -14,6 +16,14 @@ pub struct Args {
     /// Fail only on what changed since this revision; older findings print as pre-existing
     #[arg(long, value_name = "REV")]
     base: Option<String>,
+    /// With --base: the revision the change ends at, read from git instead of the work tree
+    /// (what CI checks: no file of the work tree is read or compared)
+    #[arg(long, value_name = "REV", requires = "base")]
+    head: Option<String>,
+    /// With --base: read the whole tree and print every pre-existing finding, instead of only
+    /// what the change reaches
+    #[arg(long, requires = "base")]
+    full: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -32,25 +42,63 @@ pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let mut timer = Timer::from_env();
-    let snapshot = crate::worktree::read(&root)?;
-    timer.lap("read");
-    let loaded = crate::check::load(&snapshot);
-    timer.lap("load");
     let repo = crate::git::open(&root).ok();
-    let needs = crate::rules::files_needing_history(&loaded.catalog);
-    let last_touched = match &repo {
-        Some(repo) => crate::git::last_touched(repo, &needs)?,
-        None => Default::default(),
+    let head = match (&args.head, &repo) {
+        (Some(rev), Some(repo)) => Revision::at(repo, rev)?,
+        _ => Revision::WorkTree(root.clone()),
     };
-    timer.lap("history");
-    let (catalog, mut report) = crate::check::finish(loaded, &snapshot, as_of, &last_touched);
-    timer.lap("rules");
-    if let Some(base) = &args.base {
-        let repo = repo.as_ref().context("`--base` needs a git repository")?;
-        let change = crate::git::change_since(repo, base)?;
-        crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, &change);
-        timer.lap("base");
-    }
+    timer.lap("open");
+    // With `--base`, only what the change reaches is read, unless it reaches everything.
+    let change = match &args.base {
+        Some(base) => {
+            let repo = repo.as_ref().context("`--base` needs a git repository")?;
+            let change = match &head {
+                Revision::Tree { tree, .. } => crate::git::change_between(repo, base, tree)?,
+                Revision::WorkTree(_) => crate::git::change_since(repo, base)?,
+            };
+            timer.lap("diff");
+            Some(change)
+        }
+        None => None,
+    };
+    let reached = match (&change, &repo) {
+        (Some(change), Some(repo)) if !args.full => {
+            super::reach::check(&head, args.head.as_deref(), repo, change, as_of, &mut timer)?
+        }
+        _ => None,
+    };
+    let (snapshot, report) = match reached {
+        Some(done) => done,
+        None => {
+            let snapshot = match &head {
+                Revision::WorkTree(_) => crate::worktree::read(&root)?,
+                Revision::Tree { .. } => {
+                    let mut all = Snapshot::default();
+                    for dir in GOVERNED_DIRS {
+                        all.files.extend(head.read_dir(dir)?.files);
+                    }
+                    all
+                }
+            };
+            timer.lap("read");
+            let loaded = crate::check::load(&snapshot);
+            timer.lap("load");
+            let needs = crate::rules::files_needing_history(&loaded.catalog);
+            let last_touched = match &repo {
+                Some(repo) => crate::git::last_touched_from(repo, args.head.as_deref(), &needs)?,
+                None => Default::default(),
+            };
+            timer.lap("history");
+            let (catalog, mut report) =
+                crate::check::finish(loaded, &snapshot, as_of, &last_touched);
+            timer.lap("rules");
+            if let Some(change) = &change {
+                crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, change);
+                timer.lap("base");
+            }
+            (snapshot, report)
+        }
+    };
     let out = match args.format {
         Format::Text => render::text::render(
             &report,

@@ -16,6 +16,7 @@ mod explain;
 mod people;
 mod plan;
 mod pull;
+mod reach;
 mod reconcile;
 mod remind;
 mod report;

@@ -162,6 +162,8 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub files: usize,
     pub grants: usize,
+    /// Only what a change reaches was read (`check --base`); `files` and `grants` count that.
+    pub partial: bool,
 }
 
 impl Report {

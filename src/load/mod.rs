@@ -4,6 +4,7 @@
 //! every other file is still loaded.
 
 pub mod block;
+pub mod directory;
 pub mod layout;
 pub mod pieces;
 mod policies;

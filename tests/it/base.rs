@@ -32,12 +32,19 @@ fn an_old_expired_grant_elsewhere_does_not_block_a_clean_change() {
     .unwrap();
     let (code, full) = check_json(dir, &[]);
     assert_eq!(code, 1, "without --base the old grant fails: {full:#}");
+    // By default only what the change reaches is read: oscar's file is not.
     let (code, json) = check_json(dir, &["--base", "HEAD"]);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(diags(&json, "expired").is_empty(), "{json:#}");
+    assert_eq!(json["summary"]["scope"], "change", "{json:#}");
+    // `--full` reads everything and prints the old finding as pre-existing.
+    let (code, json) = check_json(dir, &["--base", "HEAD", "--full"]);
     assert_eq!(code, 0, "{json:#}");
     let expired = diags(&json, "expired");
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0]["pre_existing"], true);
     assert_eq!(expired[0]["file"], "access/github/oscar.yaml");
+    assert!(json["summary"].get("scope").is_none(), "{json:#}");
 }
 
 #[test]

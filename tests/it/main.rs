@@ -20,6 +20,7 @@ mod lifecycle;
 mod pr_flow;
 mod provisioner;
 mod provisioner_github;
+mod reach;
 mod render;
 mod report;
 mod request;

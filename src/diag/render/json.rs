@@ -37,6 +37,9 @@ struct Summary {
     grants: usize,
     errors: usize,
     warnings: usize,
+    /// `"change"` when only what the change reaches was read (`check --base`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'static str>,
 }
 
 pub fn render(report: &Report) -> String {
@@ -70,6 +73,7 @@ pub fn render(report: &Report) -> String {
             grants: report.grants,
             errors: report.errors(),
             warnings: report.warnings(),
+            scope: report.partial.then_some("change"),
         },
     };
     let mut s = serde_json::to_string_pretty(&out).unwrap_or_default();

@@ -38,8 +38,13 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "### portcullis check {verdict}\n");
     let _ = writeln!(
         out,
-        "{} files, {} grants: **{} errors**, {} warnings, {} pre-existing\n",
+        "{} files{}, {} grants: **{} errors**, {} warnings, {} pre-existing\n",
         report.files,
+        if report.partial {
+            " (what the change reaches)"
+        } else {
+            ""
+        },
         report.grants,
         errors,
         report.warnings(),

@@ -28,8 +28,13 @@ pub fn render(report: &Report, sources: &dyn Sources, style: Style) -> String {
     let warnings = report.warnings();
     let pre = report.pre_existing();
     let mut summary = format!(
-        "checked {} files, {} grants: {} {}, {} {}",
+        "checked {} files{}, {} grants: {} {}, {} {}",
         report.files,
+        if report.partial {
+            " the change reaches"
+        } else {
+            ""
+        },
         report.grants,
         errors,
         if errors == 1 { "error" } else { "errors" },

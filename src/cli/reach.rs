@@ -1,0 +1,169 @@
+//! `check --base` reading only what the change reaches (see `scope`): the changed files, every
+//! grant file of a reached person or app, the app files those grants name, the rule files, and
+//! the reached entries of the people directory.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use git2::Repository;
+use std::collections::BTreeSet;
+
+use super::check::Timer;
+use crate::baseline::{self, Change};
+use crate::diag::Report;
+use crate::load::{self, directory, layout};
+use crate::model::{BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE};
+use crate::revision::Revision;
+use crate::scope::{self, Reach};
+use crate::snapshot::{Entry, Snapshot};
+
+/// The report over what `change` reaches, with the snapshot it was read from; `None` when the
+/// change reaches everything (a rule file changed) and the whole tree must be checked.
+/// `head` is the work tree or a commit (`--head`); `head_rev` names the commit, for history.
+pub fn check(
+    head: &Revision,
+    head_rev: Option<&str>,
+    repo: &Repository,
+    change: &Change,
+    as_of: DateTime<Utc>,
+    timer: &mut Timer,
+) -> Result<Option<(Snapshot, Report)>> {
+    let Some(mut reach) = scope::of_change(&change.paths) else {
+        return Ok(None);
+    };
+    let mut snap = Snapshot::default();
+    for path in &change.paths {
+        if let Some(entry) = head.read(path)? {
+            snap.files.insert(path.clone(), entry);
+        }
+    }
+    // A grant file's `person:` may differ from its name: both people are reached.
+    for path in change.paths.iter().filter(|p| p.starts_with("access/")) {
+        for entry in [snap.get(path), change.base.get(path)]
+            .into_iter()
+            .flatten()
+        {
+            reach.people.extend(person_of(path, entry));
+        }
+    }
+    if change.paths.contains(PEOPLE_FILE) {
+        reach.people.extend(baseline::people_changed(change, &snap));
+    }
+    let app_dirs: Vec<String> = head
+        .names("access")
+        .into_iter()
+        .filter(|a| layout::is_id(a))
+        .collect();
+    for app in &reach.apps.clone() {
+        for name in head.names(&format!("access/{app}")) {
+            let path = format!("access/{app}/{name}");
+            if let Some(entry) = head.read(&path)? {
+                reach.people.extend(person_of(&path, &entry));
+                if let Some(person) = name.strip_suffix(".yaml") {
+                    reach.people.insert(person.to_owned());
+                }
+                snap.files.insert(path, entry);
+            }
+        }
+    }
+    for app in &app_dirs {
+        for person in &reach.people {
+            let path = format!("access/{app}/{person}.yaml");
+            if snap.get(&path).is_none()
+                && let Some(entry) = head.read(&path)?
+            {
+                snap.files.insert(path, entry);
+            }
+        }
+    }
+    timer.lap("reach");
+    read_policies(head, &reach, &mut snap)?;
+    timer.lap("read policies");
+    let grant_files: BTreeSet<String> = snap
+        .files
+        .keys()
+        .filter(|p| p.starts_with("access/"))
+        .cloned()
+        .collect();
+    let loaded = crate::check::load(&snap);
+    let needs = crate::rules::files_needing_history(&loaded.catalog);
+    let last_touched = crate::git::last_touched_from(repo, head_rev, &needs)?;
+    let (catalog, mut report) = crate::check::finish(loaded, &snap, as_of, &last_touched);
+    baseline::mark(&mut report.diagnostics, &catalog, &snap, change);
+    report
+        .diagnostics
+        .retain(|d| scope::keeps(d, &reach, &change.paths, &grant_files));
+    report.files = grant_files.len()
+        + snap
+            .files
+            .keys()
+            .filter(|p| p.starts_with("policies/"))
+            .count();
+    report.partial = true;
+    timer.lap("rules");
+    Ok(Some((snap, report)))
+}
+
+/// The rule files, the app files the read grants name (every app file when an app or
+/// CODEOWNERS changed), and the directory: whole when it changed, else the reached entries.
+fn read_policies(head: &Revision, reach: &Reach, snap: &mut Snapshot) -> Result<()> {
+    for path in [SETTINGS_FILE, SOD_FILE, BIRTHRIGHT_FILE] {
+        if let Some(entry) = head.read(path)? {
+            snap.files.insert(path.to_owned(), entry);
+        }
+    }
+    let apps: BTreeSet<String> = if reach.all_apps {
+        if let Some(entry) = head.read(CODEOWNERS_FILE)? {
+            snap.files.insert(CODEOWNERS_FILE.to_owned(), entry);
+        }
+        head.names("policies/apps")
+            .into_iter()
+            .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
+            .collect()
+    } else {
+        // The folder's app and the app the file names: the rules look up both.
+        snap.files
+            .iter()
+            .filter(|(p, _)| p.starts_with("access/"))
+            .flat_map(|(p, entry)| {
+                let folder = layout::grant_path_parts(p).map(|(app, _)| app.to_owned());
+                folder.into_iter().chain(field_of(p, entry, "app"))
+            })
+            .chain(reach.apps.iter().cloned())
+            .collect()
+    };
+    for app in apps {
+        let path = format!("policies/apps/{app}.yaml");
+        if snap.get(&path).is_none()
+            && let Some(entry) = head.read(&path)?
+        {
+            snap.files.insert(path, entry);
+        }
+    }
+    if snap.get(PEOPLE_FILE).is_none()
+        && let Some(entry) = head.read(PEOPLE_FILE)?
+    {
+        let selected = match &entry {
+            Entry::File(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|text| directory::select(text, &|id| reach.people.contains(id))),
+            _ => None,
+        };
+        match selected {
+            Some(text) => snap.insert_bytes(PEOPLE_FILE, text.as_bytes()),
+            None => {
+                snap.files.insert(PEOPLE_FILE.to_owned(), entry);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `person:` a grant file names, when it parses that far.
+fn person_of(path: &str, entry: &Entry) -> Option<String> {
+    field_of(path, entry, "person")
+}
+
+fn field_of(path: &str, entry: &Entry, key: &str) -> Option<String> {
+    let node = load::parse_entry(path, entry, &mut Vec::new())?;
+    Some(node.get(key)?.as_str()?.to_owned())
+}
