@@ -7,8 +7,10 @@ use clap::ValueEnum;
 use git2::Repository;
 
 use super::{Common, Outcome};
-use crate::load::{self, layout};
-use crate::model::{Catalog, GrantFile};
+use crate::load::{self, directory, layout};
+use crate::model::{
+    BIRTHRIGHT_FILE, Catalog, GrantFile, Member, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE,
+};
 use crate::plan::insights::{FileRevision, events};
 use crate::plan::{self, FileVersions, Plan};
 use crate::revision::Revision;
@@ -95,10 +97,6 @@ pub(crate) fn compute_with(
         Revision::WorkTree(_) => crate::git::change_since(repo, base_rev)?.paths,
     };
     timer.lap("diff");
-    let policy_files = rules.read_dir("policies")?;
-    timer.lap("read policies");
-    let (mut policies, _) = load::load(&policy_files);
-    timer.lap("load policies");
     let mut files = FileVersions::default();
     for path in paths
         .iter()
@@ -113,6 +111,20 @@ pub(crate) fn compute_with(
         }
     }
     timer.lap("changed files");
+    let mut people = BTreeSet::new();
+    let mut apps = BTreeSet::new();
+    for f in files.base.values().chain(files.head.values()) {
+        people.insert(f.person.value.clone());
+        apps.insert(f.app.value.clone());
+    }
+    for path in &files.paths {
+        if let Some((app, person)) = layout::grant_path_parts(path) {
+            people.insert(person.to_owned());
+            apps.insert(app.to_owned());
+        }
+    }
+    let mut policies = read_policies(&rules, &people, &apps)?;
+    timer.lap("policies");
     let app_ids: Vec<String> = head
         .names("access")
         .into_iter()
@@ -165,6 +177,66 @@ pub(crate) fn compute_with(
         policies,
         paths,
     })
+}
+
+/// The policies a change by `people` in `apps` is judged with: the rule files, those apps, the
+/// directory entries of those people and their managers, and every other entry by department
+/// and status only (for the department counts). A directory that is not plainly a list is
+/// read whole.
+fn read_policies(
+    rules: &Revision,
+    people: &BTreeSet<String>,
+    apps: &BTreeSet<String>,
+) -> Result<Catalog> {
+    let mut snap = crate::snapshot::Snapshot::default();
+    let files = [SETTINGS_FILE, SOD_FILE, BIRTHRIGHT_FILE]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(apps.iter().map(|a| format!("policies/apps/{a}.yaml")));
+    for path in files {
+        if let Some(entry) = rules.read(&path)? {
+            snap.files.insert(path, entry);
+        }
+    }
+    let mut roster = Vec::new();
+    if let Some(entry) = rules.read(PEOPLE_FILE)? {
+        let text = match &entry {
+            Entry::File(bytes) => std::str::from_utf8(bytes).ok(),
+            _ => None,
+        };
+        match text.and_then(directory::scan) {
+            Some(entries) => {
+                let mut shown: BTreeSet<&str> = people.iter().map(String::as_str).collect();
+                shown.extend(
+                    entries
+                        .plain()
+                        .filter(|p| people.contains(p.id))
+                        .filter_map(|p| p.manager),
+                );
+                snap.insert_bytes(
+                    PEOPLE_FILE,
+                    entries.select(&|p| shown.contains(p.id)).as_bytes(),
+                );
+                // An entry without a department fails its schema and is nobody's peer.
+                roster = entries
+                    .plain()
+                    .filter_map(|p| {
+                        Some(Member {
+                            id: p.id.to_owned(),
+                            department: p.department?.to_owned(),
+                            leaver: p.status == Some("leaver"),
+                        })
+                    })
+                    .collect();
+            }
+            None => {
+                snap.files.insert(PEOPLE_FILE.to_owned(), entry);
+            }
+        }
+    }
+    let (mut catalog, _) = load::load(&snap);
+    catalog.roster = roster;
+    Ok(catalog)
 }
 
 /// A grant file that loads; one that does not is `check`'s to report.

@@ -6,9 +6,62 @@
 //! position in the real file. An entry whose id is not written plainly (`- id: ana` on a line
 //! of its own) is always kept: the reader, not this module, decides what such an entry says.
 
+/// An entry as written plainly: its id, and its department, manager and status when those
+/// are written plainly too (one line each, a plain value, a key of the entry's own mapping).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Plain<'t> {
+    pub id: &'t str,
+    pub department: Option<&'t str>,
+    pub manager: Option<&'t str>,
+    pub status: Option<&'t str>,
+}
+
+/// The directory cut into its entries, each with its plain fields when it has them.
+pub struct Entries<'t> {
+    lines: Vec<&'t str>,
+    /// The first line of the first entry.
+    first: usize,
+    /// Each entry's lines and what it plainly says.
+    items: Vec<(usize, usize, Option<Plain<'t>>)>,
+}
+
 /// `text` with every `people:` entry whose plain id fails `wanted` replaced by blank lines.
 /// `None` when the file is not plainly `people:` + a block list (the caller then reads all).
 pub fn select(text: &str, wanted: &dyn Fn(&str) -> bool) -> Option<String> {
+    Some(scan(text)?.select(&|p: &Plain| wanted(p.id)))
+}
+
+impl<'t> Entries<'t> {
+    /// The entries that are written plainly.
+    pub fn plain(&self) -> impl Iterator<Item = &Plain<'t>> {
+        self.items.iter().filter_map(|(_, _, p)| p.as_ref())
+    }
+
+    /// The file with every plain entry `wanted` refuses blanked out, line for line; every
+    /// entry that is not plain is kept.
+    pub fn select(&self, wanted: &dyn Fn(&Plain) -> bool) -> String {
+        let mut out = String::with_capacity(self.lines.len());
+        for l in &self.lines[..self.first] {
+            out.push_str(l);
+            out.push('\n');
+        }
+        for (start, end, plain) in &self.items {
+            let keep = plain.as_ref().is_none_or(wanted);
+            for l in &self.lines[*start..*end] {
+                if keep {
+                    out.push_str(l);
+                }
+                out.push('\n');
+            }
+        }
+        // `split` gave one more piece than there are newlines.
+        out.pop();
+        out
+    }
+}
+
+/// The directory's entries, or `None` when it is not plainly `people:` + a block list.
+pub fn scan(text: &str) -> Option<Entries<'_>> {
     if text.contains('\r') || text.contains('\t') || text.starts_with('\u{feff}') {
         return None;
     }
@@ -46,33 +99,28 @@ pub fn select(text: &str, wanted: &dyn Fn(&str) -> bool) -> Option<String> {
     if starts.is_empty() {
         return None;
     }
-    let mut out = String::with_capacity(text.len() / 8);
-    for l in &lines[..first] {
-        out.push_str(l);
-        out.push('\n');
-    }
-    for (n, start) in starts.iter().enumerate() {
-        let end = starts.get(n + 1).copied().unwrap_or(lines.len());
-        let item = &lines[*start..end];
-        let keep = plain_id(item, dash).is_none_or(wanted);
-        for l in item {
-            if keep {
-                out.push_str(l);
-            }
-            out.push('\n');
-        }
-    }
-    // `split` gave one more piece than there are newlines.
-    out.pop();
-    Some(out)
+    let items = starts
+        .iter()
+        .enumerate()
+        .map(|(n, start)| {
+            let end = starts.get(n + 1).copied().unwrap_or(lines.len());
+            (*start, end, plain_fields(&lines[*start..end], dash))
+        })
+        .collect();
+    Some(Entries {
+        lines,
+        first,
+        items,
+    })
 }
 
-/// The entry's id when it is written plainly, once, as a key of the entry's own mapping.
-fn plain_id<'t>(item: &[&'t str], dash: usize) -> Option<&'t str> {
+/// What the entry plainly says: `None` unless its id is written plainly, once, and every
+/// other field read here is plain where present.
+fn plain_fields<'t>(item: &[&'t str], dash: usize) -> Option<Plain<'t>> {
     let first = item.first()?;
     let after = &first[dash + 1..];
     let column = dash + 1 + (after.len() - after.trim_start_matches(' ').len());
-    let mut found = None;
+    let mut fields: [Option<&'t str>; 4] = [None; 4];
     for (i, line) in item.iter().enumerate() {
         // Blank and comment lines, and lines of nested values, are not keys of the entry.
         let Some(lead) = line.get(..column) else {
@@ -81,29 +129,45 @@ fn plain_id<'t>(item: &[&'t str], dash: usize) -> Option<&'t str> {
         if i > 0 && !lead.bytes().all(|b| b == b' ') {
             continue;
         }
-        let Some(value) = line[column..].strip_prefix("id:") else {
-            continue;
-        };
-        if found.is_some() {
-            return None;
+        let rest = &line[column..];
+        for (k, key) in ["id:", "department:", "manager:", "status:"]
+            .iter()
+            .enumerate()
+        {
+            let Some(value) = rest.strip_prefix(key) else {
+                continue;
+            };
+            if fields[k].is_some() {
+                return None;
+            }
+            fields[k] = Some(plain_value(value)?);
         }
-        let value = match value.find(" #") {
-            Some(c) => &value[..c],
-            None => value,
-        };
-        let value = value.trim_matches(' ');
-        let b = value.as_bytes();
-        let plain = !b.is_empty()
-            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter().all(|c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-            })
-            // `1e5`, `0x1f`, `true`, `null` are not strings to the reader.
-            && matches!(super::yaml::resolve_plain(value), super::yaml::Value::Str(_));
-        if !plain {
-            return None;
-        }
-        found = Some(value);
     }
-    found
+    Some(Plain {
+        id: fields[0]?,
+        department: fields[1],
+        manager: fields[2],
+        status: fields[3],
+    })
+}
+
+/// A value as the reader would take it, when it is a plain one-line id-like string.
+fn plain_value(value: &str) -> Option<&str> {
+    if !(value.is_empty() || value.starts_with(' ')) {
+        return None;
+    }
+    let value = match value.find(" #") {
+        Some(c) => &value[..c],
+        None => value,
+    };
+    let value = value.trim_matches(' ');
+    let b = value.as_bytes();
+    let plain = !b.is_empty()
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        })
+        // `1e5`, `0x1f`, `true`, `null` are not strings to the reader.
+        && matches!(super::yaml::resolve_plain(value), super::yaml::Value::Str(_));
+    plain.then_some(value)
 }

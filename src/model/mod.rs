@@ -298,6 +298,33 @@ pub struct Catalog {
     /// not reported again as unknown (the schema finding already says what to fix).
     pub broken_people: std::collections::BTreeSet<String>,
     pub broken_apps: std::collections::BTreeSet<String>,
+    /// People known only by department and status, from a directory read in part (`plan`
+    /// parses the entries it shows and counts department peers from the rest). Empty when
+    /// every entry was read into `people`.
+    pub roster: Vec<Member>,
+}
+
+/// A person as department counts need them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub id: String,
+    pub department: String,
+    pub leaver: bool,
+}
+
+impl Catalog {
+    /// Everyone, as department counts need them: `people`, then the roster's others.
+    pub fn members(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.people
+            .values()
+            .map(|p| (p.id.value.as_str(), p.department.as_str(), p.leaver))
+            .chain(
+                self.roster
+                    .iter()
+                    .filter(|m| !self.people.contains_key(&m.id))
+                    .map(|m| (m.id.as_str(), m.department.as_str(), m.leaver)),
+            )
+    }
 }
 
 impl Catalog {

@@ -167,12 +167,12 @@ impl<'c> Index<'c> {
     fn peers(&self, p: &Person, key: &AppRole) -> Peers {
         let mut total = 0;
         let mut holding = 0;
-        for other in self.catalog.people.values() {
-            if other.id.value == p.id.value || other.leaver || other.department != p.department {
+        for (id, department, leaver) in self.catalog.members() {
+            if id == p.id.value || leaver || department != p.department {
                 continue;
             }
             total += 1;
-            if self.holds(&other.id.value, key) {
+            if self.holds(id, key) {
                 holding += 1;
             }
         }

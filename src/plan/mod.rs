@@ -289,6 +289,8 @@ pub fn context_paths(
         .filter_map(|p| policies.people.get(p))
         .map(|p| p.department.as_str())
         .collect();
+    let department_of: std::collections::HashMap<&str, &str> =
+        policies.members().map(|(id, d, _)| (id, d)).collect();
     let mut out = BTreeSet::new();
     for app in app_ids {
         let holders: BTreeSet<String> = list_app(app).into_iter().collect();
@@ -299,10 +301,9 @@ pub fn context_paths(
         }
         if apps.contains(app) {
             for holder in &holders {
-                let in_department = policies
-                    .people
-                    .get(holder)
-                    .is_some_and(|p| departments.contains(p.department.as_str()));
+                let in_department = department_of
+                    .get(holder.as_str())
+                    .is_some_and(|d| departments.contains(d));
                 if in_department {
                     out.insert(format!("access/{app}/{holder}.yaml"));
                 }

@@ -289,6 +289,59 @@ fn agree(ops: &[(usize, usize)]) {
         full,
         "ops {ops:?}: --head --full reads differently"
     );
+    // `plan` finds a person's other files by name (`access/<app>/<person>.yaml`), so a file
+    // whose content names someone else is not theirs to it; `check` refuses those anyway.
+    if !full.iter().any(|f| f.0 == "path-mismatch") {
+        plans_agree(dir, ops);
+    }
+}
+
+/// `plan` reads a few directory entries and counts peers from the rest; the plan of the two
+/// whole trees, in memory, must say the same (history aside: only the CLI reads it).
+fn plans_agree(dir: &Path, ops: &[(usize, usize)]) {
+    use portcullis::revision::Revision;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "plan",
+            "--root",
+            dir.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+        ])
+        .args(["--format", "json", "--base", "HEAD~1", "--head", "HEAD"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let repo = git2::Repository::open(dir).unwrap();
+    let snapshot = |rev: &str| {
+        let at = Revision::at(&repo, rev).unwrap();
+        let mut snap = portcullis::snapshot::Snapshot::default();
+        for d in ["access", "policies", ".github"] {
+            snap.files.extend(at.read_dir(d).unwrap().files);
+        }
+        snap
+    };
+    let (_, plan) = portcullis::plan::between(
+        &snapshot("HEAD~1"),
+        &snapshot("HEAD"),
+        crate::support::as_of("2026-11-22"),
+    );
+    let mut whole: serde_json::Value =
+        serde_json::from_str(&portcullis::plan::render::json(&plan)).unwrap();
+    for v in [&mut cli, &mut whole] {
+        for c in v["changes"].as_array_mut().unwrap() {
+            c["insights"].as_object_mut().map(|i| i.remove("history"));
+        }
+    }
+    assert_eq!(
+        cli, whole,
+        "ops {ops:?}: plan differs when the directory is read in part"
+    );
 }
 
 #[test]
