@@ -162,13 +162,25 @@ impl ScimServer {
         ids
     }
 
-    /// PATCH requests the server has answered for this group.
+    /// PATCH requests the server has answered for this group. The server writes its access
+    /// log line after the response has gone out, so the count is read until it holds still.
     pub fn patches(&self, group: &str) -> u64 {
         let needle = format!("\"PATCH /Groups/{group} ");
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(&needle))
-            .count() as u64
+        let count = || {
+            std::fs::read_to_string(&self.log)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains(&needle))
+                .count() as u64
+        };
+        let mut last = count();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            let now = count();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
     }
 }
