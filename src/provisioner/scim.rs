@@ -6,13 +6,16 @@
 //! literal; every query value and path segment is percent-encoded. The bearer token never
 //! appears in a message.
 //!
+//! Every read asks only for the attributes it uses (`attributes=`, RFC 7644 section 3.4.2.5);
+//! a server that ignores the parameter sends whole resources, of which the same fields are read.
+//!
 //! Ids never change, so a connection (one run) remembers the ones it resolved: a Group's id by
 //! its displayName (found again when the id stops answering), a User's id by userName and its
 //! userName by id. Memberships are never remembered: every write reads the group first. A
 //! listing resolves each member's userName by `GET /Users/{id}`, or, for a group holding at
 //! least a quarter of the directory, by reading the directory's pages once
-//! (`GET /Users?startIndex=..&count=..`); a member the pages did not show is still read on its
-//! own, so the listing stays complete.
+//! (`GET /Users?startIndex=..&count=..&attributes=userName`); a member the pages did not show
+//! is still read on its own, so the listing stays complete.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -147,7 +150,9 @@ impl Scim {
     /// The one resource of `kind` whose `attr` equals `name`, or None.
     fn find(&self, kind: &str, attr: &str, name: &str) -> Result<Option<Value>> {
         let filter = format!("{attr} eq {}", Value::from(name));
-        let path = format!("/{kind}?filter={}", encode(&filter));
+        // Only the name compared below (`id` is always returned): a filter on Groups otherwise
+        // brings back every member of the group it finds.
+        let path = format!("/{kind}?filter={}&attributes={attr}", encode(&filter));
         let reply = self.request("GET", &path, None)?;
         if reply.status != 200 {
             return Err(self.error("GET", &path, &reply));
@@ -222,7 +227,7 @@ impl Scim {
     /// `GET /Groups/{id}`; None when the server no longer has it (404).
     fn read_group(&self, target: &str, id: &str) -> Result<Option<Group>> {
         // List responses may leave `members` out; the resource itself has them.
-        let path = format!("/Groups/{}", encode(id));
+        let path = format!("/Groups/{}?attributes=members", encode(id));
         let reply = self.request("GET", &path, None)?;
         if reply.status == 404 {
             return Ok(None);
@@ -324,7 +329,7 @@ impl Provisioner for Scim {
                 names.insert(name.clone());
                 continue;
             }
-            let path = format!("/Users/{}", encode(id));
+            let path = format!("/Users/{}?attributes=userName", encode(id));
             let reply = self.request("GET", &path, None)?;
             if reply.status == 404 {
                 bail!(

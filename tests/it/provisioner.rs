@@ -544,10 +544,15 @@ fn scim_409_and_404_on_members_are_idempotent_outcomes() {
 }
 
 /// A stub directory of `users` users whose group `team` holds the first 60; its pages hold 30
-/// users each and leave out `u59`, as if it had been created while they were read.
+/// users each and leave out `u59`, as if it had been created while they were read. It ignores
+/// `attributes=` and sends whole resources, as a server may.
 fn scim_directory(users: usize) -> http_stub::Stub {
     // Ids of one width: the stub matches path prefixes.
-    let user = |i: usize| format!(r#"{{"id":"i{i:04}","userName":"u{i}@x.example"}}"#);
+    let user = |i: usize| {
+        format!(
+            r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"i{i:04}","userName":"u{i}@x.example","name":{{"givenName":"U","familyName":"{i}"}},"emails":[{{"value":"u{i}@x.example","primary":true}}],"groups":[{{"value":"g1","display":"team"}}],"active":true,"meta":{{"resourceType":"User","version":"W/\"1\""}}}}"#
+        )
+    };
     let page = |from: usize, to: usize| {
         let resources: Vec<String> = (from..to.min(users))
             .filter(|i| *i != 59)
@@ -559,20 +564,30 @@ fn scim_directory(users: usize) -> http_stub::Stub {
         )
     };
     let members: Vec<String> = (0..60)
-        .map(|i| format!(r#"{{"value":"i{i:04}"}}"#))
+        .map(|i| {
+            format!(
+                r#"{{"value":"i{i:04}","$ref":"/Users/i{i:04}","display":"U {i}","type":"User"}}"#
+            )
+        })
         .collect();
     let mut routes = vec![
         (
             "GET",
             "/Groups?".to_owned(),
             200,
-            r#"{"Resources":[{"id":"g1","displayName":"team"}],"totalResults":1}"#.to_owned(),
+            format!(
+                r#"{{"Resources":[{{"id":"g1","displayName":"team","members":[{}]}}],"totalResults":1}}"#,
+                members.join(",")
+            ),
         ),
         (
             "GET",
             "/Groups/g1".to_owned(),
             200,
-            format!(r#"{{"id":"g1","members":[{}]}}"#, members.join(",")),
+            format!(
+                r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g1","displayName":"team","members":[{}],"meta":{{"resourceType":"Group"}}}}"#,
+                members.join(",")
+            ),
         ),
         (
             "GET",
@@ -619,7 +634,7 @@ fn scim_a_group_holding_much_of_the_directory_is_listed_from_its_pages_completel
         .filter(|r| r.starts_with("GET /Users/"))
         .collect();
     assert_eq!(single.len(), 1, "{users:?}");
-    assert!(single[0].starts_with("GET /Users/i0059 "), "{users:?}");
+    assert!(single[0].starts_with("GET /Users/i0059?"), "{users:?}");
 
     // The names are known now: listing again reads only the group.
     stub.requests.lock().unwrap().clear();
@@ -648,6 +663,32 @@ fn scim_a_group_holding_little_of_the_directory_is_listed_member_by_member() {
             .count(),
         60
     );
+}
+
+/// Each read asks only for what it uses; the stub ignores that and sends whole resources, which
+/// still parse.
+#[test]
+fn scim_reads_ask_only_for_the_attributes_they_use_and_parse_whole_resources() {
+    let want: BTreeSet<String> = (0..60).map(|i| format!("u{i}@x.example")).collect();
+    for users in [100, 1000] {
+        let stub = scim_directory(users);
+        assert_eq!(scim_connect(&stub.url, "t").list("team").unwrap(), want);
+        let requests = stub.requests.lock().unwrap().clone();
+        let asks = |prefix: &str, attributes: &str| {
+            let matching: Vec<&String> =
+                requests.iter().filter(|r| r.starts_with(prefix)).collect();
+            assert!(!matching.is_empty(), "{prefix}: {requests:?}");
+            for r in matching {
+                assert!(r.contains(attributes), "{r} should ask for {attributes}");
+            }
+        };
+        asks("GET /Groups?filter=", "&attributes=displayName");
+        asks("GET /Groups/g1?", "attributes=members");
+        asks("GET /Users/", "?attributes=userName");
+        if users == 100 {
+            asks("GET /Users?startIndex=", "&attributes=userName");
+        }
+    }
 }
 
 #[test]
