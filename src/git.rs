@@ -301,20 +301,6 @@ pub fn tree_dir(
     failure.map_or(Ok(()), Err)
 }
 
-/// Names of the entries directly under `dir` in a tree (file names or folder names).
-pub fn tree_names(repo: &Repository, tree: &git2::Tree, dir: &str) -> Vec<String> {
-    let Some(sub) = tree
-        .get_path(Path::new(dir))
-        .ok()
-        .and_then(|e| repo.find_tree(e.id()).ok())
-    else {
-        return Vec::new();
-    };
-    sub.iter()
-        .filter_map(|e| e.name().ok().map(str::to_owned))
-        .collect()
-}
-
 /// One commit that changed a file: its content before and after.
 pub struct FileChange {
     /// The commit id, shortened for display.

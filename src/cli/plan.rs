@@ -198,44 +198,54 @@ fn read_policies(
             snap.files.insert(path, entry);
         }
     }
-    let mut roster = Vec::new();
-    if let Some(entry) = rules.read(PEOPLE_FILE)? {
-        let text = match &entry {
-            Entry::File(bytes) => std::str::from_utf8(bytes).ok(),
-            _ => None,
-        };
-        match text.and_then(directory::scan) {
-            Some(entries) => {
-                let mut shown: BTreeSet<&str> = people.iter().map(String::as_str).collect();
-                shown.extend(
-                    entries
-                        .plain()
-                        .filter(|p| people.contains(p.id))
-                        .filter_map(|p| p.manager),
-                );
-                snap.insert_bytes(
-                    PEOPLE_FILE,
-                    entries.select(&|p| shown.contains(p.id)).as_bytes(),
-                );
-                // An entry without a department fails its schema and is nobody's peer.
-                roster = entries
-                    .plain()
-                    .filter_map(|p| {
-                        Some(Member {
-                            id: p.id.to_owned(),
-                            department: p.department?.to_owned(),
-                            leaver: p.status == Some("leaver"),
-                        })
-                    })
-                    .collect();
-            }
-            None => {
-                snap.files.insert(PEOPLE_FILE.to_owned(), entry);
-            }
+    let Some(entry) = rules.read(PEOPLE_FILE)? else {
+        return Ok(load::load(&snap).0);
+    };
+    let text = match &entry {
+        Entry::File(bytes) => std::str::from_utf8(bytes).ok(),
+        _ => None,
+    };
+    let Some(entries) = text.and_then(directory::scan) else {
+        snap.files.insert(PEOPLE_FILE.to_owned(), entry);
+        return Ok(load::load(&snap).0);
+    };
+    // The changed people and their managers (the approvals name them), guessed from the
+    // plain lines first; a manager written otherwise is found once the entries are parsed.
+    let mut shown: BTreeSet<String> = people.clone();
+    shown.extend(
+        entries
+            .plain()
+            .filter(|p| people.contains(p.id))
+            .filter_map(|p| p.manager.map(str::to_owned)),
+    );
+    let mut catalog = loop {
+        snap.insert_bytes(
+            PEOPLE_FILE,
+            entries.select(&|p| shown.contains(p.id)).as_bytes(),
+        );
+        let (catalog, _) = load::load(&snap);
+        let missing: Vec<String> = people
+            .iter()
+            .filter_map(|p| catalog.people.get(p)?.manager.as_ref())
+            .map(|m| m.value.clone())
+            .filter(|m| !shown.contains(m))
+            .collect();
+        if missing.is_empty() {
+            break catalog;
         }
-    }
-    let (mut catalog, _) = load::load(&snap);
-    catalog.roster = roster;
+        shown.extend(missing);
+    };
+    // An entry without a department fails its schema and is nobody's peer.
+    catalog.roster = entries
+        .plain()
+        .filter_map(|p| {
+            Some(Member {
+                id: p.id.to_owned(),
+                department: p.department?.to_owned(),
+                leaver: p.status == Some("leaver"),
+            })
+        })
+        .collect();
     Ok(catalog)
 }
 

@@ -8,19 +8,8 @@ use serde_json::Value as Json;
 use super::{Change, Doc, EditError, Field, Splice, apply, verify};
 use crate::load::layout::is_id;
 
-/// The fields of a person in the order SPEC writes them.
-const PERSON_ORDER: [&str; 10] = [
-    "id",
-    "name",
-    "email",
-    "github",
-    "department",
-    "title",
-    "manager",
-    "type",
-    "status",
-    "end_date",
-];
+/// The fields of a person in the order SPEC writes them: the schema's own list.
+const PERSON_ORDER: &[&str] = crate::load::schema::fields::PERSON;
 
 /// One person as the directory should say it. Optional fields that are `None` are removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +59,7 @@ pub fn upsert_people(text: &str, records: &[PersonRecord]) -> Result<String, Edi
             ));
         }
     }
-    let doc = Doc::parse_list(text, "people", &PERSON_ORDER)?;
+    let doc = Doc::parse_list(text, "people", PERSON_ORDER)?;
     let mut expected = doc.root.to_json();
     let index: std::collections::HashMap<&str, usize> = doc
         .items

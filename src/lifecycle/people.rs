@@ -19,19 +19,9 @@ use crate::model::time::parse_date;
 use crate::model::{AppRole, Catalog, PEOPLE_FILE, Person, PersonType};
 use crate::snapshot::Snapshot;
 
-/// The columns of the HR export, in any order; other columns are ignored.
-pub const COLUMNS: [&str; 10] = [
-    "id",
-    "name",
-    "email",
-    "github",
-    "department",
-    "title",
-    "manager",
-    "type",
-    "status",
-    "end_date",
-];
+/// The columns of the HR export, in any order; other columns are ignored. They are the fields
+/// of a person in people.yaml, so the list is the schema's.
+pub const COLUMNS: &[&str] = crate::load::schema::fields::PERSON;
 
 /// The branch of the one people-sync pull request.
 pub const BRANCH: &str = "portcullis/people-sync";
@@ -95,7 +85,7 @@ pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, Vec<RowError>> {
             });
         }
     }
-    for column in COLUMNS {
+    for column in COLUMNS.iter().copied() {
         if !index.contains_key(column) {
             errors.push(RowError {
                 line: 1,

@@ -344,6 +344,45 @@ fn plans_agree(dir: &Path, ops: &[(usize, usize)]) {
     );
 }
 
+/// A manager written in quotes is not a plain line to the partial reader: the entry is parsed,
+/// and the manager it names is still found (the approvals need their GitHub login).
+#[test]
+fn a_manager_written_in_quotes_is_still_found() {
+    let repo = example_repo();
+    let dir = repo.path();
+    let path = dir.join("policies/people.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text.find("- id: mei\n").unwrap();
+    let line = at + text[at..].find("manager: elena\n").unwrap();
+    let quoted = format!(
+        "{}manager: \"elena\"\n{}",
+        &text[..line],
+        &text[line + 15..]
+    );
+    std::fs::write(&path, quoted).unwrap();
+    crate::support::git(dir, &["commit", "-qam", "quoted"]);
+    let grant = dir.join("access/payments/mei.yaml");
+    let text = std::fs::read_to_string(&grant).unwrap();
+    std::fs::write(&grant, text + "  - role: edit-vendor-bank\n    justification: Covers vendor bank changes during the quarter close\n    expires: 2026-12-15\n").unwrap();
+    crate::support::git(dir, &["commit", "-qam", "the change"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "plan",
+            "--root",
+            dir.to_str().unwrap(),
+            "--as-of",
+            "2026-11-22",
+        ])
+        .args(["--format", "json", "--base", "HEAD~1", "--head", "HEAD"])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let person = &plan["changes"][0]["insights"]["person"];
+    assert_eq!(person["manager"], "elena", "{plan:#}");
+    assert_eq!(person["manager_github"], "elena-tw", "{plan:#}");
+    plans_agree(dir, &[]);
+}
+
 #[test]
 fn reaching_less_changes_no_verdict_on_each_kind_of_change() {
     for op in 0..11 {
