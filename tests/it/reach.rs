@@ -296,10 +296,8 @@ fn agree(ops: &[(usize, usize)]) {
     }
 }
 
-/// `plan` reads a few directory entries and counts peers from the rest; the plan of the two
-/// whole trees, in memory, must say the same (history aside: only the CLI reads it).
-fn plans_agree(dir: &Path, ops: &[(usize, usize)]) {
-    use portcullis::revision::Revision;
+/// `plan --base HEAD~1 --head HEAD --format json` through the binary.
+fn plan_json(dir: &Path) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args([
             "plan",
@@ -316,7 +314,14 @@ fn plans_agree(dir: &Path, ops: &[(usize, usize)]) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `plan` reads a few directory entries and counts peers from the rest; the plan of the two
+/// whole trees, in memory, must say the same (history aside: only the CLI reads it).
+fn plans_agree(dir: &Path, ops: &[(usize, usize)]) {
+    use portcullis::revision::Revision;
+    let mut cli = plan_json(dir);
     let repo = git2::Repository::open(dir).unwrap();
     let snapshot = |rev: &str| {
         let at = Revision::at(&repo, rev).unwrap();
@@ -365,18 +370,7 @@ fn a_manager_written_in_quotes_is_still_found() {
     let text = std::fs::read_to_string(&grant).unwrap();
     std::fs::write(&grant, text + "  - role: edit-vendor-bank\n    justification: Covers vendor bank changes during the quarter close\n    expires: 2026-12-15\n").unwrap();
     crate::support::git(dir, &["commit", "-qam", "the change"]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args([
-            "plan",
-            "--root",
-            dir.to_str().unwrap(),
-            "--as-of",
-            "2026-11-22",
-        ])
-        .args(["--format", "json", "--base", "HEAD~1", "--head", "HEAD"])
-        .output()
-        .unwrap();
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = plan_json(dir);
     let person = &plan["changes"][0]["insights"]["person"];
     assert_eq!(person["manager"], "elena", "{plan:#}");
     assert_eq!(person["manager_github"], "elena-tw", "{plan:#}");
