@@ -135,6 +135,18 @@ pub fn run(args: Args) -> Result<Outcome> {
     })
 }
 
+/// The process's resident and peak resident memory, as Linux reports it; empty elsewhere.
+fn resident() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or("?".to_owned(), |v| v.trim().to_owned())
+    };
+    format!("{} (peak {})", field("VmRSS:"), field("VmHWM:"))
+}
+
 /// `PORTCULLIS_TIMINGS=1` prints how long each phase took, to stderr, for benchmarks.
 pub(super) struct Timer(Option<std::time::Instant>);
 
@@ -146,8 +158,9 @@ impl Timer {
     pub(super) fn lap(&mut self, phase: &str) {
         if let Some(start) = self.0 {
             eprintln!(
-                "timing: {phase} {:.1} ms",
-                start.elapsed().as_secs_f64() * 1000.0
+                "timing: {phase} {:.1} ms, resident {}",
+                start.elapsed().as_secs_f64() * 1000.0,
+                resident()
             );
             self.0 = Some(std::time::Instant::now());
         }

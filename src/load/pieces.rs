@@ -101,6 +101,33 @@ pub fn parse_list_parallel(bytes: &[u8], key: &str, pieces: usize) -> Result<Nod
     }
 }
 
+/// Parses a `key:` + block list file piece by piece, on every core, and hands each piece's
+/// tree (a `key:` map holding whole items, at their positions in the file) to `each`, whose
+/// results come back in file order. Each tree is dropped as soon as `each` returns, so the
+/// whole file's tree never exists at once: the 50k-person directory's would take about
+/// ten times the file's size. Node ends are not carried across pieces; `each` must not use
+/// them. `None` when the file is not plainly such a list, or a piece does not parse: the
+/// caller then parses the whole file and reports exactly.
+pub fn map_list<R: Send>(
+    bytes: &[u8],
+    key: &str,
+    pieces: usize,
+    each: impl Fn(Node) -> R + Sync,
+) -> Option<Vec<R>> {
+    check_characters(std::str::from_utf8(bytes).ok()?).ok()?;
+    let split = split_list(bytes, key, pieces)?;
+    use rayon::prelude::*;
+    split
+        .chunks
+        .par_iter()
+        .map(|(first_line, text)| {
+            let mut node = parse(text.as_bytes()).ok()?;
+            shift(&mut node, first_line - 2);
+            Some(each(node))
+        })
+        .collect()
+}
+
 /// The pieces of a `key:` + block list file, each `key:\n` + whole items, with the file line
 /// of each piece's first item, and the column of the list's dashes. `None` when the layout is not plainly that.
 fn split_list(bytes: &[u8], key: &str, pieces: usize) -> Option<Split> {

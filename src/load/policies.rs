@@ -108,72 +108,144 @@ fn people(
     errors: &[String],
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut logins: BTreeMap<String, (String, u32)> = BTreeMap::new();
+    let mut logins = Logins::new();
     let items = node.get("people").map(Node::as_seq).unwrap_or_default();
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("/people/{i}");
         let bad = errors
             .iter()
             .any(|p| *p == prefix || p.starts_with(&format!("{prefix}/")));
-        let id_text = item.get("id").and_then(Node::as_str).map(str::to_owned);
-        let Some(id) = spanned_str(item.get("id")).filter(|_| !bad) else {
-            catalog.broken_people.extend(id_text);
-            continue;
-        };
-        let (Ok(end_date), Some(kind)) = (
-            date_of(path, item, "end_date", diags),
-            str_of(item, "type").as_deref().and_then(person_type),
-        ) else {
-            catalog.broken_people.insert(id.value);
-            continue;
-        };
-        let person = Person {
-            item: item.pos,
-            name: str_of(item, "name").unwrap_or_default(),
-            email: str_of(item, "email").unwrap_or_default(),
-            github: str_of(item, "github"),
-            department: str_of(item, "department").unwrap_or_default(),
-            title: str_of(item, "title"),
-            manager: spanned_str(item.get("manager")),
-            kind,
-            leaver: str_of(item, "status").as_deref() == Some("leaver"),
-            end_date: end_date.map(|d| d.value),
-            id,
-        };
-        if let Some(first) = catalog.people.get(&person.id.value) {
-            let d = duplicate("person", &person.id, path, first.id.pos.line, path);
-            diags.push(d.subject(Some(&person.id.value), None, None));
-            continue;
-        }
-        // GitHub logins identify approvers; two people sharing one would let one account act
-        // as both. The later entry in the file is the one reported.
-        if let Some(login) = &person.github {
-            let key = login.to_ascii_lowercase();
-            let pos = item.get("github").map_or(person.item, |n| n.pos);
-            if let Some((first, line)) = logins.get(&key) {
-                diags.push(
-                    Diagnostic::new(
-                        Rule::DuplicateId,
-                        path,
-                        pos,
-                        format!(
-                            "GitHub login `{login}` of `{}` is also `{first}`'s",
-                            person.id.value
-                        ),
-                    )
-                    .hint("each person has their own GitHub account; fix the `github:` value")
-                    .subject(Some(&person.id.value), None, None)
-                    .related(vec![Related {
-                        file: path.to_owned(),
-                        line: *line,
-                    }]),
-                );
-            } else {
-                logins.insert(key, (person.id.value.clone(), person.item.line));
-            }
-        }
-        catalog.people.insert(person.id.value.clone(), person);
+        let entry = person(path, item, bad, diags);
+        admit(catalog, path, entry, &mut logins, diags);
     }
+}
+
+/// The directory read piece by piece (see `pieces::map_list`), for the common case of a
+/// directory that is valid throughout: each piece is checked against the schema and turned
+/// into people on its own, and its tree dropped. False when the file is not plainly a list or
+/// any piece fails the schema; nothing is recorded then, and the caller reads the whole tree,
+/// which explains every problem exactly.
+pub fn people_in_pieces(
+    catalog: &mut Catalog,
+    path: &str,
+    bytes: &[u8],
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    // Pieces of about 256 KiB: two of them in flight hold a few MiB of tree, not 100.
+    let pieces = (bytes.len() / (256 << 10)).max(2 * rayon::current_num_threads());
+    let converted = super::pieces::map_list(bytes, "people", pieces, |node| {
+        if super::schema::fast_valid(Kind::People, &node) != Some(true) {
+            return None;
+        }
+        let mut d = Vec::new();
+        let items = node.get("people").map(Node::as_seq).unwrap_or_default();
+        let entries: Vec<Entry> = items
+            .iter()
+            .map(|item| person(path, item, false, &mut d))
+            .collect();
+        Some((entries, d))
+    });
+    let Some(converted) = converted.and_then(|c| c.into_iter().collect::<Option<Vec<_>>>()) else {
+        return false;
+    };
+    let mut logins = Logins::new();
+    for (entries, d) in converted {
+        diags.extend(d);
+        for entry in entries {
+            admit(catalog, path, entry, &mut logins, diags);
+        }
+    }
+    true
+}
+
+/// GitHub logins seen so far, lowercased: whose, and on which line.
+type Logins = BTreeMap<String, (String, u32)>;
+
+/// One directory entry: a person, or an entry that cannot be used (with its id when it has
+/// one, so that grants naming it are not reported a second time as unknown).
+enum Entry {
+    /// With the position of its `github:` value, for a duplicate login.
+    Person(Box<Person>, Option<Pos>),
+    Broken(Option<String>),
+}
+
+/// The person an entry describes; `bad` when the schema found fault with it.
+fn person(path: &str, item: &Node, bad: bool, diags: &mut Vec<Diagnostic>) -> Entry {
+    let id_text = item.get("id").and_then(Node::as_str).map(str::to_owned);
+    let Some(id) = spanned_str(item.get("id")).filter(|_| !bad) else {
+        return Entry::Broken(id_text);
+    };
+    let (Ok(end_date), Some(kind)) = (
+        date_of(path, item, "end_date", diags),
+        str_of(item, "type").as_deref().and_then(person_type),
+    ) else {
+        return Entry::Broken(Some(id.value));
+    };
+    let github_pos = item.get("github").map(|n| n.pos);
+    let person = Person {
+        item: item.pos,
+        name: str_of(item, "name").unwrap_or_default(),
+        email: str_of(item, "email").unwrap_or_default(),
+        github: str_of(item, "github"),
+        department: str_of(item, "department").unwrap_or_default(),
+        title: str_of(item, "title"),
+        manager: spanned_str(item.get("manager")),
+        kind,
+        leaver: str_of(item, "status").as_deref() == Some("leaver"),
+        end_date: end_date.map(|d| d.value),
+        id,
+    };
+    Entry::Person(Box::new(person), github_pos)
+}
+
+/// Adds an entry to the catalog in file order, reporting a second use of an id or a login.
+fn admit(
+    catalog: &mut Catalog,
+    path: &str,
+    entry: Entry,
+    logins: &mut Logins,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (person, github_pos) = match entry {
+        Entry::Person(person, github_pos) => (*person, github_pos),
+        Entry::Broken(id) => {
+            catalog.broken_people.extend(id);
+            return;
+        }
+    };
+    if let Some(first) = catalog.people.get(&person.id.value) {
+        let d = duplicate("person", &person.id, path, first.id.pos.line, path);
+        diags.push(d.subject(Some(&person.id.value), None, None));
+        return;
+    }
+    // GitHub logins identify approvers; two people sharing one would let one account act
+    // as both. The later entry in the file is the one reported.
+    if let Some(login) = &person.github {
+        let key = login.to_ascii_lowercase();
+        let pos = github_pos.unwrap_or(person.item);
+        if let Some((first, line)) = logins.get(&key) {
+            diags.push(
+                Diagnostic::new(
+                    Rule::DuplicateId,
+                    path,
+                    pos,
+                    format!(
+                        "GitHub login `{login}` of `{}` is also `{first}`'s",
+                        person.id.value
+                    ),
+                )
+                .hint("each person has their own GitHub account; fix the `github:` value")
+                .subject(Some(&person.id.value), None, None)
+                .related(vec![Related {
+                    file: path.to_owned(),
+                    line: *line,
+                }]),
+            );
+        } else {
+            logins.insert(key, (person.id.value.clone(), person.item.line));
+        }
+    }
+    catalog.people.insert(person.id.value.clone(), person);
 }
 
 fn duplicate(

@@ -246,3 +246,98 @@ proptest! {
         }
     }
 }
+
+/// The directory read in pieces (`load::people_directory(.., true)`) against the whole tree:
+/// the same people, the same unusable entries, the same findings in the same order.
+fn people_agree(text: &str) -> Result<bool, String> {
+    use portcullis::load;
+    let (a, da, _) = load::people_directory(text.as_bytes(), false);
+    let (b, db, pieces) = load::people_directory(text.as_bytes(), true);
+    if a.people != b.people {
+        return Err("the people differ".into());
+    }
+    if a.broken_people != b.broken_people {
+        return Err(format!(
+            "unusable entries differ: {:?} vs {:?}",
+            a.broken_people, b.broken_people
+        ));
+    }
+    if da != db {
+        return Err(format!("findings differ:\n{da:#?}\nvs\n{db:#?}"));
+    }
+    Ok(pieces)
+}
+
+/// A plain directory (the shape a sync writes), long enough to be read in pieces.
+fn plain_people(n: usize) -> String {
+    let mut s = String::from("# HR export\npeople:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - id: p{i}\n    name: Person {i}\n    email: p{i}@example.com\n    github: p{i}-gh\n    department: d{}\n    manager: p{}\n    type: contractor\n    end_date: 2027-0{}-1{}\n    status: active\n",
+            i % 7,
+            i / 10,
+            1 + i % 9,
+            i % 10
+        ));
+    }
+    s
+}
+
+#[test]
+fn the_directory_read_in_pieces_is_the_directory_read_whole() {
+    let plain = plain_people(3000);
+    assert_eq!(
+        people_agree(&plain),
+        Ok(true),
+        "a plain directory is read in pieces"
+    );
+    assert_eq!(people_agree(&big_people(3000)), Ok(true));
+    // Findings a valid schema still allows, placed in different pieces: an id and a GitHub
+    // login used twice, a date that is not a day, and an entry the schema refuses.
+    for (from, to, pieces) in [
+        ("  - id: p2900\n", "  - id: p3\n", true),
+        ("    github: p2950-gh\n", "    github: P7-GH\n", true),
+        (
+            "    end_date: 2027-02-12\n",
+            "    end_date: 2027-02-30\n",
+            true,
+        ),
+        (
+            "    type: contractor\n    end_date: 2027-05-14",
+            "    type: robot\n    end_date: 2027-05-14",
+            false,
+        ),
+        (
+            "    status: active\n  - id: p1500",
+            "    status: active\n    shoe: 44\n  - id: p1500",
+            false,
+        ),
+        ("  - id: p2000\n", "  - id: P2000\n", false),
+    ] {
+        assert!(plain.contains(from), "{from}");
+        let text = plain.replacen(from, to, 1);
+        assert_eq!(people_agree(&text), Ok(pieces), "after `{from}` -> `{to}`");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Whatever one edit does to a long directory, reading it in pieces gives what reading its
+    /// whole tree gives.
+    #[test]
+    fn the_directory_in_pieces_agrees_after_any_edit(
+        at in 0usize..300_000,
+        spice in prop::sample::select(SPICE),
+    ) {
+        let mut text = plain_people(1500);
+        let mut at = at % text.len();
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.insert_str(at, spice);
+        if let Err(e) = people_agree(&text) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
