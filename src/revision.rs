@@ -34,6 +34,18 @@ impl<'r> Revision<'r> {
         })
     }
 
+    /// Where this revision's files come from, in a form another thread can read from (a
+    /// `Repository` is not shared between threads).
+    pub fn source(&self) -> Source {
+        match self {
+            Revision::Tree { repo, tree, .. } => Source::Tree {
+                git_dir: repo.path().to_owned(),
+                tree: tree.id(),
+            },
+            Revision::WorkTree(root) => Source::WorkTree(root.clone()),
+        }
+    }
+
     /// One file, as the snapshot would hold it; `None` when absent.
     pub fn read(&self, path: &str) -> Result<Option<Entry>> {
         match self {
@@ -112,6 +124,26 @@ impl<'r> Revision<'r> {
                         .collect()
                 })
                 .unwrap_or_default(),
+        }
+    }
+}
+
+/// A revision's files, for reading on another thread (see [`Revision::source`]).
+pub enum Source {
+    Tree { git_dir: PathBuf, tree: git2::Oid },
+    WorkTree(PathBuf),
+}
+
+impl Source {
+    /// One file, as [`Revision::read`] gives it.
+    pub fn read(&self, path: &str) -> Result<Option<Entry>> {
+        match self {
+            Source::Tree { git_dir, tree } => {
+                let repo = crate::git::open(git_dir)?;
+                let tree = repo.find_tree(*tree)?;
+                crate::git::tree_entry(&repo, &tree, path)
+            }
+            Source::WorkTree(root) => read_file(root, path),
         }
     }
 }

@@ -48,25 +48,41 @@ pub fn run(args: Args) -> Result<Outcome> {
         _ => Revision::WorkTree(root.clone()),
     };
     timer.lap("open");
-    // With `--base`, only what the change reaches is read, unless it reaches everything.
-    let change = match &args.base {
-        Some(base) => {
-            let repo = repo.as_ref().context("`--base` needs a git repository")?;
-            let change = match &head {
-                Revision::Tree { tree, .. } => crate::git::change_between(repo, base, tree)?,
-                Revision::WorkTree(_) => crate::git::change_since(repo, base)?,
-            };
-            timer.lap("diff");
-            Some(change)
-        }
-        None => None,
-    };
-    let reached = match (&change, &repo) {
-        (Some(change), Some(repo)) if !args.full => {
-            super::reach::check(&head, args.head.as_deref(), repo, change, as_of, &mut timer)?
-        }
-        _ => None,
-    };
+    let directory = std::sync::OnceLock::new();
+    let (change, reached) = std::thread::scope(|s| -> Result<_> {
+        // With `--base`, the directory is read and cut up on the other core while the change
+        // is worked out; most changes need only a few of its entries.
+        let scan = (args.base.is_some() && !args.full).then(|| {
+            let source = head.source();
+            s.spawn(|| super::reach::scan_directory(&directory, source))
+        });
+        // With `--base`, only what the change reaches is read, unless it reaches everything.
+        let change = match &args.base {
+            Some(base) => {
+                let repo = repo.as_ref().context("`--base` needs a git repository")?;
+                let change = match &head {
+                    Revision::Tree { tree, .. } => crate::git::change_between(repo, base, tree)?,
+                    Revision::WorkTree(_) => crate::git::change_since(repo, base)?,
+                };
+                timer.lap("diff");
+                Some(change)
+            }
+            None => None,
+        };
+        let reached = match (&change, &repo) {
+            (Some(change), Some(repo)) if !args.full => super::reach::check(
+                &head,
+                args.head.as_deref(),
+                repo,
+                change,
+                scan,
+                as_of,
+                &mut timer,
+            )?,
+            _ => None,
+        };
+        Ok((change, reached))
+    })?;
     let (snapshot, report) = match reached {
         Some(done) => done,
         None => {

@@ -221,7 +221,7 @@ fn read_policies(
     let mut catalog = loop {
         snap.insert_bytes(
             PEOPLE_FILE,
-            entries.select(&|p| shown.contains(p.id)).as_bytes(),
+            entries.select(&|id| shown.contains(id)).as_bytes(),
         );
         let (catalog, _) = load::load(&snap);
         let missing: Vec<String> = people

@@ -6,13 +6,16 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use git2::Repository;
 use std::collections::BTreeSet;
+use std::panic::resume_unwind;
+use std::sync::OnceLock;
+use std::thread::ScopedJoinHandle;
 
 use super::check::Timer;
 use crate::baseline::{self, Change};
 use crate::diag::Report;
 use crate::load::{self, directory, layout};
 use crate::model::{BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE};
-use crate::revision::Revision;
+use crate::revision::{Revision, Source};
 use crate::scope::{self, Reach};
 use crate::snapshot::{Entry, Snapshot};
 
@@ -24,6 +27,7 @@ pub fn check(
     head_rev: Option<&str>,
     repo: &Repository,
     change: &Change,
+    directory: Option<DirectoryScan>,
     as_of: DateTime<Utc>,
     timer: &mut Timer,
 ) -> Result<Option<(Snapshot, Report)>> {
@@ -76,7 +80,7 @@ pub fn check(
         }
     }
     timer.lap("reach");
-    read_policies(head, &reach, &mut snap)?;
+    read_policies(head, &reach, directory, &mut snap)?;
     timer.lap("read policies");
     let grant_files: BTreeSet<String> = snap
         .files
@@ -105,7 +109,12 @@ pub fn check(
 
 /// The rule files, the app files the read grants name (every app file when an app or
 /// CODEOWNERS changed), and the directory: whole when it changed, else the reached entries.
-fn read_policies(head: &Revision, reach: &Reach, snap: &mut Snapshot) -> Result<()> {
+fn read_policies(
+    head: &Revision,
+    reach: &Reach,
+    directory: Option<DirectoryScan>,
+    snap: &mut Snapshot,
+) -> Result<()> {
     for path in [SETTINGS_FILE, SOD_FILE, BIRTHRIGHT_FILE] {
         if let Some(entry) = head.read(path)? {
             snap.files.insert(path.to_owned(), entry);
@@ -139,9 +148,14 @@ fn read_policies(head: &Revision, reach: &Reach, snap: &mut Snapshot) -> Result<
             snap.files.insert(path, entry);
         }
     }
-    if snap.get(PEOPLE_FILE).is_none()
-        && let Some(entry) = head.read(PEOPLE_FILE)?
-    {
+    if snap.get(PEOPLE_FILE).is_some() {
+        return Ok(());
+    }
+    let wanted = |id: &str| reach.people.contains(id);
+    let scanned = directory.and_then(|scan| scan.join().unwrap_or_else(|e| resume_unwind(e)));
+    if let Some(entries) = scanned {
+        snap.insert_bytes(PEOPLE_FILE, entries.select(&wanted).as_bytes());
+    } else if let Some(entry) = head.read(PEOPLE_FILE)? {
         let selected = match &entry {
             Entry::File(bytes) => std::str::from_utf8(bytes)
                 .ok()
@@ -156,6 +170,23 @@ fn read_policies(head: &Revision, reach: &Reach, snap: &mut Snapshot) -> Result<
         }
     }
     Ok(())
+}
+
+/// The people directory's entries, read and cut up on another thread while the change is
+/// worked out: at 50,000 people, inflating and scanning it is most of what a small change costs.
+pub type DirectoryScan<'s, 'd> = ScopedJoinHandle<'s, Option<directory::Entries<'d>>>;
+
+/// The head's directory, kept in `cell`, cut into its entries; `None` when it cannot be read
+/// or is not plainly a list (the caller then reads it itself and reports why).
+pub fn scan_directory(
+    cell: &OnceLock<Option<Entry>>,
+    source: Source,
+) -> Option<directory::Entries<'_>> {
+    let entry = cell.get_or_init(|| source.read(PEOPLE_FILE).ok().flatten());
+    match entry {
+        Some(Entry::File(bytes)) => directory::scan(std::str::from_utf8(bytes).ok()?),
+        _ => None,
+    }
 }
 
 /// The `person:` a grant file names, when it parses that far.

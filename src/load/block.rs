@@ -49,7 +49,7 @@ pub fn parse(text: &str) -> Option<Node> {
     }
     let mut lines = Vec::new();
     let mut last_no = 0u32;
-    for (i, raw) in text.split('\n').enumerate() {
+    for (i, (_, raw)) in super::lines(text).enumerate() {
         let no = i as u32 + 1;
         last_no = no;
         let trimmed = raw.trim_start_matches(' ');

@@ -5,6 +5,7 @@
 //! line, so what is left parses with the one strict reader and every position in it is the
 //! position in the real file. An entry whose id is not written plainly (`- id: ana` on a line
 //! of its own) is always kept: the reader, not this module, decides what such an entry says.
+//! [`scan`] finds only each entry's id; the other plain fields are read when asked for.
 
 /// An entry as written plainly: its id, and its department, manager and status when those
 /// are written plainly too (one line each, a plain value, a key of the entry's own mapping).
@@ -18,44 +19,50 @@ pub struct Plain<'t> {
 
 /// The directory cut into its entries, each with its plain fields when it has them.
 pub struct Entries<'t> {
-    lines: Vec<&'t str>,
-    /// The first line of the first entry.
+    text: &'t str,
+    /// Where the first entry starts (a byte offset).
     first: usize,
-    /// Each entry's lines and what it plainly says.
-    items: Vec<(usize, usize, Option<Plain<'t>>)>,
+    /// The dashes' column.
+    dash: usize,
+    /// Each entry's bytes (from its first line's start to the next entry's), its number of
+    /// lines, and its plain id.
+    /// Offsets, not a vector of lines: at 50,000 people a line vector is 7 MB of fresh memory,
+    /// and here fresh memory costs more than the scan.
+    items: Vec<(usize, usize, usize, Option<&'t str>)>,
 }
 
 /// `text` with every `people:` entry whose plain id fails `wanted` replaced by blank lines.
 /// `None` when the file is not plainly `people:` + a block list (the caller then reads all).
 pub fn select(text: &str, wanted: &dyn Fn(&str) -> bool) -> Option<String> {
-    Some(scan(text)?.select(&|p: &Plain| wanted(p.id)))
+    Some(scan(text)?.select(wanted))
 }
 
 impl<'t> Entries<'t> {
-    /// The entries that are written plainly.
-    pub fn plain(&self) -> impl Iterator<Item = &Plain<'t>> {
-        self.items.iter().filter_map(|(_, _, p)| p.as_ref())
+    /// The entries that are written plainly (their id, and their department, manager and
+    /// status, each plain where present).
+    pub fn plain(&self) -> impl Iterator<Item = Plain<'t>> + '_ {
+        let text: &'t str = self.text;
+        self.items.iter().filter_map(move |(start, end, _, id)| {
+            id.as_ref()?;
+            plain_fields(&text[*start..*end], self.dash, true)
+        })
     }
 
-    /// The file with every plain entry `wanted` refuses blanked out, line for line; every
-    /// entry that is not plain is kept.
-    pub fn select(&self, wanted: &dyn Fn(&Plain) -> bool) -> String {
-        let mut out = String::with_capacity(self.lines.len());
-        for l in &self.lines[..self.first] {
-            out.push_str(l);
-            out.push('\n');
-        }
-        for (start, end, plain) in &self.items {
-            let keep = plain.as_ref().is_none_or(wanted);
-            for l in &self.lines[*start..*end] {
-                if keep {
-                    out.push_str(l);
-                }
-                out.push('\n');
+    /// The file with every entry whose plain id `wanted` refuses blanked out, line for line;
+    /// every entry without a plain id is kept.
+    pub fn select(&self, wanted: &dyn Fn(&str) -> bool) -> String {
+        let mut out = String::from(&self.text[..self.first]);
+        let mut blank = 0;
+        for (start, end, lines, id) in &self.items {
+            if id.is_none_or(wanted) {
+                out.extend(std::iter::repeat_n('\n', blank));
+                blank = 0;
+                out.push_str(&self.text[*start..*end]);
+            } else {
+                blank += lines;
             }
         }
-        // `split` gave one more piece than there are newlines.
-        out.pop();
+        out.extend(std::iter::repeat_n('\n', blank));
         out
     }
 }
@@ -65,35 +72,29 @@ pub fn scan(text: &str) -> Option<Entries<'_>> {
     if text.contains('\r') || text.contains('\t') || text.starts_with('\u{feff}') {
         return None;
     }
-    let lines: Vec<&str> = text.split('\n').collect();
-    let blank_or_comment = |l: &str| {
-        let t = l.trim_start_matches(' ');
-        t.is_empty() || t.starts_with('#')
-    };
-    let head = lines.iter().position(|l| !blank_or_comment(l))?;
-    let rest = lines[head].strip_prefix("people:")?;
+    let mut lines = super::lines(text);
+    let blank_or_comment = |l: &str| matches!(l.as_bytes().get(indent(l)), None | Some(b'#'));
+    let (_, head) = lines.by_ref().find(|(_, l)| !blank_or_comment(l))?;
+    let rest = head.strip_prefix("people:")?;
     if !(rest.is_empty() || rest.starts_with(" #") || rest.trim_start_matches(' ').is_empty()) {
         return None;
     }
-    let first = head
-        + 1
-        + lines[head + 1..]
-            .iter()
-            .position(|l| !blank_or_comment(l))?;
-    let dash = lines[first].len() - lines[first].trim_start_matches(' ').len();
-    let marker = format!("{}- ", " ".repeat(dash));
+    let (first, first_line) = lines.clone().find(|(_, l)| !blank_or_comment(l))?;
+    let dash = indent(first_line);
+    // An entry starts with `- ` at the dashes' column; at or left of it nothing else may be.
+    // Each entry's byte offset and line number.
     let mut starts = Vec::new();
-    for (i, l) in lines.iter().enumerate().skip(first) {
-        if blank_or_comment(l) {
-            continue;
-        }
-        // At or left of the dashes, only a new entry may start.
-        let own = l.len() - l.trim_start_matches(' ').len();
-        if own < dash || (own == dash && !l.starts_with(&marker)) {
-            return None;
-        }
-        if l.starts_with(&marker) {
-            starts.push(i);
+    let mut count = 0;
+    for (no, (off, l)) in lines.enumerate() {
+        count = no + 1;
+        let own = indent(l);
+        match l.as_bytes().get(own) {
+            None | Some(b'#') => continue,
+            Some(b'-') if own == dash && l.as_bytes().get(dash + 1) == Some(&b' ') => {
+                starts.push((off, no))
+            }
+            Some(_) if own <= dash => return None,
+            Some(_) => {}
         }
     }
     if starts.is_empty() {
@@ -102,46 +103,55 @@ pub fn scan(text: &str) -> Option<Entries<'_>> {
     let items = starts
         .iter()
         .enumerate()
-        .map(|(n, start)| {
-            let end = starts.get(n + 1).copied().unwrap_or(lines.len());
-            (*start, end, plain_fields(&lines[*start..end], dash))
+        .map(|(n, &(start, line))| {
+            // An entry runs to the next one's first line, or to the end of the file, whose
+            // last line has no newline (`split` counts one line more than there are newlines).
+            let (end, next) = starts
+                .get(n + 1)
+                .copied()
+                .unwrap_or((text.len(), count - 1));
+            let id = plain_fields(&text[start..end], dash, false).map(|p| p.id);
+            (start, end, next - line, id)
         })
         .collect();
     Some(Entries {
-        lines,
+        text,
         first,
+        dash,
         items,
     })
 }
 
-/// What the entry plainly says: `None` unless its id is written plainly, once, and every
-/// other field read here is plain where present.
-fn plain_fields<'t>(item: &[&'t str], dash: usize) -> Option<Plain<'t>> {
-    let first = item.first()?;
+/// What the entry plainly says: `None` unless its id is written plainly, once, and (with
+/// `all`) every other field read here is plain where present; without `all`, only the id.
+fn plain_fields(item: &str, dash: usize, all: bool) -> Option<Plain<'_>> {
+    let first = item.split_once('\n').map_or(item, |(line, _)| line);
     let after = &first[dash + 1..];
     let column = dash + 1 + (after.len() - after.trim_start_matches(' ').len());
-    let mut fields: [Option<&'t str>; 4] = [None; 4];
-    for (i, line) in item.iter().enumerate() {
+    let mut fields: [Option<&str>; 4] = [None; 4];
+    for (i, (_, line)) in super::lines(item).enumerate() {
         // Blank and comment lines, and lines of nested values, are not keys of the entry.
-        let Some(lead) = line.get(..column) else {
+        let (Some(lead), Some(rest)) = (line.get(..column), line.get(column..)) else {
             continue;
         };
         if i > 0 && !lead.bytes().all(|b| b == b' ') {
             continue;
         }
-        let rest = &line[column..];
-        for (k, key) in ["id:", "department:", "manager:", "status:"]
-            .iter()
-            .enumerate()
-        {
-            let Some(value) = rest.strip_prefix(key) else {
-                continue;
-            };
-            if fields[k].is_some() {
-                return None;
-            }
-            fields[k] = Some(plain_value(value)?);
+        let key = match rest.as_bytes().first() {
+            Some(b'i') => 0,
+            Some(b'd') if all => 1,
+            Some(b'm') if all => 2,
+            Some(b's') if all => 3,
+            _ => continue,
+        };
+        let name = ["id:", "department:", "manager:", "status:"][key];
+        let Some(value) = rest.strip_prefix(name) else {
+            continue;
+        };
+        if fields[key].is_some() {
+            return None;
         }
+        fields[key] = Some(plain_value(value)?);
     }
     Some(Plain {
         id: fields[0]?,
@@ -151,13 +161,22 @@ fn plain_fields<'t>(item: &[&'t str], dash: usize) -> Option<Plain<'t>> {
     })
 }
 
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
 /// A value as the reader would take it, when it is a plain one-line id-like string.
 fn plain_value(value: &str) -> Option<&str> {
     if !(value.is_empty() || value.starts_with(' ')) {
         return None;
     }
-    let value = match value.find(" #") {
-        Some(c) => &value[..c],
+    // A comment starts at a `#` after a space.
+    let value = match value
+        .bytes()
+        .enumerate()
+        .find(|&(i, b)| b == b'#' && i > 0 && value.as_bytes()[i - 1] == b' ')
+    {
+        Some((c, _)) => &value[..c - 1],
         None => value,
     };
     let value = value.trim_matches(' ');
@@ -168,6 +187,6 @@ fn plain_value(value: &str) -> Option<&str> {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
         })
         // `1e5`, `0x1f`, `true`, `null` are not strings to the reader.
-        && matches!(super::yaml::resolve_plain(value), super::yaml::Value::Str(_));
+        && super::yaml::plain_is_string(value);
     plain.then_some(value)
 }

@@ -474,15 +474,25 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
     resolve(text, ScalarStyle::Plain)
 }
 
+/// Whether a plain scalar is a string to the reader (not a null, boolean or number).
+pub(crate) fn plain_is_string(text: &str) -> bool {
+    not_a_string(text).is_none()
+}
+
 /// YAML 1.2 core schema, narrowed: `true`/`false` only, no dates, no `yes`/`on`.
 fn resolve(text: &str, style: ScalarStyle) -> Value {
     if style != ScalarStyle::Plain {
         return Value::Str(text.to_owned());
     }
+    not_a_string(text).unwrap_or_else(|| Value::Str(text.to_owned()))
+}
+
+/// What a plain scalar is when it is not a string.
+fn not_a_string(text: &str) -> Option<Value> {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" => return Value::Bool(true),
-        "false" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
         _ => {}
     }
     let b = text.as_bytes();
@@ -492,31 +502,31 @@ fn resolve(text: &str, style: ScalarStyle) -> Value {
         _ => b,
     };
     if digits(unsigned) {
-        return text.parse::<i64>().map_or_else(
+        return Some(text.parse::<i64>().map_or_else(
             |_| Value::Float(text.parse().unwrap_or(f64::NAN)),
             Value::Int,
-        );
+        ));
     }
     if let Some(hex) = text.strip_prefix("0x")
         && let Ok(i) = i64::from_str_radix(hex, 16)
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if let Some(oct) = text.strip_prefix("0o")
         && let Ok(i) = i64::from_str_radix(oct, 8)
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if looks_float(unsigned) {
         if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
+            return Some(Value::Float(f));
         }
     }
     match text {
         ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {
-            Value::Float(f64::NAN)
+            Some(Value::Float(f64::NAN))
         }
-        _ => Value::Str(text.to_owned()),
+        _ => None,
     }
 }
 
