@@ -341,3 +341,78 @@ proptest! {
         }
     }
 }
+
+/// `directory::select` keeps every line where it was: the same number of lines, each kept line
+/// as it was, each blanked line empty; and the wanted people read from what it keeps are the
+/// people read from the whole directory.
+fn selection_holds(text: &str, wanted: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    use portcullis::load::{self, directory};
+    let Some(entries) = directory::scan(text) else {
+        return Ok(());
+    };
+    let kept = entries.select(wanted);
+    let (a, b): (Vec<&str>, Vec<&str>) = (text.split('\n').collect(), kept.split('\n').collect());
+    if a.len() != b.len() {
+        return Err(format!("{} lines became {}", a.len(), b.len()));
+    }
+    if let Some(i) = (0..a.len()).find(|&i| !(b[i] == a[i] || b[i].is_empty())) {
+        return Err(format!("line {} changed: {:?} -> {:?}", i + 1, a[i], b[i]));
+    }
+    let (whole, _, _) = load::people_directory(text.as_bytes(), false);
+    let (part, _, _) = load::people_directory(kept.as_bytes(), false);
+    for (id, person) in &whole.people {
+        if wanted(id) && part.people.get(id) != Some(person) {
+            return Err(format!("`{id}` read from the selection differs"));
+        }
+    }
+    // What the scan reads plainly is what the reader reads.
+    for p in entries.plain() {
+        if let Some(person) = whole.people.get(p.id) {
+            let manager = person.manager.as_ref().map(|m| m.value.as_str());
+            if p.department.is_some_and(|d| d != person.department)
+                || p.manager.is_some_and(|m| Some(m) != manager)
+            {
+                return Err(format!("`{}` reads differently from its plain lines", p.id));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_selection_keeps_lines_in_place_and_the_wanted_people_whole() {
+    let text = plain_people(400);
+    let wanted = |id: &str| ["p0", "p7", "p398", "p399"].contains(&id);
+    assert_eq!(selection_holds(&text, &wanted), Ok(()));
+    // The last entry without a final newline, and every entry blanked or kept.
+    let cut = text.trim_end_matches('\n');
+    assert_eq!(selection_holds(cut, &wanted), Ok(()));
+    assert_eq!(selection_holds(&text, &|_: &str| false), Ok(()));
+    assert_eq!(selection_holds(&text, &|_: &str| true), Ok(()));
+    let selected = portcullis::load::directory::select(&text, &|id: &str| id == "p7").unwrap();
+    assert_eq!(selected.matches("- id:").count(), 1, "one entry kept");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever one edit does to a directory, a selection keeps its lines in place and the
+    /// wanted people as the whole directory has them.
+    #[test]
+    fn a_selection_holds_after_any_edit(
+        at in 0usize..60_000,
+        spice in prop::sample::select(SPICE),
+        every in 2usize..9,
+    ) {
+        let mut text = plain_people(300);
+        let mut at = at % text.len();
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.insert_str(at, spice);
+        let wanted = |id: &str| id.bytes().map(usize::from).sum::<usize>() % every == 0;
+        if let Err(e) = selection_holds(&text, &wanted) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
