@@ -258,14 +258,22 @@ fn diff_entries(
 
 /// One file of a tree, as the snapshot holds it; `None` when absent.
 pub fn tree_entry(repo: &Repository, tree: &git2::Tree, path: &str) -> Result<Option<Entry>> {
-    let Ok(entry) = tree.get_path(Path::new(path)) else {
-        return Ok(None);
+    // A name directly in the tree is looked up by name: `get_path` copies the entry and, for
+    // the thousands of lookups that find nothing under `check --base`, formats an error each.
+    let found = if path.contains('/') {
+        tree.get_path(Path::new(path))
+            .ok()
+            .map(|e| (e.kind(), e.id(), e.filemode()))
+    } else {
+        tree.get_name(path)
+            .map(|e| (e.kind(), e.id(), e.filemode()))
     };
-    let mode = mode_of(entry.filemode());
-    if entry.kind() == Some(git2::ObjectType::Tree) {
-        return Ok(None);
+    match found {
+        Some((kind, id, mode)) if kind != Some(git2::ObjectType::Tree) => {
+            blob_entry(repo, path, id, mode_of(mode)).map(Some)
+        }
+        _ => Ok(None),
     }
-    blob_entry(repo, path, entry.id(), mode).map(Some)
 }
 
 /// Every file under `dir` in a tree (recursively), as the snapshot holds it.
