@@ -17,7 +17,7 @@ pub struct Plain<'t> {
     pub status: Option<&'t str>,
 }
 
-/// The directory cut into its entries, each with its plain fields when it has them.
+/// The directory cut into its entries, each with its id when that is written plainly.
 pub struct Entries<'t> {
     text: &'t str,
     /// Where the first entry starts (a byte offset).
@@ -25,8 +25,7 @@ pub struct Entries<'t> {
     /// The dashes' column.
     dash: usize,
     /// Each entry's bytes (from its first line's start to the next entry's), its number of
-    /// lines, and its plain id.
-    /// Offsets, not a vector of lines: at 50,000 people a line vector is 7 MB of fresh memory,
+    /// lines, and its plain id. Offsets, not a vector of lines: at 50,000 people a line vector is 7 MB of fresh memory,
     /// and here fresh memory costs more than the scan.
     items: Vec<(usize, usize, usize, Option<&'t str>)>,
 }
@@ -81,8 +80,8 @@ pub fn scan(text: &str) -> Option<Entries<'_>> {
     }
     let (first, first_line) = lines.clone().find(|(_, l)| !blank_or_comment(l))?;
     let dash = indent(first_line);
-    // An entry starts with `- ` at the dashes' column; at or left of it nothing else may be.
-    // Each entry's byte offset and line number.
+    // Each entry's byte offset and line number. An entry starts with `- ` at the dashes'
+    // column; at or left of it nothing else may be.
     let mut starts = Vec::new();
     let mut count = 0;
     for (no, (off, l)) in lines.enumerate() {

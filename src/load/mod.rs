@@ -75,10 +75,8 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
             let mut diags = Vec::new();
             let mut app_nodes: Vec<(&str, Node)> = Vec::new();
             for (kind, path, entry) in &policy_paths {
-                if *kind == FileKind::People
-                    && let Entry::File(bytes) = entry
-                    && policies::people_in_pieces(&mut catalog, path, bytes, &mut diags)
-                {
+                if *kind == FileKind::People {
+                    load_people(&mut catalog, path, entry, true, &mut diags);
                     continue;
                 }
                 let Some(node) = parse_entry(path, entry, &mut diags) else {
@@ -119,14 +117,38 @@ pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
 /// and whether it was read in pieces: the two must agree on every directory, and a test holds
 /// them to that.
 pub fn people_directory(bytes: &[u8], in_pieces: bool) -> (Catalog, Vec<Diagnostic>, bool) {
-    let path = crate::model::PEOPLE_FILE;
     let mut catalog = Catalog::default();
     let mut diags = Vec::new();
-    let pieces = in_pieces && policies::people_in_pieces(&mut catalog, path, bytes, &mut diags);
-    if !pieces && let Some(node) = parse_entry(path, &Entry::File(bytes.into()), &mut diags) {
-        policies::load_policy(&mut catalog, FileKind::People, path, &node, &mut diags);
-    }
+    let entry = Entry::File(bytes.into());
+    let pieces = load_people(
+        &mut catalog,
+        crate::model::PEOPLE_FILE,
+        &entry,
+        in_pieces,
+        &mut diags,
+    );
     (catalog, diags, pieces)
+}
+
+/// The people directory into `catalog`: in pieces when `in_pieces` and it can be, else from
+/// its whole tree. True when it was read in pieces.
+fn load_people(
+    catalog: &mut Catalog,
+    path: &str,
+    entry: &Entry,
+    in_pieces: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    if in_pieces
+        && let Entry::File(bytes) = entry
+        && policies::people_in_pieces(catalog, path, bytes, diags)
+    {
+        return true;
+    }
+    if let Some(node) = parse_entry(path, entry, diags) {
+        policies::load_policy(catalog, FileKind::People, path, &node, diags);
+    }
+    false
 }
 
 /// Parses one file's bytes; size and symlink problems were reported by the caller or here.
