@@ -1,90 +1,188 @@
-//! Edge: reads the governed folders of a work tree into a `Snapshot`. Sizes are checked from
-//! metadata before any read; symlinks and submodules are recorded, never followed.
+//! Edge: reads the governed folders of a work tree into a `Snapshot`. Sizes are checked before
+//! a file is kept; symlinks and submodules are recorded, never followed.
+//!
+//! Each folder is opened once and its files are opened relative to it (`openat`): with
+//! path-based opens the kernel walked every path from the root, and at 100,000 grant files that
+//! walk, a `stat` per file and the reads cost 2.4 times as much. Folders and the files of a
+//! large folder are read on every core.
 
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+use std::ffi::{CStr, CString};
 use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 use crate::snapshot::{Entry, GOVERNED_DIRS, Snapshot, size_limit, wants_content};
 
+/// Files of one folder read as one task: enough to pay for the task, few enough that a folder
+/// of thousands still spreads over the cores.
+const FILES_PER_TASK: usize = 64;
+/// Files up to this size are read with one `read` into a buffer that each thread reuses.
+const BUFFER_SIZE: usize = 64 << 10;
+
+thread_local! {
+    /// Each thread reads into one buffer and keeps only the bytes read.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 pub fn read(root: &Path) -> Result<Snapshot> {
-    let mut found: Vec<(String, PathBuf, Option<Entry>)> = Vec::new();
+    let mut found = Vec::new();
     for dir in GOVERNED_DIRS {
         let path = root.join(dir);
         match fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                found.push((dir.to_owned(), path, Some(Entry::Symlink)))
+                found.push((dir.to_owned(), Entry::Symlink));
             }
-            Ok(meta) if meta.is_dir() => walk(&path, dir, &mut found)?,
+            Ok(meta) if meta.is_dir() => {
+                let folder = rustix::fs::open(&path, dir_flags(), Mode::empty())
+                    .with_context(|| format!("cannot read `{}`", path.display()))?;
+                found.extend(read_folder(&folder, dir)?);
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
         }
     }
-    let entries: Vec<Result<Option<(String, Entry)>>> = found
-        .into_par_iter()
-        .map(|(rel, path, known)| {
-            if let Some(entry) = known {
-                return Ok(Some((rel, entry)));
-            }
-            if !wants_content(&rel) {
-                return Ok(None);
-            }
-            // One open, one fstat, the reads: at 100,000 files every system call shows.
-            let mut file = fs::File::open(&path).with_context(|| format!("cannot read `{rel}`"))?;
-            let size = file
-                .metadata()
-                .with_context(|| format!("cannot read `{rel}`"))?
-                .len();
-            if size > size_limit(&rel) {
-                return Ok(Some((rel, Entry::TooLarge(size))));
-            }
-            let mut bytes = Vec::with_capacity(size as usize + 1);
-            file.read_to_end(&mut bytes)
-                .with_context(|| format!("cannot read `{rel}`"))?;
-            // A file that grew past the limit since the fstat is still refused.
-            if bytes.len() as u64 > size_limit(&rel) {
-                return Ok(Some((rel, Entry::TooLarge(bytes.len() as u64))));
-            }
-            Ok(Some((rel, Entry::File(bytes.into()))))
-        })
-        .collect();
-    let mut snapshot = Snapshot::default();
-    for entry in entries {
-        if let Some((rel, e)) = entry? {
-            snapshot.files.insert(rel, e);
-        }
-    }
-    Ok(snapshot)
+    // Sorted first, the map is built in one pass instead of 100,000 searches.
+    found.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(Snapshot {
+        files: found.into_iter().collect(),
+    })
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf, Option<Entry>)>) -> Result<()> {
-    let read = fs::read_dir(dir).with_context(|| format!("cannot list `{rel}`"))?;
-    for entry in read {
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// Everything under the open folder `folder`, which is `rel` in the snapshot.
+fn read_folder(folder: &OwnedFd, rel: &str) -> Result<Vec<(String, Entry)>> {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    let listing = Dir::read_from(folder).with_context(|| format!("cannot list `{rel}`"))?;
+    for entry in listing {
         let entry = entry.with_context(|| format!("cannot list `{rel}`"))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let child_rel = format!("{rel}/{name}");
-        let file_type = entry
-            .file_type()
-            .with_context(|| format!("cannot read `{child_rel}`"))?;
-        let path = entry.path();
-        if file_type.is_symlink() {
-            out.push((child_rel, path, Some(Entry::Symlink)));
-        } else if file_type.is_dir() {
-            if path.join(".git").exists() {
-                out.push((child_rel, path, Some(Entry::Submodule)));
-            } else {
-                walk(&path, &child_rel, out)?;
+        let name = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let child = format!("{rel}/{}", String::from_utf8_lossy(name.to_bytes()));
+        let kind = match entry.file_type() {
+            // Some file systems leave the type out of the listing.
+            FileType::Unknown => {
+                let stat = rustix::fs::statat(folder, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .with_context(|| format!("cannot read `{child}`"))?;
+                FileType::from_raw_mode(stat.st_mode)
             }
-        } else {
-            out.push((child_rel, path, None));
+            kind => kind,
+        };
+        match kind {
+            FileType::Symlink => found.push((child, Entry::Symlink)),
+            FileType::Directory => folders.push((name.to_owned(), child)),
+            FileType::RegularFile if wants_content(&child) => files.push((name.to_owned(), child)),
+            FileType::RegularFile => {}
+            // Opening a fifo would wait for a writer forever.
+            other => bail!(
+                "`{child}` is a {}, not a file; governed folders hold plain files only",
+                describe(other)
+            ),
         }
     }
-    Ok(())
+    let (read, below) = rayon::join(
+        || {
+            files
+                .par_chunks(FILES_PER_TASK)
+                .map(|chunk| {
+                    BUFFER.with_borrow_mut(|buffer| {
+                        chunk
+                            .iter()
+                            .map(|(name, rel)| {
+                                let entry = read_file(folder, name, rel, buffer)
+                                    .with_context(|| format!("cannot read `{rel}`"))?;
+                                Ok((rel.clone(), entry))
+                            })
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        },
+        || {
+            folders
+                .into_par_iter()
+                .map(|(name, child)| read_subfolder(folder, &name, child))
+                .collect::<Result<Vec<_>>>()
+        },
+    );
+    let (read, below) = (read?, below?);
+    // Reserved at once: grown by doubling, the copies of a 100,000-entry list took 60 MB that
+    // the allocator kept until after the load.
+    found.reserve_exact(read.iter().chain(&below).map(Vec::len).sum());
+    found.extend(read.into_iter().flatten());
+    found.extend(below.into_iter().flatten());
+    Ok(found)
 }
+
+/// A folder inside a governed folder: a submodule is recorded by its path, not entered.
+fn read_subfolder(parent: &OwnedFd, name: &CStr, rel: String) -> Result<Vec<(String, Entry)>> {
+    let folder = rustix::fs::openat(parent, name, dir_flags(), Mode::empty())
+        .with_context(|| format!("cannot read `{rel}`"))?;
+    if rustix::fs::statat(&folder, c".git", AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+        return Ok(vec![(rel, Entry::Submodule)]);
+    }
+    read_folder(&folder, &rel)
+}
+
+/// One file, read into `buffer` when it fits (nearly every file does), else at its size; a
+/// file over its limit is not read past that, only its size is kept.
+fn read_file(
+    folder: &OwnedFd,
+    name: &CString,
+    rel: &str,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Entry> {
+    let limit = size_limit(rel);
+    // NOFOLLOW and NONBLOCK: a file swapped for a symlink or a fifo since the listing fails or
+    // reads nothing instead of being followed or waited on.
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY;
+    let file = rustix::fs::openat(folder, name, flags | OFlags::NONBLOCK, Mode::empty())?;
+    buffer.resize(BUFFER_SIZE, 0);
+    let mut got = 0;
+    while got < buffer.len() {
+        match rustix::io::read(&file, &mut buffer[got..]) {
+            Ok(0) => return Ok(Entry::File(buffer[..got].into())),
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // A large file: its size first, so an oversized one is refused unread.
+    let size = u64::try_from(rustix::fs::fstat(&file)?.st_size).unwrap_or(u64::MAX);
+    if size > limit {
+        return Ok(Entry::TooLarge(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).max(got) + 1);
+    bytes.extend_from_slice(&buffer[..got]);
+    std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
+    // It may have grown past the limit since the `fstat`.
+    if bytes.len() as u64 > limit {
+        return Ok(Entry::TooLarge(bytes.len() as u64));
+    }
+    Ok(Entry::File(bytes.into()))
+}
+
+fn describe(kind: FileType) -> &'static str {
+    match kind {
+        FileType::Fifo => "named pipe",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        _ => "special file",
+    }
+}
+

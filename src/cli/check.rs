@@ -112,6 +112,8 @@ pub fn run(args: Args) -> Result<Outcome> {
                 crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, change);
                 timer.lap("base");
             }
+            // The process ends soon after: freeing 100,000 grant files one by one took 60 ms.
+            std::mem::forget(catalog);
             (snapshot, report)
         }
     };
@@ -144,6 +146,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     };
     std::io::stdout().write_all(out.as_bytes())?;
+    // As the catalog: the files are freed with the process, not one by one.
+    std::mem::forget(snapshot);
     Ok(if report.failed() {
         Outcome::Findings
     } else {
