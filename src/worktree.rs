@@ -185,4 +185,3 @@ fn describe(kind: FileType) -> &'static str {
         _ => "special file",
     }
 }
-

@@ -108,8 +108,8 @@ fn people(
     errors: &[String],
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut logins = Logins::new();
     let items = node.get("people").map(Node::as_seq).unwrap_or_default();
+    let mut logins = ready(catalog, items.len());
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("/people/{i}");
         let bad = errors
@@ -148,7 +148,7 @@ pub fn people_in_pieces(
     let Some(converted) = converted.and_then(|c| c.into_iter().collect::<Option<Vec<_>>>()) else {
         return false;
     };
-    let mut logins = Logins::new();
+    let mut logins = ready(catalog, converted.iter().map(|(e, _)| e.len()).sum());
     for (entries, d) in converted {
         diags.extend(d);
         for entry in entries {
@@ -159,13 +159,20 @@ pub fn people_in_pieces(
 }
 
 /// GitHub logins seen so far, lowercased: whose, and on which line.
-type Logins = BTreeMap<String, (String, u32)>;
+type Logins = foldhash::HashMap<String, (String, u32)>;
+
+/// Room for `entries` more people, and for their logins: grown one entry at a time, the two
+/// tables were rehashed over and over while 50,000 people went in.
+fn ready(catalog: &mut Catalog, entries: usize) -> Logins {
+    catalog.people.reserve(entries);
+    Logins::with_capacity_and_hasher(entries, Default::default())
+}
 
 /// One directory entry: a person, or an entry that cannot be used (with its id when it has
 /// one, so that grants naming it are not reported a second time as unknown).
 enum Entry {
-    /// With the position of its `github:` value, for a duplicate login.
-    Person(Box<Person>, Option<Pos>),
+    /// With its `github:` login lowercased and that value's position, for a duplicate login.
+    Person(Box<Person>, Option<(String, Pos)>),
     Broken(Option<String>),
 }
 
@@ -181,7 +188,9 @@ fn person(path: &str, item: &Node, bad: bool, diags: &mut Vec<Diagnostic>) -> En
     ) else {
         return Entry::Broken(Some(id.value));
     };
-    let github_pos = item.get("github").map(|n| n.pos);
+    let github = item
+        .get("github")
+        .and_then(|n| Some((n.as_str()?.to_ascii_lowercase(), n.pos)));
     let person = Person {
         item: item.pos,
         name: str_of(item, "name").unwrap_or_default(),
@@ -195,7 +204,7 @@ fn person(path: &str, item: &Node, bad: bool, diags: &mut Vec<Diagnostic>) -> En
         end_date: end_date.map(|d| d.value),
         id,
     };
-    Entry::Person(Box::new(person), github_pos)
+    Entry::Person(Box::new(person), github)
 }
 
 /// Adds an entry to the catalog in file order, reporting a second use of an id or a login.
@@ -206,8 +215,8 @@ fn admit(
     logins: &mut Logins,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let (person, github_pos) = match entry {
-        Entry::Person(person, github_pos) => (*person, github_pos),
+    let (person, github) = match entry {
+        Entry::Person(person, github) => (person, github),
         Entry::Broken(id) => {
             catalog.broken_people.extend(id);
             return;
@@ -220,9 +229,7 @@ fn admit(
     }
     // GitHub logins identify approvers; two people sharing one would let one account act
     // as both. The later entry in the file is the one reported.
-    if let Some(login) = &person.github {
-        let key = login.to_ascii_lowercase();
-        let pos = github_pos.unwrap_or(person.item);
+    if let (Some(login), Some((key, pos))) = (&person.github, github) {
         if let Some((first, line)) = logins.get(&key) {
             diags.push(
                 Diagnostic::new(

@@ -287,8 +287,9 @@ pub const CODEOWNERS_FILE: &str = ".github/CODEOWNERS";
 pub struct Catalog {
     pub settings: Option<Settings>,
     /// First occurrence of each id; later duplicates are reported and left out. Hashed: it is
-    /// looked up once per grant file and may hold tens of thousands of people.
-    pub people: std::collections::HashMap<String, Person>,
+    /// looked up once per grant file and may hold tens of thousands of people. (foldhash:
+    /// SipHash was a tenth of loading the directory; foldhash is seeded per process too.)
+    pub people: foldhash::HashMap<String, Box<Person>>,
     pub apps: BTreeMap<String, App>,
     pub sod_rules: Vec<SodRule>,
     pub sod_exceptions: Vec<SodException>,

@@ -107,7 +107,7 @@ pub fn desired(
             // An app without a policy has no provisioner: nothing to reconcile.
             continue;
         };
-        let person = catalog.people.get(&file.person.value);
+        let person = catalog.people.get(&file.person.value).map(Box::as_ref);
         let mut seen = BTreeSet::new();
         for g in &file.grants {
             // A duplicate role is a `duplicate-grant` error; the first one counts.

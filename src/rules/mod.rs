@@ -35,7 +35,7 @@ pub struct GrantRef<'c> {
 
 pub fn grants<'c>(catalog: &'c Catalog) -> impl Iterator<Item = GrantRef<'c>> {
     catalog.grant_files.iter().flat_map(move |file| {
-        let person = catalog.people.get(&file.person.value);
+        let person = catalog.people.get(&file.person.value).map(Box::as_ref);
         let app = catalog.apps.get(&file.app.value);
         file.grants.iter().map(move |grant| GrantRef {
             file,

@@ -29,4 +29,5 @@ mod rules;
 mod schema_fast;
 mod services;
 mod workflows;
+mod worktree;
 mod yaml_fast;

@@ -464,6 +464,28 @@ fn yaml_syntax_tab_in_a_justification() {
 }
 
 #[test]
+fn yaml_syntax_every_control_character_in_a_comment_or_a_value() {
+    // C0 but tab, line feed and carriage return; DEL; C1. Hidden in a comment, or in a value.
+    let controls = (0x01..0x20u32)
+        .filter(|c| ![0x09, 0x0a, 0x0d].contains(c))
+        .chain([0x7f, 0x80, 0x85, 0x9f]);
+    for code in controls {
+        let c = char::from_u32(code).unwrap();
+        let in_comment = format!("{}# note{c}\n", Org::base().text(PETER_WIKI));
+        let in_value = Org::base().text(PETER_WIKI).replace(
+            "birthright (engineering)",
+            &format!("birthright{c} (engineering)"),
+        );
+        for (text, line, col) in [(&in_comment, 7, 7), (&in_value, 6, 30)] {
+            let report = Org::base().set(PETER_WIKI, text).check();
+            let d = only(&report, at("yaml-syntax", PETER_WIKI, line, col));
+            let name = format!("U+{code:04X}");
+            assert!(d.message.contains(&name), "{name}: {}", d.message);
+        }
+    }
+}
+
+#[test]
 fn windows_line_endings_are_fine() {
     let mut org = Org::base();
     for (path, bytes) in org.files.iter_mut() {
