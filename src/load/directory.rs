@@ -43,7 +43,7 @@ impl<'t> Entries<'t> {
         let text: &'t str = self.text;
         self.items.iter().filter_map(move |(start, end, _, id)| {
             id.as_ref()?;
-            plain_fields(&text[*start..*end], self.dash, true)
+            plain_fields(&text[*start..*end], self.dash)
         })
     }
 
@@ -80,9 +80,10 @@ pub fn scan(text: &str) -> Option<Entries<'_>> {
     }
     let (first, first_line) = lines.clone().find(|(_, l)| !blank_or_comment(l))?;
     let dash = indent(first_line);
-    // Each entry's byte offset and line number. An entry starts with `- ` at the dashes'
-    // column; at or left of it nothing else may be.
-    let mut starts = Vec::new();
+    // One pass: where each entry starts (`- ` at the dashes' column; at or left of it nothing
+    // else may be), and its id, read as the entry's lines go by.
+    let mut items = Vec::new();
+    let mut open: Option<Open> = None;
     let mut count = 0;
     for (no, (off, l)) in lines.enumerate() {
         count = no + 1;
@@ -90,29 +91,32 @@ pub fn scan(text: &str) -> Option<Entries<'_>> {
         match l.as_bytes().get(own) {
             None | Some(b'#') => continue,
             Some(b'-') if own == dash && l.as_bytes().get(dash + 1) == Some(&b' ') => {
-                starts.push((off, no))
+                items.extend(open.take().map(|o| o.close(off, no)));
+                let after = &l[dash + 1..];
+                let column = dash + 1 + indent(after);
+                let mut entry = Open {
+                    start: off,
+                    line: no,
+                    column,
+                    id: Ok(None),
+                };
+                entry.key(&l[column..]);
+                open = Some(entry);
             }
             Some(_) if own <= dash => return None,
-            Some(_) => {}
+            Some(_) => {
+                if let Some(entry) = open.as_mut().filter(|e| e.column == own) {
+                    entry.key(&l[own..]);
+                }
+            }
         }
     }
-    if starts.is_empty() {
+    // The last entry runs to the end of the file, whose last line has no newline (`split`
+    // counts one line more than there are newlines).
+    items.extend(open.map(|o| o.close(text.len(), count - 1)));
+    if items.is_empty() {
         return None;
     }
-    let items = starts
-        .iter()
-        .enumerate()
-        .map(|(n, &(start, line))| {
-            // An entry runs to the next one's first line, or to the end of the file, whose
-            // last line has no newline (`split` counts one line more than there are newlines).
-            let (end, next) = starts
-                .get(n + 1)
-                .copied()
-                .unwrap_or((text.len(), count - 1));
-            let id = plain_fields(&text[start..end], dash, false).map(|p| p.id);
-            (start, end, next - line, id)
-        })
-        .collect();
     Some(Entries {
         text,
         first,
@@ -121,9 +125,35 @@ pub fn scan(text: &str) -> Option<Entries<'_>> {
     })
 }
 
-/// What the entry plainly says: `None` unless its id is written plainly, once, and (with
-/// `all`) every other field read here is plain where present; without `all`, only the id.
-fn plain_fields(item: &str, dash: usize, all: bool) -> Option<Plain<'_>> {
+/// An entry being scanned: where it starts, the column of its keys, and its id so far (an
+/// error once the id is seen twice or is not plain).
+struct Open<'t> {
+    start: usize,
+    line: usize,
+    column: usize,
+    id: Result<Option<&'t str>, ()>,
+}
+
+impl<'t> Open<'t> {
+    /// A line's content at the entry's key column: the id when it is `id:` (as
+    /// `plain_fields` reads it).
+    fn key(&mut self, rest: &'t str) {
+        if let Some(value) = rest.strip_prefix("id:") {
+            self.id = match self.id {
+                Ok(None) => plain_value(value).map(Some).ok_or(()),
+                _ => Err(()),
+            };
+        }
+    }
+
+    fn close(self, end: usize, next: usize) -> (usize, usize, usize, Option<&'t str>) {
+        (self.start, end, next - self.line, self.id.ok().flatten())
+    }
+}
+
+/// What the entry plainly says: `None` unless its id is written plainly, once (as the scan
+/// reads it), and every other field read here is plain where present.
+fn plain_fields(item: &str, dash: usize) -> Option<Plain<'_>> {
     let first = item.split_once('\n').map_or(item, |(line, _)| line);
     let after = &first[dash + 1..];
     let column = dash + 1 + (after.len() - after.trim_start_matches(' ').len());
@@ -138,9 +168,9 @@ fn plain_fields(item: &str, dash: usize, all: bool) -> Option<Plain<'_>> {
         }
         let key = match rest.as_bytes().first() {
             Some(b'i') => 0,
-            Some(b'd') if all => 1,
-            Some(b'm') if all => 2,
-            Some(b's') if all => 3,
+            Some(b'd') => 1,
+            Some(b'm') => 2,
+            Some(b's') => 3,
             _ => continue,
         };
         let name = ["id:", "department:", "manager:", "status:"][key];

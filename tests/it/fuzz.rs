@@ -393,6 +393,35 @@ fn a_selection_keeps_lines_in_place_and_the_wanted_people_whole() {
     assert_eq!(selected.matches("- id:").count(), 1, "one entry kept");
 }
 
+#[test]
+fn an_entry_whose_id_is_not_plainly_written_once_is_always_kept() {
+    // The reader, not the scan, decides what such an entry says: it is never blanked out,
+    // whoever is wanted. (Blanking `- id: ana` + `id: bob` for not wanting bob would read as
+    // ana missing, where the whole file has a duplicate key.)
+    let unclear = [
+        "  - id: ana\n    id: bob\n    name: Ana\n",
+        "  - name: Cy\n    id: cy\n    id: cy\n",
+        "  - id: 'dee'\n    name: Dee\n",
+        "  - id: 1e5\n    name: Eve\n",
+        "  - name: Flo\n",
+    ];
+    for entry in unclear {
+        let text = format!("people:\n  - id: zed\n    name: Zed\n{entry}  - id: amy\n");
+        let wanted: [&dyn Fn(&str) -> bool; 2] = [&|_| false, &|id| id == "bob"];
+        for wanted in wanted {
+            let kept = portcullis::load::directory::select(&text, wanted).unwrap();
+            assert!(kept.contains(entry), "{entry:?} was blanked:\n{kept}");
+            assert!(!kept.contains("id: zed"), "{kept}");
+        }
+    }
+    // Written plainly once, at the entry's own keys, it is the entry's id.
+    let text = "people:\n  - name: Ana\n    team:\n      id: bob\n    id: ana # the id\n";
+    let none = portcullis::load::directory::select(text, &|_| false).unwrap();
+    assert_eq!(none.trim(), "people:");
+    let ana = portcullis::load::directory::select(text, &|id| id == "ana").unwrap();
+    assert_eq!(ana, text);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
