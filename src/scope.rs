@@ -14,7 +14,9 @@ use crate::model::{CODEOWNERS_FILE, PEOPLE_FILE, SOD_FILE};
 /// People and apps a change reaches.
 #[derive(Debug, Default, PartialEq)]
 pub struct Reach {
-    /// People whose every grant, and whose entry in the directory, is checked.
+    /// People whose entry in the directory is checked, and their grants as far as the change
+    /// reaches them: all of them when their entry or an app they hold changed, else those in
+    /// the apps SoD rules name (the CLI reads the files; see `cli::reach`).
     pub people: BTreeSet<String>,
     /// Apps whose policy changed: every grant of theirs is checked (and its holder's others).
     pub apps: BTreeSet<String>,

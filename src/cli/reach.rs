@@ -1,6 +1,7 @@
 //! `check --base` reading only what the change reaches (see `scope`): the changed files, every
-//! grant file of a reached person or app, the app files those grants name, the rule files, and
-//! the reached entries of the people directory.
+//! grant file of a reached app and of a person whose directory entry changed, the grant files
+//! a person reached by a changed grant file has in the apps SoD rules name, the app files
+//! those grants name, the rule files, and the reached entries of the people directory.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use std::thread::ScopedJoinHandle;
 use super::check::Timer;
 use crate::baseline::{self, Change};
 use crate::diag::Report;
-use crate::load::{self, directory, layout};
+use crate::load::{self, directory, layout, yaml};
 use crate::model::{BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE};
 use crate::revision::{Revision, Source};
 use crate::scope::{self, Reach};
@@ -49,8 +50,12 @@ pub fn check(
             reach.people.extend(person_of(path, entry));
         }
     }
+    // People whose every grant file is read: their directory entry changed, or they hold a
+    // grant of an app whose policy changed. Someone reached only through a changed grant file
+    // is read where SoD rules look, the one rule that reads across a person's files.
+    let mut everywhere = BTreeSet::new();
     if change.paths.contains(PEOPLE_FILE) {
-        reach.people.extend(baseline::people_changed(change, &snap));
+        everywhere.extend(baseline::people_changed(change, &snap));
     }
     let app_dirs: Vec<String> = head
         .names("access")
@@ -61,24 +66,28 @@ pub fn check(
         for name in head.names(&format!("access/{app}")) {
             let path = format!("access/{app}/{name}");
             if let Some(entry) = head.read(&path)? {
-                reach.people.extend(person_of(&path, &entry));
+                everywhere.extend(person_of(&path, &entry));
                 if let Some(person) = name.strip_suffix(".yaml") {
-                    reach.people.insert(person.to_owned());
+                    everywhere.insert(person.to_owned());
                 }
                 snap.files.insert(path, entry);
             }
         }
     }
-    for app in &app_dirs {
-        for person in &reach.people {
-            let path = format!("access/{app}/{person}.yaml");
-            if snap.get(&path).is_none()
-                && let Some(entry) = head.read(&path)?
-            {
-                snap.files.insert(path, entry);
-            }
-        }
-    }
+    let sod_apps = sod_apps(head)?;
+    let elsewhere: Vec<String> = app_dirs
+        .iter()
+        .flat_map(|app| {
+            let all = sod_apps.as_ref().is_none_or(|named| named.contains(app));
+            let people = if all { &reach.people } else { &everywhere };
+            people
+                .union(&everywhere)
+                .map(move |person| format!("access/{app}/{person}.yaml"))
+        })
+        .filter(|path| snap.get(path).is_none())
+        .collect();
+    reach.people.extend(everywhere);
+    snap.files.extend(head.read_all(&elsewhere)?);
     timer.lap("reach");
     read_policies(head, &reach, directory, &mut snap)?;
     timer.lap("read policies");
@@ -187,6 +196,28 @@ pub fn scan_directory(
         Some(Entry::File(bytes)) => directory::scan(std::str::from_utf8(bytes).ok()?),
         _ => None,
     }
+}
+
+/// The apps the head's SoD rules name (in an `app:role` anywhere in `sod.yaml`); `None` when
+/// that file cannot be read plainly, and every app must be assumed.
+fn sod_apps(head: &Revision) -> Result<Option<BTreeSet<String>>> {
+    let Some(entry) = head.read(SOD_FILE)? else {
+        return Ok(Some(BTreeSet::new()));
+    };
+    let Some(node) = load::parse_entry(SOD_FILE, &entry, &mut Vec::new()) else {
+        return Ok(None);
+    };
+    let mut apps = BTreeSet::new();
+    let mut open = vec![&node];
+    while let Some(node) = open.pop() {
+        match &node.value {
+            yaml::Value::Str(s) => apps.extend(s.split_once(':').map(|(app, _)| app.to_owned())),
+            yaml::Value::Seq(items) => open.extend(items),
+            yaml::Value::Map(entries) => open.extend(entries.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    Ok(Some(apps))
 }
 
 /// The `person:` a grant file names, when it parses that far.
