@@ -25,8 +25,8 @@ pub struct Entries<'t> {
     /// The dashes' column.
     dash: usize,
     /// Each entry's bytes (from its first line's start to the next entry's), its number of
-    /// lines, and its plain id. Offsets, not a vector of lines: at 50,000 people a line vector is 7 MB of fresh memory,
-    /// and here fresh memory costs more than the scan.
+    /// lines, and its plain id. Offsets, not a vector of lines: at 50,000 people a line vector
+    /// is 7 MB of fresh memory, and here fresh memory costs more than the scan.
     items: Vec<(usize, usize, usize, Option<&'t str>)>,
 }
 
