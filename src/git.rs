@@ -13,6 +13,7 @@ use git2::{Delta, DiffOptions, Repository};
 
 use crate::baseline::Change;
 use crate::snapshot::{Entry, GOVERNED_DIRS, size_limit, wants_content};
+use crate::workdiff::Answer;
 
 pub fn open(root: &Path) -> Result<Repository> {
     // libgit2 re-hashes every object it reads; git does not, and on a repository of 100,000
@@ -46,6 +47,22 @@ pub fn change_since(repo: &Repository, base: &str) -> Result<Change> {
     let tree = object
         .peel_to_tree()
         .with_context(|| format!("`{base}` does not name a commit or tree"))?;
+    match crate::workdiff::changed(repo, &tree)
+        .context("cannot compare the work tree with the base revision")?
+    {
+        Answer::Changed(paths) => with_base_content(repo, &tree, paths),
+        Answer::Unsupported(why) => {
+            if std::env::var_os("PORTCULLIS_TIMINGS").is_some() {
+                eprintln!("timing: the work tree is compared by libgit2: {why}");
+            }
+            change_since_libgit2(repo, &tree)
+        }
+    }
+}
+
+/// libgit2's comparison of the work tree with `tree`, for what `workdiff` does not answer.
+/// Also the reference `workdiff` is tested against.
+pub fn change_since_libgit2(repo: &Repository, tree: &git2::Tree) -> Result<Change> {
     let mut opts = DiffOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -54,7 +71,7 @@ pub fn change_since(repo: &Repository, base: &str) -> Result<Change> {
         opts.pathspec(d);
     }
     let diff = repo
-        .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut opts))
+        .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))
         .context("cannot compare the work tree with the base revision")?;
     let mut change = Change::default();
     for delta in diff.deltas() {
@@ -161,10 +178,19 @@ pub fn last_touched_from(
 pub fn change_between(repo: &Repository, base: &str, head: &git2::Tree) -> Result<Change> {
     let base_tree = tree_at(repo, base)?;
     let paths = changed_between(repo, &base_tree, head)?;
+    with_base_content(repo, &base_tree, paths)
+}
+
+/// The change made of `paths`, with the content each had in `base_tree`.
+fn with_base_content(
+    repo: &Repository,
+    base_tree: &git2::Tree,
+    paths: BTreeSet<String>,
+) -> Result<Change> {
     let mut change = Change::default();
     for p in &paths {
         if wants_content(p)
-            && let Some(entry) = tree_entry(repo, &base_tree, p)?
+            && let Some(entry) = tree_entry(repo, base_tree, p)?
         {
             change.base.files.insert(p.clone(), entry);
         }

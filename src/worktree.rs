@@ -56,8 +56,24 @@ pub fn read(root: &Path) -> Result<Snapshot> {
     })
 }
 
-fn dir_flags() -> OFlags {
+/// Opens a folder, never through a symlink.
+pub(crate) fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// The kind of a listed entry of the open `folder`, never following a symlink.
+pub(crate) fn kind_of(
+    folder: &OwnedFd,
+    entry: &rustix::fs::DirEntry,
+) -> rustix::io::Result<FileType> {
+    Ok(match entry.file_type() {
+        // Some file systems leave the type out of the listing.
+        FileType::Unknown => {
+            let stat = rustix::fs::statat(folder, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
+            FileType::from_raw_mode(stat.st_mode)
+        }
+        kind => kind,
+    })
 }
 
 /// Everything under the open folder `folder`, which is `rel` in the snapshot.
@@ -73,15 +89,7 @@ fn read_folder(folder: &OwnedFd, rel: &str) -> Result<Vec<(String, Entry)>> {
             continue;
         }
         let child = format!("{rel}/{}", String::from_utf8_lossy(name.to_bytes()));
-        let kind = match entry.file_type() {
-            // Some file systems leave the type out of the listing.
-            FileType::Unknown => {
-                let stat = rustix::fs::statat(folder, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .with_context(|| format!("cannot read `{child}`"))?;
-                FileType::from_raw_mode(stat.st_mode)
-            }
-            kind => kind,
-        };
+        let kind = kind_of(folder, &entry).with_context(|| format!("cannot read `{child}`"))?;
         match kind {
             FileType::Symlink => found.push((child, Entry::Symlink)),
             FileType::Directory => folders.push((name.to_owned(), child)),

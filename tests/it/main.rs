@@ -28,6 +28,7 @@ mod request_cli;
 mod rules;
 mod schema_fast;
 mod services;
+mod workdiff;
 mod workflows;
 mod worktree;
 mod yaml_fast;

@@ -1,0 +1,292 @@
+//! The work tree's comparison with a base revision through git's index (`workdiff`) gives
+//! libgit2's answer: random edits, stages, removals, links, mode changes, ignored and
+//! untracked files, folders turned into files, index versions 2 to 4, against HEAD and an older
+//! base. What it does not handle it leaves to libgit2, and only then.
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use portcullis::workdiff::Answer;
+use proptest::prelude::*;
+
+use crate::support::git;
+
+/// Tracked paths the operations pick from; the last one is not governed.
+const PATHS: [&str; 8] = [
+    "access/wiki/ada.yaml",
+    "access/wiki/bob.yaml",
+    "access/wiki/cy.yaml",
+    "access/db/ada.yaml",
+    "access/db/deep/x.yaml",
+    "policies/apps.yaml",
+    ".github/CODEOWNERS",
+    "src/lib.txt",
+];
+
+/// Far enough in the past that no index entry is racy: a file's `lstat` is trusted.
+fn long_ago() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let _ = fs::remove_file(&path);
+    fs::write(&path, text).unwrap();
+}
+
+fn age_everything(root: &Path) {
+    for rel in PATHS {
+        if let Ok(f) = File::options().write(true).open(root.join(rel)) {
+            f.set_modified(long_ago()).unwrap();
+        }
+    }
+}
+
+/// git, where failing is part of the game (removing what is not there).
+fn try_git(root: &Path, args: &[&str]) {
+    let _ = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+}
+
+/// Two commits: HEAD~1, then HEAD with one file edited, one added and one removed. The work
+/// tree and index are HEAD's, with file times far in the past.
+fn repository() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "core.autocrlf", "false"]);
+    for rel in PATHS {
+        write(root, rel, &format!("# {rel}\nkey: value\n"));
+    }
+    write(root, "access/db/old.yaml", "# removed in HEAD\n");
+    write(root, ".gitignore", "*.swp\naccess/scratch/\n");
+    age_everything(root);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "first"]);
+    write(root, "access/wiki/ada.yaml", "# edited in HEAD\n");
+    write(root, "access/db/new.yaml", "# added in HEAD\n");
+    fs::remove_file(root.join("access/db/old.yaml")).unwrap();
+    age_everything(root);
+    File::options()
+        .write(true)
+        .open(root.join("access/db/new.yaml"))
+        .unwrap()
+        .set_modified(long_ago())
+        .unwrap();
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "second"]);
+    dir
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Edit(usize),
+    /// Same length, other bytes, and the old modification time put back: only ctime tells.
+    SameSizeRewrite(usize),
+    Touch(usize),
+    Delete(usize),
+    Untracked(usize),
+    Ignored(usize),
+    Stage(usize),
+    StageAll,
+    Unstage,
+    RemoveFromIndex(usize),
+    Chmod(usize),
+    Link(usize),
+    IntoFolder(usize),
+    Restore(usize),
+    Status,
+    IndexVersion(u8),
+    /// Not handled by the index reader: `git add -N` and an attributes file (the last operation
+    /// when it comes: a later stage or reset would undo the first).
+    IntentToAdd(usize),
+    Attributes,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let i = 0..PATHS.len();
+    prop_oneof![
+        4 => i.clone().prop_map(Op::Edit),
+        2 => i.clone().prop_map(Op::SameSizeRewrite),
+        2 => i.clone().prop_map(Op::Touch),
+        2 => i.clone().prop_map(Op::Delete),
+        2 => (0usize..3).prop_map(Op::Untracked),
+        1 => (0usize..2).prop_map(Op::Ignored),
+        2 => i.clone().prop_map(Op::Stage),
+        1 => Just(Op::StageAll),
+        1 => Just(Op::Unstage),
+        1 => i.clone().prop_map(Op::RemoveFromIndex),
+        1 => i.clone().prop_map(Op::Chmod),
+        1 => i.clone().prop_map(Op::Link),
+        1 => i.clone().prop_map(Op::IntoFolder),
+        2 => i.clone().prop_map(Op::Restore),
+        1 => Just(Op::Status),
+        1 => (2u8..5).prop_map(Op::IndexVersion),
+    ]
+}
+
+/// Applies `op`; true when it leaves the index in a state the reader must refuse.
+fn apply(root: &Path, op: &Op) -> bool {
+    let path = |i: usize| root.join(PATHS[i]);
+    match op {
+        Op::Edit(i) => {
+            if let Ok(mut text) = fs::read_to_string(path(*i)) {
+                text.push_str("more: 1\n");
+                fs::write(path(*i), text).unwrap();
+            }
+        }
+        Op::SameSizeRewrite(i) => {
+            if let Ok(text) = fs::read(path(*i)) {
+                let before = fs::symlink_metadata(path(*i)).unwrap().modified().unwrap();
+                let flipped: Vec<u8> = text.iter().map(|b| b ^ 1).collect();
+                fs::write(path(*i), flipped).unwrap();
+                let f = File::options().write(true).open(path(*i)).unwrap();
+                f.set_modified(before).unwrap();
+            }
+        }
+        Op::Touch(i) => {
+            if let Ok(f) = File::options().write(true).open(path(*i)) {
+                f.set_modified(SystemTime::now()).unwrap();
+            }
+        }
+        Op::Delete(i) => {
+            let _ = fs::remove_file(path(*i));
+            let _ = fs::remove_dir_all(path(*i));
+        }
+        Op::Untracked(n) => write(root, &format!("access/wiki/new-{n}.yaml"), "new: 1\n"),
+        Op::Ignored(0) => write(root, "access/wiki/ada.yaml.swp", "swap\n"),
+        Op::Ignored(_) => write(root, "access/scratch/notes.yaml", "scratch\n"),
+        Op::Stage(i) => try_git(root, &["add", "-A", "--", PATHS[*i]]),
+        Op::StageAll => try_git(root, &["add", "-A"]),
+        Op::Unstage => try_git(root, &["reset", "-q"]),
+        Op::RemoveFromIndex(i) => try_git(root, &["rm", "-q", "-r", "--cached", PATHS[*i]]),
+        Op::Chmod(i) => {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = fs::symlink_metadata(path(*i))
+                && meta.is_file()
+            {
+                let mode = meta.permissions().mode() ^ 0o111;
+                fs::set_permissions(path(*i), fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+        Op::Link(i) => {
+            let _ = fs::remove_file(path(*i));
+            let _ = fs::remove_dir_all(path(*i));
+            fs::create_dir_all(path(*i).parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink("../elsewhere.yaml", path(*i)).unwrap();
+        }
+        Op::IntoFolder(i) => {
+            let _ = fs::remove_file(path(*i));
+            write(root, &format!("{}/inner.yaml", PATHS[*i]), "inner: 1\n");
+        }
+        Op::Restore(i) => try_git(root, &["checkout", "-q", "HEAD", "--", PATHS[*i]]),
+        Op::Status => try_git(root, &["status", "--porcelain"]),
+        Op::IndexVersion(v) => try_git(root, &["update-index", "--index-version", &v.to_string()]),
+        Op::IntentToAdd(n) => {
+            let rel = format!("access/wiki/intent-{n}.yaml");
+            write(root, &rel, "intent: 1\n");
+            git(root, &["add", "-N", &rel]);
+            return true;
+        }
+        Op::Attributes => {
+            write(root, "access/.gitattributes", "*.yaml text\n");
+            git(root, &["add", "access/.gitattributes"]);
+            return true;
+        }
+    }
+    false
+}
+
+fn compare(root: &Path, base: &str) -> (Answer, portcullis::baseline::Change) {
+    let repo = git2::Repository::open(root).unwrap();
+    let tree = repo.revparse_single(base).unwrap().peel_to_tree().unwrap();
+    let reference = portcullis::git::change_since_libgit2(&repo, &tree).unwrap();
+    (
+        portcullis::workdiff::changed(&repo, &tree).unwrap(),
+        reference,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_index_gives_libgit2s_answer(
+        ops in prop::collection::vec(op(), 1..10),
+        last in prop::option::weighted(0.2, prop_oneof![(0usize..2).prop_map(Op::IntentToAdd), Just(Op::Attributes)]),
+        older in any::<bool>(),
+    ) {
+        let dir = repository();
+        let root = dir.path();
+        let mut refused = false;
+        for op in ops.iter().chain(&last) {
+            refused |= apply(root, op);
+        }
+        let base = if older { "HEAD~1" } else { "HEAD" };
+        let (answer, reference) = compare(root, base);
+        match answer {
+            Answer::Changed(paths) => {
+                prop_assert!(!refused, "an index the reader must refuse was read");
+                prop_assert_eq!(&paths, &reference.paths);
+                let change = portcullis::git::change_since(&git2::Repository::open(root).unwrap(), base).unwrap();
+                prop_assert_eq!(&change.paths, &reference.paths);
+                prop_assert_eq!(&change.base.files, &reference.base.files);
+            }
+            Answer::Unsupported(why) => prop_assert!(refused, "refused for no reason: {}", why),
+        }
+    }
+}
+
+#[test]
+fn an_untouched_work_tree_has_no_change_and_an_older_base_has_the_commits_changes() {
+    let dir = repository();
+    let (Answer::Changed(now), _) = compare(dir.path(), "HEAD") else {
+        panic!("a plain index was not read");
+    };
+    assert!(now.is_empty(), "{now:?}");
+    let (Answer::Changed(older), _) = compare(dir.path(), "HEAD~1") else {
+        panic!("a plain index was not read");
+    };
+    let want = [
+        "access/db/new.yaml",
+        "access/db/old.yaml",
+        "access/wiki/ada.yaml",
+    ];
+    assert_eq!(older.iter().map(String::as_str).collect::<Vec<_>>(), want);
+}
+
+/// The content decides, not the time: a file written back with its old bytes is unchanged,
+/// one rewritten to other bytes of the same length and given back its time is changed.
+#[test]
+fn a_file_is_changed_by_its_bytes_and_not_by_its_times() {
+    let dir = repository();
+    let root = dir.path();
+    apply(root, &Op::Touch(1));
+    apply(root, &Op::SameSizeRewrite(2));
+    let (Answer::Changed(paths), reference) = compare(root, "HEAD") else {
+        panic!("a plain index was not read");
+    };
+    assert_eq!(
+        paths.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["access/wiki/cy.yaml"]
+    );
+    assert_eq!(paths, reference.paths);
+}
+
+#[test]
+fn a_repository_inside_a_governed_folder_is_left_to_libgit2() {
+    let dir = repository();
+    let root = dir.path();
+    git(&root.join("access/db"), &["init", "-q", "nested"]);
+    let (answer, _) = compare(root, "HEAD");
+    assert!(matches!(
+        answer,
+        Answer::Unsupported("a repository inside a governed folder")
+    ));
+}
