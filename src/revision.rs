@@ -212,6 +212,8 @@ fn read_file(root: &Path, rel: &str) -> Result<Option<Entry>> {
     if meta.len() > size_limit(rel) {
         return Ok(Some(Entry::TooLarge(meta.len())));
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read `{rel}`"))?;
-    Ok(Some(Entry::File(bytes.into())))
+    let bytes = std::fs::File::open(&path)
+        .and_then(|f| crate::worktree::read_shared(f, meta.len() as usize))
+        .with_context(|| format!("cannot read `{rel}`"))?;
+    Ok(Some(Entry::File(bytes)))
 }

@@ -17,14 +17,14 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use git2::{ObjectType, Oid, Repository, Tree};
 use rayon::prelude::*;
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
 
 use crate::gitindex::{self, IndexEntry, StatData};
 use crate::snapshot::GOVERNED_DIRS;
@@ -38,8 +38,8 @@ const GITLINK: u32 = 0o160000;
 /// A changed file larger than this counts as changed without being hashed: no governed file
 /// is allowed to be near it, and hashing reads the whole file into memory.
 const HASH_LIMIT: u64 = 64 << 20;
-/// Files of one folder `lstat`ed as one task.
-const FILES_PER_TASK: usize = 256;
+/// Room for a folder listing's entries, read a batch at a time (a name is at most 255 bytes).
+const LISTING_BUFFER: usize = 32 << 10;
 
 pub enum Answer {
     /// The governed paths that differ: edited, added (untracked and not ignored), removed, or
@@ -205,8 +205,13 @@ enum Child<'a> {
 /// The index entries directly in a folder, by name; `entries` are the folder's (sorted), whose
 /// paths start with `skip` bytes of folder prefix. The entries under a sub-folder are one run
 /// of the sorted list, found by a binary search.
-fn children(entries: &[IndexEntry], skip: usize) -> Result<BTreeMap<&str, Child<'_>>, Stop> {
-    let mut out = BTreeMap::new();
+fn children(
+    entries: &[IndexEntry],
+    skip: usize,
+) -> Result<foldhash::HashMap<&str, Child<'_>>, Stop> {
+    // Sized for a folder of files; a folder of folders holds far fewer children than entries.
+    let mut out =
+        foldhash::HashMap::with_capacity_and_hasher(entries.len().min(1024), Default::default());
     let mut i = 0;
     while i < entries.len() {
         let rest = &entries[i].path[skip..];
@@ -337,7 +342,8 @@ struct Walk {
 
 impl Walk {
     /// What is not as the index says under the open folder `fd`, which is `folder` ("" for the
-    /// top, where only the governed folders are looked at) and holds `entries`.
+    /// top, where only the governed folders are looked at) and holds `entries`. Files are
+    /// `lstat`ed as they are listed; sub-folders are walked on every core.
     fn folder(
         &self,
         fd: &OwnedFd,
@@ -350,11 +356,12 @@ impl Walk {
             folder.len() + 1
         };
         let mut ours = children(entries, skip)?;
-        let mut files = Vec::new();
         let mut folders = Vec::new();
         let mut found = Vec::new();
-        let listing = Dir::read_from(fd).with_context(|| format!("cannot list `{folder}`"))?;
-        for item in listing {
+        // Listed without a name allocated per entry (as `Dir` does).
+        let mut buffer = Vec::with_capacity(LISTING_BUFFER);
+        let mut listing = RawDir::new(fd, buffer.spare_capacity_mut());
+        while let Some(item) = listing.next() {
             let item = item.with_context(|| format!("cannot list `{folder}`"))?;
             let c_name = item.file_name();
             let name = std::str::from_utf8(c_name.to_bytes())
@@ -365,11 +372,11 @@ impl Walk {
             if name == ".git" {
                 return Err(Stop::Unsupported("a repository inside a governed folder"));
             }
-            let path = join(folder, name);
-            let kind = kind_of(fd, &item).with_context(|| format!("cannot read `{path}`"))?;
+            let kind = kind_of(fd, c_name, item.file_type())
+                .with_context(|| format!("cannot read `{}`", join(folder, name)))?;
             let index = ours.remove(name);
-            match kind {
-                FileType::Directory => {
+            match (kind, index) {
+                (FileType::Directory, index) => {
                     let sub: &[IndexEntry] = match index {
                         Some(Child::Folder(sub)) => sub,
                         Some(Child::File(e)) => {
@@ -378,21 +385,24 @@ impl Walk {
                         }
                         None => &[],
                     };
-                    folders.push((c_name.to_owned(), path, sub));
+                    folders.push((c_name.to_owned(), join(folder, name), sub));
                 }
-                FileType::RegularFile | FileType::Symlink => match index {
-                    Some(Child::File(e)) => files.push((c_name.to_owned(), path, e)),
-                    Some(Child::Folder(sub)) => {
-                        found.extend(sub.iter().map(|e| (e.path.clone(), Seen::Missing)));
-                        found.push((path, Seen::Untracked));
+                (FileType::RegularFile | FileType::Symlink, Some(Child::File(e))) => {
+                    if let Some(seen) = self.file(fd, c_name, e)? {
+                        found.push((e.path.clone(), seen));
                     }
-                    None => found.push((path, Seen::Untracked)),
-                },
+                }
+                (FileType::RegularFile | FileType::Symlink, index) => {
+                    if let Some(Child::Folder(sub)) = index {
+                        found.extend(sub.iter().map(|e| (e.path.clone(), Seen::Missing)));
+                    }
+                    found.push((join(folder, name), Seen::Untracked));
+                }
                 _ => return Err(Stop::Unsupported("a special file in a governed folder")),
             }
         }
         // Tracked but not listed: gone from the work tree.
-        for (_, child) in ours {
+        for child in ours.into_values() {
             match child {
                 Child::File(e) => found.push((e.path.clone(), Seen::Missing)),
                 Child::Folder(sub) => {
@@ -400,47 +410,22 @@ impl Walk {
                 }
             }
         }
-        let (stat, below) = rayon::join(
-            || {
-                files
-                    .par_chunks(FILES_PER_TASK)
-                    .map(|chunk| {
-                        let mut seen = Vec::new();
-                        for (name, path, entry) in chunk {
-                            if let Some(s) = self.file(fd, name, path, entry)? {
-                                seen.push((path.clone(), s));
-                            }
-                        }
-                        Ok(seen)
-                    })
-                    .collect::<Result<Vec<_>, Stop>>()
-            },
-            || {
-                folders
-                    .into_par_iter()
-                    .map(|(name, path, sub)| {
-                        let child = rustix::fs::openat(fd, &name, dir_flags(), Mode::empty())
-                            .with_context(|| format!("cannot read `{path}`"))?;
-                        self.folder(&child, &path, sub)
-                    })
-                    .collect::<Result<Vec<_>, Stop>>()
-            },
-        );
-        found.extend(stat?.into_iter().flatten());
-        found.extend(below?.into_iter().flatten());
+        let below = folders
+            .into_par_iter()
+            .map(|(name, path, sub)| {
+                let child = rustix::fs::openat(fd, &name, dir_flags(), Mode::empty())
+                    .with_context(|| format!("cannot read `{path}`"))?;
+                self.folder(&child, &path, sub)
+            })
+            .collect::<Result<Vec<_>, Stop>>()?;
+        found.extend(below.into_iter().flatten());
         Ok(found)
     }
 
     /// One tracked file or link: `None` when its index entry can be trusted for it.
-    fn file(
-        &self,
-        fd: &OwnedFd,
-        name: &CString,
-        path: &str,
-        entry: &IndexEntry,
-    ) -> Result<Option<Seen>, Stop> {
+    fn file(&self, fd: &OwnedFd, name: &CStr, entry: &IndexEntry) -> Result<Option<Seen>, Stop> {
         let stat = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
-            .with_context(|| format!("cannot read `{path}`"))?;
+            .with_context(|| format!("cannot read `{}`", entry.path))?;
         let mode = match FileType::from_raw_mode(stat.st_mode) {
             FileType::Symlink => LINK,
             FileType::RegularFile if !self.filemode && entry.mode != LINK => entry.mode,

@@ -13,6 +13,7 @@ use std::ffi::{CStr, CString};
 use std::fs;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
@@ -61,19 +62,48 @@ pub(crate) fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-/// The kind of a listed entry of the open `folder`, never following a symlink.
+/// The kind of the entry `name` of the open `folder`, listed as `listed`, never following a
+/// symlink.
 pub(crate) fn kind_of(
     folder: &OwnedFd,
-    entry: &rustix::fs::DirEntry,
+    name: &CStr,
+    listed: FileType,
 ) -> rustix::io::Result<FileType> {
-    Ok(match entry.file_type() {
+    Ok(match listed {
         // Some file systems leave the type out of the listing.
         FileType::Unknown => {
-            let stat = rustix::fs::statat(folder, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
+            let stat = rustix::fs::statat(folder, name, AtFlags::SYMLINK_NOFOLLOW)?;
             FileType::from_raw_mode(stat.st_mode)
         }
         kind => kind,
     })
+}
+
+/// A whole file of about `size` bytes, read once into shared memory. Read into a `Vec` and then
+/// moved into an `Arc`, an 11 MB `people.yaml` was copied, and its pages faulted in, twice.
+pub(crate) fn read_shared(mut file: fs::File, size: usize) -> std::io::Result<Arc<[u8]>> {
+    use std::io::Read;
+    let mut shared: Arc<[u8]> = std::iter::repeat_n(0u8, size).collect();
+    let mut got = 0;
+    if let Some(buffer) = Arc::get_mut(&mut shared) {
+        while got < size {
+            match file.read(&mut buffer[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // It changed size since it was measured.
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest)?;
+    if got == size && rest.is_empty() {
+        return Ok(shared);
+    }
+    let mut all = shared[..got].to_vec();
+    all.extend_from_slice(&rest);
+    Ok(all.into())
 }
 
 /// Everything under the open folder `folder`, which is `rel` in the snapshot.
@@ -89,7 +119,8 @@ fn read_folder(folder: &OwnedFd, rel: &str) -> Result<Vec<(String, Entry)>> {
             continue;
         }
         let child = format!("{rel}/{}", String::from_utf8_lossy(name.to_bytes()));
-        let kind = kind_of(folder, &entry).with_context(|| format!("cannot read `{child}`"))?;
+        let kind = kind_of(folder, name, entry.file_type())
+            .with_context(|| format!("cannot read `{child}`"))?;
         match kind {
             FileType::Symlink => found.push((child, Entry::Symlink)),
             FileType::Directory => folders.push((name.to_owned(), child)),
@@ -174,14 +205,13 @@ fn read_file(
     if size > limit {
         return Ok(Entry::TooLarge(size));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).max(got) + 1);
-    bytes.extend_from_slice(&buffer[..got]);
-    std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
+    rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(0))?;
+    let bytes = read_shared(fs::File::from(file), usize::try_from(size).unwrap_or(0))?;
     // It may have grown past the limit since the `fstat`.
     if bytes.len() as u64 > limit {
         return Ok(Entry::TooLarge(bytes.len() as u64));
     }
-    Ok(Entry::File(bytes.into()))
+    Ok(Entry::File(bytes))
 }
 
 fn describe(kind: FileType) -> &'static str {
