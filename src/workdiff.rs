@@ -35,6 +35,7 @@ const REGULAR: u32 = 0o100644;
 const EXECUTABLE: u32 = 0o100755;
 const LINK: u32 = 0o120000;
 const GITLINK: u32 = 0o160000;
+const ATTRIBUTES: &str = ".gitattributes";
 /// A changed file larger than this counts as changed without being hashed: no governed file
 /// is allowed to be near it, and hashing reads the whole file into memory.
 const HASH_LIMIT: u64 = 64 << 20;
@@ -86,14 +87,19 @@ fn compare(repo: &Repository, base: &Tree) -> Result<BTreeSet<String>, Stop> {
         .ok_or(Stop::Unsupported("a bare repository"))?;
     let filemode = plain_content(repo)?;
     let (mut index, written) = read_index(repo)?;
-    if index
+    index
         .entries
-        .iter()
-        .any(|e| e.path == ".gitattributes" || e.path.ends_with("/.gitattributes"))
+        .retain(|e| e.path == ATTRIBUTES || governed(&e.path));
+    // Attributes apply to their folder and below: for governed paths, the top's file and those
+    // in governed folders, tracked or not (the walk refuses those it lists).
+    if std::fs::symlink_metadata(root.join(ATTRIBUTES)).is_ok()
+        || index
+            .entries
+            .iter()
+            .any(|e| e.path == ATTRIBUTES || e.path.ends_with(&format!("/{ATTRIBUTES}")))
     {
         return Err(Stop::Unsupported("a .gitattributes file"));
     }
-    index.entries.retain(|e| governed(&e.path));
     if index.entries.iter().any(|e| e.mode == GITLINK) {
         return Err(Stop::Unsupported("a submodule in a governed folder"));
     }
@@ -371,6 +377,9 @@ impl Walk {
             }
             if name == ".git" {
                 return Err(Stop::Unsupported("a repository inside a governed folder"));
+            }
+            if name == ATTRIBUTES {
+                return Err(Stop::Unsupported("a .gitattributes file"));
             }
             let kind = kind_of(fd, c_name, item.file_type())
                 .with_context(|| format!("cannot read `{}`", join(folder, name)))?;

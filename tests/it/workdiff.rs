@@ -290,3 +290,47 @@ fn a_repository_inside_a_governed_folder_is_left_to_libgit2() {
         Answer::Unsupported("a repository inside a governed folder")
     ));
 }
+
+/// Attributes may name filters that change what git hashes: checked out with `eol=crlf`, a
+/// file holds CRLF line ends over a blob with LF ones, and touching it changes nothing for
+/// git. An attributes file that applies to governed paths, committed or not, leaves the
+/// comparison to libgit2, which applies the filters.
+#[test]
+fn an_attributes_file_leaves_the_comparison_to_libgit2() {
+    for place in [
+        ".gitattributes",
+        "access/.gitattributes",
+        "access/wiki/.gitattributes",
+    ] {
+        for committed in [false, true] {
+            let dir = repository();
+            let root = dir.path();
+            write(root, place, "*.yaml text eol=crlf\n");
+            if committed {
+                git(root, &["add", place]);
+                git(root, &["commit", "-q", "-m", "attributes"]);
+            }
+            fs::remove_file(root.join(PATHS[1])).unwrap();
+            git(root, &["checkout", "-q", "--", PATHS[1]]);
+            assert!(
+                fs::read_to_string(root.join(PATHS[1]))
+                    .unwrap()
+                    .contains("\r\n")
+            );
+            apply(root, &Op::Touch(1));
+            let (answer, reference) = compare(root, "HEAD");
+            assert!(
+                matches!(answer, Answer::Unsupported("a .gitattributes file")),
+                "{place}"
+            );
+            let repo = git2::Repository::open(root).unwrap();
+            let change = portcullis::git::change_since(&repo, "HEAD").unwrap();
+            assert_eq!(change.paths, reference.paths, "{place}");
+            assert!(
+                !change.paths.contains(PATHS[1]),
+                "{place}: {:?}",
+                change.paths
+            );
+        }
+    }
+}
