@@ -447,6 +447,30 @@ mod tests {
         assert!(emptied.unchanged(&now, 0o100644, written));
     }
 
+    proptest::proptest! {
+        /// Damaged anywhere (header, flags, lengths, version 4 prefixes, cached trees), an
+        /// index is refused or read, never a panic.
+        #[test]
+        fn damaged_indexes_never_panic(
+            version in 2u32..5,
+            edits in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 1..8),
+        ) {
+            let mut body = b"\x003 1\n".to_vec();
+            body.extend_from_slice(&[1; 20]);
+            body.extend_from_slice(b"access\x002 0\n");
+            body.extend_from_slice(&[2; 20]);
+            let mut ext = b"TREE".to_vec();
+            ext.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            ext.extend_from_slice(&body);
+            let mut bytes = index(version, &[entry("access/a", 0), entry("access/b", 0)], &ext);
+            for (at, byte) in edits {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            let _ = parse(&bytes);
+        }
+    }
+
     #[test]
     fn any_cut_of_an_index_is_refused_or_read_without_panicking() {
         let whole = index(2, &[entry("a/b", 0), entry("a/c", 0)], b"");
