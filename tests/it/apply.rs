@@ -407,6 +407,70 @@ fn an_approved_pull_request_is_provisioned_with_its_evidence_and_a_second_run_wr
     assert_eq!(org.evidence().len(), before);
 }
 
+/// GitHub's squash and rebase merges land commits other than the approved head: one squashed
+/// commit, or a copy of each of the head's commits. Each is tied to its pull request and
+/// provisioned with its approvals; after a rebase, every copy carries the pull request, so
+/// none is quarantined as a direct push.
+#[test]
+fn squash_and_rebase_merges_are_provisioned_with_their_pull_request() {
+    for method in ["squash", "rebase"] {
+        let org = Org::new(&[("omar", "")], &["omar"]);
+        org.trust();
+        let branch = format!("access/vpn/{method}");
+        let grant = |who: &str| grants(who, "vpn", &[("staff", "")]);
+        for who in ["ana", "dana"] {
+            let file = format!("access/vpn/{who}.yaml");
+            org.gh.push_commit(
+                &branch,
+                &[(&file, Some(&grant(who)))],
+                "omar@tidewater.example",
+            );
+        }
+        let pr = org
+            .gh
+            .open_pull("token-omar-tw", &branch, "main", "VPN for two", "");
+        org.gh.review("token-kenji-tw", pr, "APPROVED");
+        let landed = org.gh.merge_by("kenji-tw", pr, method);
+        let repo = git2::Repository::open(org.gh.git_dir(REPO)).unwrap();
+        let tip = repo
+            .find_commit(git2::Oid::from_str(&landed).unwrap())
+            .unwrap();
+        assert_eq!(tip.parent_count(), 1, "{method}: a merge commit landed");
+        let commits = if method == "rebase" { 3 } else { 2 };
+        let mut walk = repo.revwalk().unwrap();
+        walk.push(tip.id()).unwrap();
+        let on_main: Vec<git2::Oid> = walk.map(Result::unwrap).collect();
+        assert_eq!(on_main.len(), commits, "{method}: commits on main");
+        let head = git2::Oid::from_str(&org.gh.branch_sha(&branch).unwrap()).unwrap();
+        assert!(!on_main.contains(&head), "{method}: the head itself landed");
+
+        let out = org.apply(&[]);
+        assert_eq!(out.status.code(), Some(0), "{method}: {}", text(&out));
+        assert!(
+            text(&out).contains(" 0 commit(s) quarantined"),
+            "{method}: {}",
+            text(&out)
+        );
+        assert_eq!(
+            org.members("vpn-users"),
+            set(&["omar", "ana", "dana"]),
+            "{method}"
+        );
+        let notes = org.evidence();
+        let record = notes
+            .iter()
+            .find(|n| n.commit == landed)
+            .unwrap_or_else(|| panic!("{method}: no record for {landed}"));
+        assert_eq!(record.pr, Some(pr), "{method}");
+        assert_eq!(record.approvals.len(), 1, "{method}");
+        assert_eq!(record.approvals[0].reviewer, "kenji-tw", "{method}");
+        assert!(
+            notes.iter().all(|n| n.bypass.is_none()),
+            "{method}: a bypass was recorded"
+        );
+    }
+}
+
 #[test]
 fn a_direct_push_is_quarantined_reported_once_and_never_provisioned() {
     let org = Org::new(&[("omar", "")], &["omar"]);

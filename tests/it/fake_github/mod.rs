@@ -428,6 +428,18 @@ impl FakeGitHub {
         self.requested_reviewers(pr).0
     }
 
+    /// Merges pull request `pr` as `login` with GitHub's `method` (merge, squash or rebase), as
+    /// the button on the pull request's page does. Returns the commit GitHub reports.
+    pub fn merge_by(&self, login: &str, pr: u64, method: &str) -> String {
+        let mut state = self.lock();
+        let name = Self::first_repo(&state);
+        let sha = state
+            .merge_as(&name, pr, login, None, method)
+            .unwrap_or_else(|e| panic!("merge: {} {:?}", e.status, e.body));
+        state.sync();
+        sha
+    }
+
     /// Merges pull request `pr` with a merge commit that also writes `files`: content nobody
     /// approved landing with an approved pull request (a hand-resolved merge, an edit on the
     /// way in). Returns the merge commit.

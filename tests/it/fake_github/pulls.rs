@@ -51,7 +51,8 @@ impl State {
         let mut pulls = Vec::new();
         for item in repo.items.values().rev() {
             let Some(p) = &item.pull else { continue };
-            let merged_by = p.merge_commit_sha.as_deref() == Some(&id.to_string());
+            let merged_by = p.merge_commit_sha.as_deref() == Some(&id.to_string())
+                || p.replayed.contains(&id.to_string());
             let contains = || -> Result<bool, git2::Error> {
                 let ids = git::commits_between(
                     &repo.git,
@@ -157,6 +158,7 @@ impl State {
                 base_sha: base.to_string(),
                 merged: false,
                 merge_commit_sha: None,
+                replayed: Vec::new(),
                 merged_at: None,
                 draft: req
                     .body
@@ -355,7 +357,27 @@ impl State {
         Reply::created(repo.pull_json(people, item, false))
     }
 
+    /// `PUT pulls/{n}/merge`: `merge_method` "merge" (the default), "squash" or "rebase".
     pub fn merge(&mut self, full: &str, n: u64, req: &Req<'_>) -> Res {
+        let method = req.field("merge_method").unwrap_or("merge").to_owned();
+        let sha = self.merge_as(full, n, &req.login, req.field("sha"), &method)?;
+        Reply::ok(
+            json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
+        )
+    }
+
+    /// Merges pull request `n` as `login` would with GitHub's button: a merge commit, one
+    /// squashed commit on the base, or the head's commits replayed one by one onto the base
+    /// (each then listed by `commits/{sha}/pulls`). Returns the commit GitHub reports as
+    /// `merge_commit_sha`: the merge, the squash, or the last replayed commit.
+    pub fn merge_as(
+        &mut self,
+        full: &str,
+        n: u64,
+        login: &str,
+        sha: Option<&str>,
+        method: &str,
+    ) -> Result<String, Reply> {
         let State {
             repos,
             people,
@@ -373,44 +395,93 @@ impl State {
         if item.state != "open" || pull.merged {
             return Err(Reply::error(405, "Pull Request is not mergeable"));
         }
-        if req.field("sha").is_some_and(|sha| sha != pull.head_sha) {
+        if sha.is_some_and(|sha| sha != pull.head_sha) {
             return Err(Reply::error(
                 409,
                 "Head branch was modified. Review and try the merge again.",
             ));
         }
+        if !matches!(method, "merge" | "squash" | "rebase") {
+            return Err(Reply::unprocessable("Invalid merge_method"));
+        }
         let base = git::branch(&repo.git, &pull.base_ref)
             .ok_or_else(|| Reply::error(405, "Pull Request is not mergeable"))?;
         let head = Oid::from_str(&pull.head_sha)?;
-        let user = people.find(&req.login).expect("token user exists");
+        let user = people.find(login).expect("token user exists");
         let email = user
             .emails
             .first()
             .cloned()
             .unwrap_or_else(|| format!("{}@users.noreply.github.test", user.login));
         let signature = git::signature(&user.login, &email, ticker.now);
-        let message = format!(
-            "Merge pull request #{n} from {owner}/{}\n\n{}",
-            pull.head_ref, item.title
-        );
-        let merge = git::merge(&repo.git, base, head, &signature, &message)?
-            .ok_or_else(|| Reply::error(405, "Pull Request is not mergeable"))?;
+        let not_mergeable = || Reply::error(405, "Pull Request is not mergeable");
+        let (landed, replayed) = match method {
+            "merge" => {
+                let message = format!(
+                    "Merge pull request #{n} from {owner}/{}\n\n{}",
+                    pull.head_ref, item.title
+                );
+                let merge = git::merge(&repo.git, base, head, &signature, &message)?
+                    .ok_or_else(not_mergeable)?;
+                (merge, Vec::new())
+            }
+            "squash" => {
+                let merge = git::merge(&repo.git, base, head, &signature, "squash")?
+                    .ok_or_else(not_mergeable)?;
+                let tree = repo.git.find_commit(merge)?.tree_id();
+                let message = format!("{} (#{n})", item.title);
+                (
+                    git::commit(&repo.git, &signature, &message, tree, &[base])?,
+                    Vec::new(),
+                )
+            }
+            _ => {
+                let from = repo.git.merge_base(base, head)?;
+                let mut onto = base;
+                let mut replayed = Vec::new();
+                for id in git::commits_between(&repo.git, from, head)? {
+                    let original = repo.git.find_commit(id)?;
+                    let mut index = repo.git.cherrypick_commit(
+                        &original,
+                        &repo.git.find_commit(onto)?,
+                        0,
+                        None,
+                    )?;
+                    if index.has_conflicts() {
+                        return Err(not_mergeable());
+                    }
+                    let tree = index.write_tree_to(&repo.git)?;
+                    let message = original.message().unwrap_or_default().to_owned();
+                    // The author stays; the merger commits it, so each copy is a new commit
+                    // even where the base did not move.
+                    onto = repo.git.commit(
+                        None,
+                        &original.author(),
+                        &signature,
+                        &message,
+                        &repo.git.find_tree(tree)?,
+                        &[&repo.git.find_commit(onto)?],
+                    )?;
+                    replayed.push(onto.to_string());
+                }
+                (onto, replayed)
+            }
+        };
         repo.git.reference(
             &format!("refs/heads/{}", pull.base_ref),
-            merge,
+            landed,
             true,
             "merge pull request",
         )?;
         let now = ticker.stamp();
         pull.base_sha = base.to_string();
         pull.merged = true;
-        pull.merge_commit_sha = Some(merge.to_string());
+        pull.merge_commit_sha = Some(landed.to_string());
+        pull.replayed = replayed;
         pull.merged_at = Some(now.clone());
         item.state = "closed".to_owned();
         item.closed_at = Some(now.clone());
         item.updated_at = now;
-        Reply::ok(
-            json!({"sha": merge.to_string(), "merged": true, "message": "Pull Request successfully merged"}),
-        )
+        Ok(landed.to_string())
     }
 }

@@ -148,6 +148,8 @@ pub struct PullRec {
     pub base_sha: String,
     pub merged: bool,
     pub merge_commit_sha: Option<String>,
+    /// The base branch's copies of the head's commits, after a rebase merge.
+    pub replayed: Vec<String>,
     pub merged_at: Option<String>,
     pub draft: bool,
     pub reviews: Vec<ReviewRec>,
