@@ -313,6 +313,13 @@ mod tests {
         e
     }
 
+    fn extension(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut ext = signature.to_vec();
+        ext.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        ext.extend_from_slice(body);
+        ext
+    }
+
     fn index(version: u32, entries: &[Vec<u8>], extensions: &[u8]) -> Vec<u8> {
         let mut b = b"DIRC".to_vec();
         b.extend_from_slice(&version.to_be_bytes());
@@ -361,15 +368,12 @@ mod tests {
 
     #[test]
     fn a_mandatory_extension_is_not_answered_for_and_an_optional_one_is_skipped() {
-        let mut ext = b"link".to_vec();
-        ext.extend_from_slice(&0u32.to_be_bytes());
+        let ext = extension(b"link", b"");
         assert_eq!(
             parse(&index(2, &[entry("a", 0)], &ext)).unwrap_err(),
             Unsupported("a mandatory index extension (split or sparse index)")
         );
-        let mut ext = b"UNTR".to_vec();
-        ext.extend_from_slice(&3u32.to_be_bytes());
-        ext.extend_from_slice(b"xyz");
+        let ext = extension(b"UNTR", b"xyz");
         assert_eq!(
             parse(&index(2, &[entry("a", 0)], &ext))
                 .unwrap()
@@ -389,9 +393,7 @@ mod tests {
         body.extend_from_slice(&[2; 20]);
         body.extend_from_slice(b"policies\x001 0\n");
         body.extend_from_slice(&[3; 20]);
-        let mut ext = b"TREE".to_vec();
-        ext.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        ext.extend_from_slice(&body);
+        let ext = extension(b"TREE", &body);
         let got = parse(&index(2, &[entry("a", 0)], &ext)).unwrap();
         let mut trees: Vec<_> = got.trees.into_iter().collect();
         trees.sort();
@@ -459,9 +461,7 @@ mod tests {
             body.extend_from_slice(&[1; 20]);
             body.extend_from_slice(b"access\x002 0\n");
             body.extend_from_slice(&[2; 20]);
-            let mut ext = b"TREE".to_vec();
-            ext.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            ext.extend_from_slice(&body);
+            let ext = extension(b"TREE", &body);
             let mut bytes = index(version, &[entry("access/a", 0), entry("access/b", 0)], &ext);
             for (at, byte) in edits {
                 let at = at % bytes.len();

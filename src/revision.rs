@@ -209,11 +209,16 @@ fn read_file(root: &Path, rel: &str) -> Result<Option<Entry>> {
     if meta.is_dir() {
         return Ok(None);
     }
-    if meta.len() > size_limit(rel) {
+    let limit = size_limit(rel);
+    if meta.len() > limit {
         return Ok(Some(Entry::TooLarge(meta.len())));
     }
     let bytes = std::fs::File::open(&path)
-        .and_then(|f| crate::worktree::read_shared(f, meta.len() as usize))
+        .and_then(|f| crate::worktree::read_shared(f, meta.len() as usize, limit))
         .with_context(|| format!("cannot read `{rel}`"))?;
+    // It may have grown past the limit since it was measured.
+    if bytes.len() as u64 > limit {
+        return Ok(Some(Entry::TooLarge(bytes.len() as u64)));
+    }
     Ok(Some(Entry::File(bytes)))
 }

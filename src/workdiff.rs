@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::CStr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use git2::{ObjectType, Oid, Repository, Tree};
@@ -29,7 +30,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
 
 use crate::gitindex::{self, IndexEntry, StatData};
 use crate::snapshot::GOVERNED_DIRS;
-use crate::worktree::{dir_flags, kind_of};
+use crate::worktree::{dir_flags, kind_of, read_shared};
 
 const TREE: i32 = 0o040000;
 const REGULAR: u32 = 0o100644;
@@ -209,13 +210,18 @@ enum Child<'a> {
     Folder(&'a [IndexEntry]),
 }
 
-/// The index entries directly in a folder, by name; `entries` are the folder's (sorted), whose
-/// paths start with `skip` bytes of folder prefix. The entries under a sub-folder are one run
-/// of the sorted list, found by a binary search.
-fn children(
-    entries: &[IndexEntry],
-    skip: usize,
-) -> Result<foldhash::HashMap<&str, Child<'_>>, Stop> {
+/// The index entries directly in `folder` ("" for the top), by name; `entries` are the
+/// folder's, sorted. The entries under a sub-folder are one run of the sorted list, found by a
+/// binary search.
+fn children<'e>(
+    entries: &'e [IndexEntry],
+    folder: &str,
+) -> Result<foldhash::HashMap<&'e str, Child<'e>>, Stop> {
+    let skip = if folder.is_empty() {
+        0
+    } else {
+        folder.len() + 1
+    };
     // Sized for a folder of files; a folder of folders holds far fewer children than entries.
     let mut out =
         foldhash::HashMap::with_capacity_and_hasher(entries.len().min(1024), Default::default());
@@ -259,12 +265,7 @@ impl Staged<'_> {
         {
             return Ok(());
         }
-        let skip = if folder.is_empty() {
-            0
-        } else {
-            folder.len() + 1
-        };
-        let ours = children(entries, skip)?;
+        let ours = children(entries, folder)?;
         let mut theirs = BTreeMap::new();
         for e in tree.iter().flat_map(|t| t.iter()) {
             let name = std::str::from_utf8(e.name_bytes())
@@ -357,12 +358,7 @@ impl Walk {
         folder: &str,
         entries: &[IndexEntry],
     ) -> Result<Vec<(String, Seen)>, Stop> {
-        let skip = if folder.is_empty() {
-            0
-        } else {
-            folder.len() + 1
-        };
-        let mut ours = children(entries, skip)?;
+        let mut ours = children(entries, folder)?;
         let mut folders = Vec::new();
         let mut found = Vec::new();
         // Listed without a name allocated per entry (as `Dir` does).
@@ -508,11 +504,11 @@ fn decide(
 /// to hash (it counts as changed).
 fn content_id(root: &Path, path: &str, mode: u32) -> Result<Option<Oid>, Stop> {
     let full = root.join(path);
-    let read = || -> std::io::Result<Option<Vec<u8>>> {
+    let read = || -> std::io::Result<Option<Arc<[u8]>>> {
         if mode == LINK {
             use std::os::unix::ffi::OsStrExt;
             return Ok(Some(
-                std::fs::read_link(&full)?.as_os_str().as_bytes().to_vec(),
+                std::fs::read_link(&full)?.as_os_str().as_bytes().into(),
             ));
         }
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
@@ -521,8 +517,7 @@ fn content_id(root: &Path, path: &str, mode: u32) -> Result<Option<Oid>, Stop> {
         if size > HASH_LIMIT {
             return Ok(None);
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        std::io::Read::read_to_end(&mut std::io::Read::take(&file, HASH_LIMIT + 1), &mut bytes)?;
+        let bytes = read_shared(file, size as usize, HASH_LIMIT)?;
         Ok((bytes.len() as u64 <= HASH_LIMIT).then_some(bytes))
     };
     match read().with_context(|| format!("cannot read `{path}`"))? {

@@ -81,7 +81,13 @@ pub(crate) fn kind_of(
 
 /// A whole file of about `size` bytes, read once into shared memory. Read into a `Vec` and then
 /// moved into an `Arc`, an 11 MB `people.yaml` was copied, and its pages faulted in, twice.
-pub(crate) fn read_shared(mut file: fs::File, size: usize) -> std::io::Result<Arc<[u8]>> {
+/// A file that grew since it was measured is read up to one byte past `limit`, so the caller
+/// can tell it is too large without reading it all.
+pub(crate) fn read_shared(
+    mut file: fs::File,
+    size: usize,
+    limit: u64,
+) -> std::io::Result<Arc<[u8]>> {
     use std::io::Read;
     let mut shared: Arc<[u8]> = std::iter::repeat_n(0u8, size).collect();
     let mut got = 0;
@@ -95,9 +101,9 @@ pub(crate) fn read_shared(mut file: fs::File, size: usize) -> std::io::Result<Ar
             }
         }
     }
-    // It changed size since it was measured.
     let mut rest = Vec::new();
-    file.read_to_end(&mut rest)?;
+    let room = (limit + 1).saturating_sub(got as u64);
+    file.take(room).read_to_end(&mut rest)?;
     if got == size && rest.is_empty() {
         return Ok(shared);
     }
@@ -205,8 +211,13 @@ fn read_file(
     if size > limit {
         return Ok(Entry::TooLarge(size));
     }
+    // From the start again: the buffer's part comes back from the page cache.
     rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(0))?;
-    let bytes = read_shared(fs::File::from(file), usize::try_from(size).unwrap_or(0))?;
+    let bytes = read_shared(
+        fs::File::from(file),
+        usize::try_from(size).unwrap_or(0),
+        limit,
+    )?;
     // It may have grown past the limit since the `fstat`.
     if bytes.len() as u64 > limit {
         return Ok(Entry::TooLarge(bytes.len() as u64));
@@ -221,5 +232,31 @@ fn describe(kind: FileType) -> &'static str {
         FileType::CharacterDevice => "character device",
         FileType::BlockDevice => "block device",
         _ => "special file",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_shared;
+
+    fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, std::fs::File) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        let reopened = f.reopen().unwrap();
+        (f, reopened)
+    }
+
+    #[test]
+    fn a_file_that_changed_size_since_it_was_measured_is_read_as_it_is_now_up_to_the_limit() {
+        let bytes: Vec<u8> = (0..200u8).collect();
+        // Measured exactly, shrunk, grown under the limit, grown past it.
+        let (_keep, f) = file_of(&bytes);
+        assert_eq!(&*read_shared(f, 200, 1000).unwrap(), &bytes[..]);
+        let (_keep, f) = file_of(&bytes[..50]);
+        assert_eq!(&*read_shared(f, 200, 1000).unwrap(), &bytes[..50]);
+        let (_keep, f) = file_of(&bytes);
+        assert_eq!(&*read_shared(f, 10, 1000).unwrap(), &bytes[..]);
+        let (_keep, f) = file_of(&bytes);
+        assert_eq!(&*read_shared(f, 10, 99).unwrap(), &bytes[..100]);
     }
 }
