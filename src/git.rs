@@ -233,6 +233,39 @@ pub fn changed_between(
     Ok(out)
 }
 
+/// Every path that differs between two trees, governed or not (the tool's own sources and
+/// workflows are rules too: SPEC section 7). The approval verdict takes a pull request's changed
+/// paths from here, never from GitHub's listing, which stops at 3000 files.
+pub fn all_changed_between(
+    repo: &Repository,
+    base: &git2::Tree,
+    head: &git2::Tree,
+) -> Result<BTreeSet<String>> {
+    let mut names: std::collections::BTreeMap<String, [Option<(git2::Oid, i32)>; 2]> =
+        Default::default();
+    for (side, tree) in [base, head].into_iter().enumerate() {
+        for e in tree.iter() {
+            let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
+            names.entry(name).or_default()[side] = Some((e.id(), e.filemode()));
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (name, [a, b]) in names {
+        diff_entries(repo, &name, a, b, &mut out)
+            .with_context(|| format!("cannot compare `{name}` between the two revisions"))?;
+    }
+    Ok(out)
+}
+
+/// The commits reachable from `head` and not from `base`: what GitHub lists as a pull
+/// request's commits, counted from git so that a listing GitHub cut short is noticed.
+pub fn commits_not_in(repo: &Repository, head: git2::Oid, base: git2::Oid) -> Result<Vec<String>> {
+    let mut walk = repo.revwalk()?;
+    walk.push(head)?;
+    walk.hide(base)?;
+    walk.map(|id| Ok(id?.to_string())).collect()
+}
+
 /// Compares one path's entry on both sides, recursing into trees whose ids differ.
 fn diff_entries(
     repo: &Repository,

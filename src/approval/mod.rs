@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use chrono::{DateTime, Utc};
+
 use crate::model::{Approver, Catalog};
 use crate::plan::{Change, Op, Plan, requirement_label};
 
@@ -36,13 +38,20 @@ impl ReviewState {
 pub struct Review {
     pub id: u64,
     pub login: String,
+    /// The account's numeric id: a login can be renamed and recycled, the id cannot.
+    pub user_id: u64,
     pub bot: bool,
     pub state: ReviewState,
     pub commit: Option<String>,
+    /// Server time; `None` for a pending review.
+    pub submitted_at: Option<DateTime<Utc>>,
 }
 
 /// `/portcullis override <reason>` from a comment; `current` is false when it was made before
-/// the head commit it would apply to (the edge decides from server-side times).
+/// portcullis's own first status on the head it would apply to (the edge decides from
+/// server-side times). `authentic` is false when the text may not be its author's own: any
+/// writer can edit anyone's comment, so an edited comment, or one whose edit history cannot be
+/// read, never counts.
 #[derive(Clone, Debug)]
 pub struct OverrideComment {
     pub id: u64,
@@ -50,6 +59,7 @@ pub struct OverrideComment {
     pub bot: bool,
     pub body: String,
     pub current: bool,
+    pub authentic: Result<(), String>,
 }
 
 /// What GitHub says about the pull request. Logins compare case-insensitively.
@@ -65,6 +75,14 @@ pub struct PullFacts {
     /// In the order GitHub returns them (oldest first).
     pub reviews: Vec<Review>,
     pub overrides: Vec<OverrideComment>,
+    /// Why the facts cannot be trusted whole (a listing GitHub truncated, a commit GitHub
+    /// cannot attribute to an account): the pull request is refused, never judged from them.
+    pub incomplete: Vec<String>,
+    /// Further logins that approve nothing in the pull request, with why (a person the pull
+    /// request adds to the directory, whoever asked through the issue form).
+    pub excluded: BTreeMap<String, String>,
+    /// When the pull request was last retargeted: approvals given before do not count.
+    pub base_changed_at: Option<DateTime<Utc>>,
 }
 
 /// Members of each `@org/team`, resolved now (lower-case keys and logins).
@@ -153,7 +171,17 @@ const GOVERNANCE: [&str; 3] = ["policies/", "schemas/", ".github/"];
 
 pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -> Verdict {
     let mut ignored = Vec::new();
+    if let Some(why) = pr.incomplete.first() {
+        return Verdict {
+            approved: false,
+            refused: Some(why.clone()),
+            changes: Vec::new(),
+            ignored,
+            override_used: None,
+        };
+    }
     let approvers = current_approvers(pr, &mut ignored);
+    let ids = approver_ids(pr);
     let author = pr.author.to_lowercase();
     let security_team = policies.settings.as_ref().map(|s| s.security_team.clone());
     let access = pr.files.iter().any(|f| f.starts_with("access/"));
@@ -190,13 +218,40 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
         };
     }
 
-    // The author and whoever wrote or pushed a commit never approve anything in the PR.
-    let mut excluded: BTreeMap<String, &'static str> = BTreeMap::new();
-    excluded.insert(author.clone(), "is the pull request's author");
+    // SPEC section 6: the author, whoever wrote or pushed a commit, every grantee of any change
+    // (co-grantees would approve each other), a person the pull request adds to the directory
+    // and whoever asked through the issue form never approve anything in the pull request.
+    let mut excluded: BTreeMap<String, String> = BTreeMap::new();
+    excluded.insert(author.clone(), "is the pull request's author".into());
     for c in &pr.committers {
         excluded
             .entry(c.to_lowercase())
-            .or_insert("authored or pushed a commit in the pull request");
+            .or_insert_with(|| "authored or pushed a commit in the pull request".into());
+    }
+    for (login, why) in &pr.excluded {
+        excluded
+            .entry(login.to_lowercase())
+            .or_insert_with(|| why.clone());
+    }
+    let mut excluded_ids = BTreeSet::new();
+    for c in &plan.changes {
+        let Some(p) = policies.people.get(&c.person) else {
+            continue;
+        };
+        if let Some(login) = &p.github {
+            excluded
+                .entry(login.to_lowercase())
+                .or_insert_with(|| format!("is a grantee in the pull request ({})", p.id.value));
+        }
+        excluded_ids.extend(p.github_id);
+    }
+    // A renamed account keeps its id: a grantee approving under a new login is still excluded.
+    for (login, id) in &ids {
+        if excluded_ids.contains(id) {
+            excluded
+                .entry(login.clone())
+                .or_insert_with(|| "is a grantee in the pull request (by account id)".into());
+        }
     }
     let valid_override = current_override(pr, security_team.as_deref(), dir, &mut ignored);
 
@@ -249,6 +304,7 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
             dir,
             &mut ignored,
         );
+        manager_identity(&mut v, c, policies, &ids, &mut ignored);
         if v.how == How::Missing
             && let Some((by, reason)) = &valid_override
         {
@@ -278,6 +334,53 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
     }
 }
 
+/// Each reviewer's numeric account id (lower-case login).
+fn approver_ids(pr: &PullFacts) -> BTreeMap<String, u64> {
+    pr.reviews
+        .iter()
+        .map(|r| (r.login.to_lowercase(), r.user_id))
+        .collect()
+}
+
+/// SPEC section 6 and THREATS 6: when the directory gives the manager's `github_id`, an
+/// approval under the manager's login from another account (a renamed and recycled login) is
+/// not the manager's. Undoes a match `one` made from the login alone.
+fn manager_identity(
+    v: &mut ChangeVerdict,
+    c: &Change,
+    policies: &Catalog,
+    ids: &BTreeMap<String, u64>,
+    ignored: &mut Vec<String>,
+) {
+    let Some(manager) = policies
+        .people
+        .get(&c.person)
+        .and_then(|p| p.manager.as_ref())
+        .and_then(|m| policies.people.get(&m.value))
+    else {
+        return;
+    };
+    let Some(want) = manager.github_id else {
+        return;
+    };
+    let label = requirement_label(&Approver::Manager);
+    let Some(i) = v
+        .met
+        .iter()
+        .position(|(what, login)| *what == label && ids.get(login).is_some_and(|id| *id != want))
+    else {
+        return;
+    };
+    let (_, login) = v.met.remove(i);
+    ignored.push(format!(
+        "@{login} is not {}'s manager {}: the account's id differs from `github_id` {want} in people.yaml (a renamed or recycled login)",
+        c.person, manager.id.value
+    ));
+    v.missing
+        .push((format!("manager @{login} (account id {want})"), Vec::new()));
+    v.how = How::Missing;
+}
+
 /// Reviewers whose latest decision is an approval of the current head commit.
 fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<String> {
     let mut latest: BTreeMap<String, &Review> = BTreeMap::new();
@@ -292,6 +395,15 @@ fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<Stri
         match r.state {
             ReviewState::Approved if r.bot => {
                 ignored.push(format!("@{login} is a bot: its approval never counts"));
+            }
+            ReviewState::Approved
+                if pr
+                    .base_changed_at
+                    .is_some_and(|at| r.submitted_at.is_none_or(|s| s <= at)) =>
+            {
+                ignored.push(format!(
+                    "@{login} approved while the pull request targeted another branch: approve again"
+                ));
             }
             ReviewState::Approved if r.commit.as_deref() == Some(pr.head_sha.as_str()) => {
                 out.insert(login);
@@ -310,8 +422,9 @@ fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<Stri
     out
 }
 
+/// The first seven characters, never cut inside a character (the value comes from a response).
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
+    sha.char_indices().nth(7).map_or(sha, |(i, _)| &sha[..i])
 }
 
 /// The newest `/portcullis override <reason>` that may apply: from a security team member,
@@ -335,6 +448,8 @@ fn current_override(
             ignored.push(format!(
                 "override by @{login}: only the security team can override"
             ));
+        } else if let Err(why) = &c.authentic {
+            ignored.push(format!("override by @{login} does not count: {why}"));
         } else if rest.is_empty() {
             ignored.push(format!(
                 "override by @{login} has no reason: write `/portcullis override <reason>`"
@@ -434,7 +549,7 @@ fn one(
     change: Option<&Change>,
     grantee: Option<&str>,
     approvers: &BTreeSet<String>,
-    excluded: &BTreeMap<String, &'static str>,
+    excluded: &BTreeMap<String, String>,
     policies: &Catalog,
     dir: &Directory,
     ignored: &mut Vec<String>,

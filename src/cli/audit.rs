@@ -400,7 +400,32 @@ impl<'a> Lookuper<'a> {
         else {
             return Ok(Lookup::default());
         };
-        let facts = super::pull::facts(client, pull)?;
+        let commit = crate::git::commit_at(self.repo, sha)?;
+        let Ok(parent) = commit.parent(0) else {
+            return Ok(Lookup::default());
+        };
+        let parent = parent.id().to_string();
+        let head = git2::Oid::from_str(&pull.head.sha)?;
+        if self.repo.find_commit(head).is_err() {
+            return Ok(Lookup::default());
+        }
+        let merge_base = self
+            .repo
+            .merge_base(head, git2::Oid::from_str(&parent)?)?
+            .to_string();
+        let range = super::pull::Range {
+            hide: &parent,
+            merge_base: &merge_base,
+        };
+        let policies = super::plan::compute_with(
+            self.repo,
+            &parent,
+            &parent,
+            &Revision::at(self.repo, &parent)?,
+            when,
+        )?
+        .policies;
+        let facts = super::pull::facts(client, self.repo, pull, range, &policies)?;
         // The approvals still in force on the merged head: each reviewer's latest decision.
         let mut latest: BTreeMap<String, &approval::Review> = BTreeMap::new();
         for r in &facts.reviews {

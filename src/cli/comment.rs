@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let existing = client
         .comments(args.pr)?
         .into_iter()
-        .find(|c| c.body.starts_with(MARKER) && is_ours(&c.user));
+        .find(|c| c.body.starts_with(MARKER) && is_ours(c.user.as_ref()));
     let posted = match existing {
         Some(c) => client.update_comment(c.id, &body)?,
         None => client.create_comment(args.pr, &body)?,
@@ -71,7 +71,10 @@ pub fn run(args: Args) -> Result<Outcome> {
 
 /// Our comment is one a bot wrote (the workflow's token), or the account named in
 /// `PORTCULLIS_COMMENT_AUTHOR`: a person pasting the marker cannot make us edit theirs.
-pub(super) fn is_ours(user: &crate::github::User) -> bool {
+pub(super) fn is_ours(user: Option<&crate::github::User>) -> bool {
+    let Some(user) = user else {
+        return false;
+    };
     match std::env::var("PORTCULLIS_COMMENT_AUTHOR") {
         Ok(login) if !login.is_empty() => user.login.eq_ignore_ascii_case(&login),
         _ => user.is_bot(),

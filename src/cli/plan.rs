@@ -125,21 +125,25 @@ pub(crate) fn compute_with(
     }
     let mut policies = read_policies(&rules, &people, &apps)?;
     timer.lap("policies");
-    let app_ids: Vec<String> = head
+    // Context (the persons' other access, their peers) is read at the base: grants the change
+    // adds are never peers (SPEC section 6), or one pull request granting a role to a whole
+    // department would auto-approve itself.
+    let app_ids: Vec<String> = base
         .names("access")
         .into_iter()
         .filter(|a| layout::is_id(a))
         .collect();
     let context = plan::context_paths(&policies, &files, &app_ids, |app| {
-        head.names(&format!("access/{app}"))
+        base.names(&format!("access/{app}"))
             .into_iter()
             .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
             .collect()
     });
     for path in &context {
-        let parsed = match files.head.get(path) {
+        let parsed = match files.base.get(path) {
             Some(f) => Some(f.clone()),
-            None => parse(path, head.read(path)?),
+            None if files.paths.contains(path) => None,
+            None => parse(path, base.read(path)?),
         };
         policies.grant_files.extend(parsed);
     }

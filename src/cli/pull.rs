@@ -1,7 +1,7 @@
 //! What `approvals` and `comment` share: a pull request read from GitHub and judged against
 //! the local repository's copy of its commits, with the base branch's policies.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
@@ -9,6 +9,7 @@ use git2::Repository;
 
 use crate::approval::{self, Directory, OverrideComment, PullFacts, ReviewState, Verdict};
 use crate::github::{Client, Pull};
+use crate::model::Catalog;
 use crate::revision::Revision;
 
 use super::plan::{Computed, compute_with};
@@ -54,7 +55,11 @@ pub fn judge(
     let head_rev = Revision::at(repo, head)?;
     let computed = compute_with(repo, &merge_base, &pull.base.sha, &head_rev, as_of)?;
 
-    let facts = facts(client, &pull)?;
+    let range = Range {
+        hide: &pull.base.sha,
+        merge_base: &merge_base,
+    };
+    let facts = facts(client, repo, &pull, range, &computed.policies)?;
     let dir = directory(
         client,
         &approval::teams_needed(&computed.plan, &computed.policies),
@@ -95,7 +100,11 @@ pub fn judge_merged(
         .to_string();
     let head_rev = Revision::at(repo, &head)?;
     let computed = compute_with(repo, &merge_base, base, &head_rev, as_of)?;
-    let facts = facts(client, &pull)?;
+    let range = Range {
+        hide: base,
+        merge_base: &merge_base,
+    };
+    let facts = facts(client, repo, &pull, range, &computed.policies)?;
     let dir = directory(
         client,
         &approval::teams_needed(&computed.plan, &computed.policies),
@@ -112,26 +121,100 @@ pub fn judge_merged(
     ))
 }
 
+/// Where a pull request's commits and paths are counted from: `hide` is the base whose commits
+/// are not the pull request's (what GitHub lists), `merge_base` the tree the change is measured
+/// from.
+pub struct Range<'a> {
+    pub hide: &'a str,
+    pub merge_base: &'a str,
+}
+
+/// GitHub lists at most this many commits of a pull request.
+const MAX_LISTED_COMMITS: usize = 250;
+
 /// What GitHub says about a pull request that the verdict needs: author, commit authors and
-/// pushers, files, reviews and override comments. An override written as a conversation
-/// comment counts for the head only when written after portcullis first saw that head.
-pub fn facts(client: &Client, pull: &Pull) -> Result<PullFacts> {
+/// pushers, reviews and override comments; the changed paths come from git. Anything that
+/// makes the facts partial (a listing GitHub cut short, a commit it cannot attribute) is
+/// recorded in `incomplete`, and the verdict refuses rather than judge from it.
+pub fn facts(
+    client: &Client,
+    repo: &Repository,
+    pull: &Pull,
+    range: Range<'_>,
+    policies: &Catalog,
+) -> Result<PullFacts> {
     let head = &pull.head.sha;
+    let head_oid = git2::Oid::from_str(head)?;
     let mut facts = PullFacts {
         number: pull.number,
         author: pull.user.login.clone(),
         head_sha: head.clone(),
         ..PullFacts::default()
     };
-    for c in client.pull_commits(pull.number)? {
-        for u in [c.author, c.committer].into_iter().flatten() {
-            facts.committers.insert(u.login);
+    let listed = client.pull_commits(pull.number)?;
+    let mut listed_shas = BTreeSet::new();
+    for c in &listed {
+        listed_shas.insert(c.sha.as_str());
+        for (what, u) in [("author", &c.author), ("committer", &c.committer)] {
+            match u {
+                Some(u) => {
+                    facts.committers.insert(u.login.clone());
+                }
+                None => facts.incomplete.push(format!(
+                    "commit {} has a {what} GitHub cannot link to an account, so who wrote it cannot be excluded from approving: rewrite it with an e-mail address of a GitHub account (fail closed)",
+                    short(&c.sha)
+                )),
+            }
         }
     }
-    for f in client.pull_files(pull.number)? {
-        facts.files.extend(f.previous_filename);
-        facts.files.push(f.filename);
+    let in_git = crate::git::commits_not_in(repo, head_oid, git2::Oid::from_str(range.hide)?)?;
+    let unlisted = in_git
+        .iter()
+        .filter(|c| !listed_shas.contains(c.as_str()))
+        .count();
+    if listed.len() >= MAX_LISTED_COMMITS
+        || pull.commits.is_some_and(|n| n > listed.len() as u64)
+        || unlisted > 0
+    {
+        facts.incomplete.push(format!(
+            "GitHub listed {} of the pull request's {} commits (it lists at most {MAX_LISTED_COMMITS}), so their authors cannot all be excluded from approving: split the pull request or squash its commits",
+            listed.len(),
+            pull.commits
+                .unwrap_or(0)
+                .max(in_git.len() as u64)
+                .max(listed.len() as u64)
+        ));
     }
+    let base_tree = crate::git::tree_at(repo, range.merge_base)?;
+    let head_tree = repo.find_commit(head_oid)?.tree()?;
+    facts.files = crate::git::all_changed_between(repo, &base_tree, &head_tree)?
+        .into_iter()
+        .collect();
+    if facts.files.iter().any(|f| f == crate::model::PEOPLE_FILE) {
+        for (login, id) in added_to_directory(repo, range.merge_base, head)? {
+            facts.excluded.insert(
+                login,
+                format!("is added to (or changed in) people.yaml by the pull request ({id})"),
+            );
+        }
+    }
+    if pull.user.is_bot() {
+        for n in requested_in(pull) {
+            let issue = client
+                .issue(n)
+                .with_context(|| format!("cannot read issue #{n}, which asked for this access"))?;
+            facts.excluded.insert(
+                issue.user.login.to_lowercase(),
+                format!("asked for this access through issue #{n}"),
+            );
+        }
+    }
+    facts.base_changed_at = client
+        .issue_events(pull.number)?
+        .into_iter()
+        .filter(|e| e.event == "base_ref_changed")
+        .filter_map(|e| parse_time(&e.created_at))
+        .max();
     for r in client.pull_reviews(pull.number)? {
         // A deleted account's review has no user and cannot count.
         let Some(user) = r.user else { continue };
@@ -145,14 +228,17 @@ pub fn facts(client: &Client, pull: &Pull) -> Result<PullFacts> {
                 bot: user.is_bot(),
                 body: body.clone(),
                 current: r.commit_id.as_deref() == Some(head.as_str()),
+                authentic: Err("a review's text can be edited by any writer and GitHub's REST API does not say whether it was: write the override as a conversation comment".into()),
             });
         }
         facts.reviews.push(approval::Review {
             id: r.id,
             login: user.login.clone(),
+            user_id: user.id,
             bot: user.is_bot(),
             state,
             commit: r.commit_id,
+            submitted_at: r.submitted_at.as_deref().and_then(parse_time),
         });
     }
     let comments = client.comments(pull.number)?;
@@ -160,35 +246,123 @@ pub fn facts(client: &Client, pull: &Pull) -> Result<PullFacts> {
         .iter()
         .any(|c| approval::parse_override(&c.body).is_some())
     {
+        let me = own_login(client, policies);
         // A conversation comment is tied to no commit: it counts for the head only when it
-        // was written after portcullis first saw that head (our earliest status on it, a
-        // server-side time), so a push after the override needs a new one.
-        let first_seen = client
-            .statuses(head)?
-            .into_iter()
-            .filter(|s| s.context == STATUS_CONTEXT)
-            .map(|s| s.created_at)
-            .min();
+        // was written after portcullis first saw that head (its own earliest status on it, a
+        // server-side time). Any writer can set a status, so only ours count.
+        let first_seen = match &me {
+            Some(me) => client
+                .statuses(head)?
+                .into_iter()
+                .filter(|s| s.context == STATUS_CONTEXT)
+                .filter(|s| {
+                    s.creator
+                        .as_ref()
+                        .is_some_and(|c| c.login.eq_ignore_ascii_case(me))
+                })
+                .map(|s| s.created_at)
+                .min(),
+            None => None,
+        };
         for c in comments {
             if approval::parse_override(&c.body).is_none() {
                 continue;
             }
+            // A comment from a deleted account is nobody's override.
+            let Some(user) = c.user else { continue };
             let current = first_seen.as_ref().is_some_and(|seen| {
                 match (parse_time(&c.created_at), parse_time(seen)) {
                     (Some(made), Some(seen)) => made > seen,
                     _ => false,
                 }
             });
+            let authentic = if me.is_none() {
+                Err("portcullis does not know its own GitHub account, so it cannot tell its own status from a forged one: set `bot_login` in policies/settings.yaml".to_owned())
+            } else if c.updated_at != c.created_at {
+                Err("the comment was edited after it was written, and any writer can edit anyone's comment: post the override again as a new comment".to_owned())
+            } else {
+                Ok(())
+            };
             facts.overrides.push(OverrideComment {
                 id: c.id,
-                login: c.user.login.clone(),
-                bot: c.user.is_bot(),
+                login: user.login.clone(),
+                bot: user.is_bot(),
                 body: c.body,
                 current,
+                authentic,
             });
         }
     }
     Ok(facts)
+}
+
+/// portcullis's own GitHub account: `bot_login` from the base's settings, else the token's
+/// user (`/user`, which installation tokens cannot call: then unknown).
+pub fn own_login(client: &Client, policies: &Catalog) -> Option<String> {
+    policies
+        .settings
+        .as_ref()
+        .and_then(|s| s.bot_login.clone())
+        .or_else(|| client.me().ok().map(|u| u.login))
+}
+
+/// The issues a pull request the bot opened was asked for in: its branch
+/// (`access/<app>/<person>/<role>/issue-<n>`) and the `Requested in #n.` line of its body. Both
+/// only ever add exclusions.
+fn requested_in(pull: &Pull) -> BTreeSet<u64> {
+    let mut out = BTreeSet::new();
+    if let Some(n) = pull
+        .head
+        .name
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.strip_prefix("issue-"))
+        .and_then(|n| n.parse().ok())
+    {
+        out.insert(n);
+    }
+    for line in pull.body.as_deref().unwrap_or_default().lines() {
+        if let Some(n) = line
+            .trim()
+            .strip_prefix("Requested in #")
+            .and_then(|r| r.strip_suffix('.'))
+            .and_then(|n| n.parse().ok())
+        {
+            out.insert(n);
+        }
+    }
+    out
+}
+
+/// Logins (lower-case) of directory entries the head adds or changes, with the person's id:
+/// they are looked up in the base directory for approvals, so they must not approve.
+fn added_to_directory(
+    repo: &Repository,
+    base: &str,
+    head: &str,
+) -> Result<Vec<(String, String)>> {
+    let people = |rev: &str| -> Result<BTreeMap<String, (String, Option<u64>)>> {
+        let mut snap = crate::snapshot::Snapshot::default();
+        if let Some(e) = Revision::at(repo, rev)?.read(crate::model::PEOPLE_FILE)? {
+            snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
+        }
+        Ok(crate::load::load(&snap)
+            .0
+            .people
+            .into_values()
+            .filter_map(|p| Some((p.github?.to_lowercase(), (p.id.value, p.github_id))))
+            .collect())
+    };
+    let before = people(base)?;
+    Ok(people(head)?
+        .into_iter()
+        .filter(|(login, entry)| before.get(login) != Some(entry))
+        .map(|(login, (id, _))| (login, id))
+        .collect())
+}
+
+fn short(sha: &str) -> &str {
+    sha.char_indices().nth(7).map_or(sha, |(i, _)| &sha[..i])
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {

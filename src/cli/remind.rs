@@ -97,7 +97,7 @@ fn notify(
     let existing = client
         .issues("open", &[LABEL])?
         .into_iter()
-        .find(|i| is_ours(&i.user) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker)));
+        .find(|i| is_ours(Some(&i.user)) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker)));
     let issue = match existing {
         Some(i) => i.number,
         None => {
@@ -110,7 +110,7 @@ fn notify(
     let done = client
         .comments(issue)?
         .iter()
-        .any(|c| is_ours(&c.user) && c.body.starts_with(&today));
+        .any(|c| is_ours(c.user.as_ref()) && c.body.starts_with(&today));
     if done {
         return Ok((issue, "already posted today"));
     }

@@ -70,7 +70,7 @@ pub fn from_issue(
     let answered = client
         .comments(number)?
         .iter()
-        .any(|c| c.body.starts_with(MARKER) && c.user.is_bot());
+        .any(|c| c.body.starts_with(MARKER) && c.user.as_ref().is_some_and(|u| u.is_bot()));
     let outcome = match request_from(&client, snapshot, &issue, base, as_of) {
         Ok(pull) => {
             println!("{}", pull.html_url);

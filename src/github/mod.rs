@@ -52,7 +52,9 @@ use ureq::http::Method;
 
 pub use http::RetryPolicy;
 use http::{Transport, query, segment, segments};
-pub use types::{Branch, Comment, Issue, Label, Pull, PullCommit, PullFile, Review, Status, User};
+pub use types::{
+    Branch, Comment, Issue, IssueEvent, Label, Pull, PullCommit, PullFile, Review, Status, User,
+};
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
@@ -165,6 +167,12 @@ impl Client {
 
     pub fn pull_files(&self, number: u64) -> Result<Vec<PullFile>> {
         self.http.list(&self.repo(&format!("pulls/{number}/files")))
+    }
+
+    /// The issue events of a pull request (retargets among them), oldest first.
+    pub fn issue_events(&self, number: u64) -> Result<Vec<IssueEvent>> {
+        self.http
+            .list(&self.repo(&format!("issues/{number}/events")))
     }
 
     pub fn pull_reviews(&self, number: u64) -> Result<Vec<Review>> {

@@ -40,6 +40,30 @@ pub struct Pull {
     #[serde(default)]
     pub draft: bool,
     pub html_url: String,
+    /// The true number of commits and changed files (only in a single pull request's response):
+    /// GitHub's listings stop at 250 commits and 3000 files.
+    #[serde(default)]
+    pub commits: Option<u64>,
+    #[serde(default)]
+    pub changed_files: Option<u64>,
+}
+
+/// An event on an issue or pull request's timeline; `base_ref_changed` is a retarget.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IssueEvent {
+    pub event: String,
+    pub actor: Option<User>,
+    pub created_at: String,
+}
+
+/// GitHub writes an account it could not match as `null` or `{}`: either is no account.
+fn linked_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<User>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(o)) if o.is_empty() => Ok(None),
+        Some(v) => User::deserialize(v).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// One side of a pull request: the branch name and the commit it pointed at.
@@ -55,7 +79,9 @@ pub struct Branch {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PullCommit {
     pub sha: String,
+    #[serde(default, deserialize_with = "linked_user")]
     pub author: Option<User>,
+    #[serde(default, deserialize_with = "linked_user")]
     pub committer: Option<User>,
 }
 
@@ -83,7 +109,9 @@ pub struct Review {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Comment {
     pub id: u64,
-    pub user: User,
+    /// Null when the author's account was deleted: a comment from nobody.
+    pub user: Option<User>,
+    #[serde(default)]
     pub body: String,
     pub created_at: String,
     pub updated_at: String,

@@ -23,6 +23,9 @@ use crate::snapshot::Snapshot;
 /// of a person in people.yaml, so the list is the schema's.
 pub const COLUMNS: &[&str] = crate::load::schema::fields::PERSON;
 
+/// Columns an export may leave out.
+pub const OPTIONAL_COLUMNS: &[&str] = &["github_id"];
+
 /// The branch of the one people-sync pull request.
 pub const BRANCH: &str = "portcullis/people-sync";
 pub const MARKER: &str = "<!-- portcullis:people-sync -->";
@@ -86,7 +89,8 @@ pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, Vec<RowError>> {
         }
     }
     for column in COLUMNS.iter().copied() {
-        if !index.contains_key(column) {
+        // HR systems know no GitHub account ids: the directory keeps the ones written there.
+        if !index.contains_key(column) && !OPTIONAL_COLUMNS.contains(&column) {
             errors.push(RowError {
                 line: 1,
                 message: format!(

@@ -89,6 +89,9 @@ fn settings(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Sett
     if let Some(d) = duration_of(path, node, "request_ttl", diags).ok()? {
         s.request_ttl = d;
     }
+    s.portcullis_version = str_of(node, "portcullis_version");
+    s.evidence_public_key = str_of(node, "evidence_public_key");
+    s.bot_login = str_of(node, "bot_login");
     Some(s)
 }
 
@@ -196,6 +199,10 @@ fn person(path: &str, item: &Node, bad: bool, diags: &mut Vec<Diagnostic>) -> En
         name: str_of(item, "name").unwrap_or_default(),
         email: str_of(item, "email").unwrap_or_default(),
         github: str_of(item, "github"),
+        github_id: match item.get("github_id").map(|n| &n.value) {
+            Some(super::yaml::Value::Int(i)) => u64::try_from(*i).ok(),
+            _ => None,
+        },
         department: str_of(item, "department").unwrap_or_default(),
         title: str_of(item, "title"),
         manager: spanned_str(item.get("manager")),

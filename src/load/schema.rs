@@ -63,6 +63,9 @@ pub mod fields {
         "default_max_duration",
         "emergency_max_duration",
         "request_ttl",
+        "portcullis_version",
+        "evidence_public_key",
+        "bot_login",
     ];
     pub const RISK_DURATIONS: &[&str] = &["low", "medium", "high", "critical"];
     pub const PEOPLE: &[&str] = &["people"];
@@ -71,6 +74,7 @@ pub mod fields {
         "name",
         "email",
         "github",
+        "github_id",
         "department",
         "title",
         "manager",

@@ -64,6 +64,12 @@ pub struct Settings {
     pub default_max_duration: [Duration; 4],
     pub emergency_max_duration: Duration,
     pub request_ttl: Duration,
+    /// The released build the workflows run.
+    pub portcullis_version: Option<String>,
+    /// `ed25519:<base64>`: verifies the applier's signed state and evidence.
+    pub evidence_public_key: Option<String>,
+    /// The account portcullis acts as; only its statuses are its own.
+    pub bot_login: Option<String>,
 }
 
 impl Settings {
@@ -83,6 +89,9 @@ impl Settings {
             ],
             emergency_max_duration: Duration::hours(24),
             request_ttl: Duration::days(30),
+            portcullis_version: None,
+            evidence_public_key: None,
+            bot_login: None,
         }
     }
 
@@ -106,6 +115,8 @@ pub struct Person {
     pub name: String,
     pub email: String,
     pub github: Option<String>,
+    /// The numeric id of the GitHub account: a login whose id differs is not this person.
+    pub github_id: Option<u64>,
     pub department: String,
     pub title: Option<String>,
     pub manager: Option<Spanned<String>>,

@@ -269,7 +269,7 @@ fn turns_emergency(before: Option<&GrantView>, after: Option<&GrantView>) -> boo
     after.is_some_and(|a| a.emergency) && !before.is_some_and(|b| b.emergency)
 }
 
-/// The paths `plan` must load at the head revision for insights, given the changed grant
+/// The paths `plan` must load at the base revision for insights, given the changed grant
 /// files: every file of each person concerned and their department peers' files in the apps
 /// concerned. `list_app` lists the person ids with a file in `access/<app>/`.
 pub fn context_paths(
@@ -341,12 +341,14 @@ pub fn between(
         .filter(|p| base.get(p) != head.get(p))
         .cloned()
         .collect();
+    // Insights, peer adoption among them, read the base: grants the change adds are never
+    // peers (SPEC section 6), or one pull request granting a whole department approves itself.
+    policies.grant_files = base_files.values().cloned().collect();
     let files = FileVersions {
         base: base_files,
         head: head_files,
         paths,
     };
-    policies.grant_files = head_catalog.grant_files;
     let plan = build(&policies, &files, &BTreeMap::new(), as_of);
     (policies, plan)
 }

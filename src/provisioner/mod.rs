@@ -270,6 +270,7 @@ mod tests {
             name: "Alice Example".into(),
             email: "alice@example.com".into(),
             github: github.map(str::to_owned),
+            github_id: None,
             department: "sales".into(),
             title: None,
             manager: None,

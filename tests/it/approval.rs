@@ -371,13 +371,20 @@ fn directory() -> Directory {
 const HEAD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const OLD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
+/// A stable made-up account id per login.
+fn account_id(login: &str) -> u64 {
+    login.bytes().fold(7, |h, b| h * 31 + u64::from(b)) % 1_000_000
+}
+
 fn review(login: &str, state: ReviewState) -> Review {
     Review {
         id: 0,
         login: login.into(),
+        user_id: account_id(login),
         bot: login.ends_with("[bot]"),
         state,
         commit: Some(HEAD.into()),
+        submitted_at: None,
     }
 }
 
@@ -390,6 +397,9 @@ fn pr(author: &str, files: &[&str], reviews: Vec<Review>) -> PullFacts {
         files: files.iter().map(|f| f.to_string()).collect(),
         reviews,
         overrides: Vec::new(),
+        incomplete: Vec::new(),
+        excluded: Default::default(),
+        base_changed_at: None,
     }
 }
 
@@ -718,6 +728,7 @@ fn override_by(login: &str, body: &str, current: bool) -> OverrideComment {
         bot: false,
         body: body.into(),
         current,
+        authentic: Ok(()),
     }
 }
 

@@ -168,6 +168,7 @@ impl State {
                 reviews: Vec::new(),
                 requested_users: Vec::new(),
                 requested_teams: Vec::new(),
+                events: Vec::new(),
             }),
         };
         let json = repo.pull_json(people, &item, false);
@@ -205,6 +206,17 @@ impl State {
         if let Some(title) = req.field("title") {
             item.title = title.to_owned();
         }
+        if let Some(base) = req.field("base").filter(|_| as_pull) {
+            let sha = super::git::branch(&repo.git, base)
+                .ok_or_else(|| Reply::invalid("PullRequest", "base", "invalid", None))?;
+            let pull = item.pull.as_mut().expect("a pull request");
+            if pull.base_ref != base {
+                pull.base_ref = base.to_owned();
+                pull.base_sha = sha.to_string();
+                pull.events
+                    .push(("base_ref_changed".into(), req.login.clone(), now.clone()));
+            }
+        }
         if let Some(body) = req.field("body") {
             item.body = Some(body.to_owned());
         }
@@ -217,13 +229,33 @@ impl State {
         })
     }
 
+    /// `GET issues/{n}/events`: oldest first (only pull requests keep events here).
+    pub fn issue_events(&self, full: &str, n: u64, req: &Req<'_>) -> Res {
+        let repo = &self.repos[full];
+        let item = repo.items.get(&n).ok_or_else(Reply::not_found)?;
+        let events = item
+            .pull
+            .iter()
+            .flat_map(|p| &p.events)
+            .enumerate()
+            .map(|(i, (event, actor, at))| {
+                json!({"id": i + 1, "node_id": format!("E_{i}"), "event": event,
+                       "actor": self.people.user_json(actor), "created_at": at,
+                       "commit_id": null, "commit_url": null})
+            })
+            .collect();
+        Ok(self.page(req, events))
+    }
+
     pub fn pull_commits(&self, full: &str, n: u64, req: &Req<'_>) -> Res {
         let commits = self.with_pull(full, n, |repo, people, item| {
             let pull = item.pull.as_ref().expect("pull");
             let head = Oid::from_str(&pull.head_sha)?;
             let base = Oid::from_str(&pull.base_sha)?;
             let ids = git::commits_between(&repo.git, base, head)?;
+            // GitHub lists at most 250 commits of a pull request, whatever the pages say.
             ids.into_iter()
+                .take(250)
                 .map(|id| repo.commit_json(people, id).map_err(Reply::from))
                 .collect::<Result<Vec<_>, _>>()
         })?;
@@ -238,8 +270,10 @@ impl State {
                 Oid::from_str(&pull.base_sha)?,
                 Oid::from_str(&pull.head_sha)?,
             )?;
+            // GitHub lists at most 3000 files of a pull request.
             Ok(changes
                 .into_iter()
+                .take(3000)
                 .map(|c| {
                     let mut v = json!({
                         "sha": c.sha, "filename": c.filename, "status": c.status,

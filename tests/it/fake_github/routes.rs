@@ -426,6 +426,7 @@ impl State {
             ("GET", ["issues", n]) => self.get_issue(full, number(n)?),
             ("PATCH", ["issues", n]) => self.update_item(full, number(n)?, req, false),
             ("GET", ["issues", n, "comments"]) => self.list_comments(full, number(n)?, req),
+            ("GET", ["issues", n, "events"]) => self.issue_events(full, number(n)?, req),
             ("POST", ["issues", n, "comments"]) => self.create_comment(full, number(n)?, req),
             ("POST", ["issues", n, "labels"]) => self.add_labels(full, number(n)?, req),
             ("POST", ["statuses", sha]) => self.create_status(full, sha, req),

@@ -155,6 +155,8 @@ pub struct PullRec {
     pub reviews: Vec<ReviewRec>,
     pub requested_users: Vec<String>,
     pub requested_teams: Vec<String>,
+    /// Issue events: (event, actor, created_at), oldest first.
+    pub events: Vec<(String, String, String)>,
 }
 
 pub struct ReviewRec {
@@ -214,9 +216,20 @@ impl Repo {
             "requested_reviewers": pull.requested_users.iter().map(|u| people.user_json(u)).collect::<Vec<_>>(),
             "requested_teams": pull.requested_teams.iter().map(|t| json!({"slug": t, "name": t})).collect::<Vec<_>>(),
         });
-        // GitHub's list responses carry `merged_at` but not `merged`.
+        // GitHub's list responses carry `merged_at` but not `merged`; a single pull request's
+        // response has the true counts, which the listings (capped) may not reach.
         if in_list && let Some(o) = v.as_object_mut() {
             o.remove("merged");
+        } else if let (Ok(base), Ok(head)) = (
+            git2::Oid::from_str(&pull.base_sha),
+            git2::Oid::from_str(&pull.head_sha),
+        ) {
+            if let Ok(c) = super::git::commits_between(&self.git, base, head) {
+                v["commits"] = json!(c.len());
+            }
+            if let Ok(f) = super::git::files_between(&self.git, base, head) {
+                v["changed_files"] = json!(f.len());
+            }
         }
         v
     }
