@@ -776,10 +776,21 @@ pub fn parse_issue_form(body: &str) -> Result<IssueForm, String> {
     })
 }
 
-/// Whether a branch is one `request` opens pull requests from: `access/<app>/<person>/<role>`.
+/// Whether a branch is one `request` opens pull requests from: `access/<app>/<person>/<role>`,
+/// with `/issue-<n>` when it was asked for in an issue.
 pub fn is_request_branch(branch: &str) -> bool {
     let parts: Vec<&str> = branch.split('/').collect();
-    matches!(parts.as_slice(), ["access", app, person, role] if is_id(app) && is_id(person) && is_id(role))
+    let from_issue = |s: &str| {
+        s.strip_prefix("issue-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match parts.as_slice() {
+        ["access", app, person, role] => is_id(app) && is_id(person) && is_id(role),
+        ["access", app, person, role, issue] => {
+            is_id(app) && is_id(person) && is_id(role) && from_issue(issue)
+        }
+        _ => false,
+    }
 }
 
 /// The person whose `github:` is this login (GitHub logins are case-insensitive); `None`

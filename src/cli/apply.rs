@@ -258,7 +258,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         print!("{out}");
         let by: Vec<&str> = unverified_rules.iter().map(|s| short(s)).collect();
         return refuse(Refusal(format!(
-            "the rules at {} (policies/, schemas/ or a command program) carry changes without verified approvals (commit {}): nothing is provisioned from them\nhint: revert those changes through a pull request the security team approves",
+            "the rules at {} (policies/, schemas/, a command program, the workflows or the tool's own sources) carry changes without verified approvals (commit {}): nothing is provisioned from them\nhint: revert those changes through a pull request the security team approves",
             short(&head_sha),
             if by.is_empty() {
                 "unknown".to_owned()
@@ -658,7 +658,7 @@ fn security_issue(
         let _ = writeln!(body, "- pull request: #{n}");
     }
     if c.commit.rules_changed {
-        body.push_str("- it changes the rules provisioning reads (`policies/`, `schemas/` or a command program): nothing is provisioned until they are back to approved content\n");
+        body.push_str("- it changes the rules provisioning reads (`policies/`, `schemas/`, a command program, the workflows or the tool's own sources): nothing is provisioned until they are back to approved content\n");
     }
     if !held.is_empty() {
         body.push_str("\nHeld back:\n\n");

@@ -336,11 +336,7 @@ fn requested_in(pull: &Pull) -> BTreeSet<u64> {
 
 /// Logins (lower-case) of directory entries the head adds or changes, with the person's id:
 /// they are looked up in the base directory for approvals, so they must not approve.
-fn added_to_directory(
-    repo: &Repository,
-    base: &str,
-    head: &str,
-) -> Result<Vec<(String, String)>> {
+fn added_to_directory(repo: &Repository, base: &str, head: &str) -> Result<Vec<(String, String)>> {
     let people = |rev: &str| -> Result<BTreeMap<String, (String, Option<u64>)>> {
         let mut snap = crate::snapshot::Snapshot::default();
         if let Some(e) = Revision::at(repo, rev)?.read(crate::model::PEOPLE_FILE)? {

@@ -94,10 +94,9 @@ fn notify(
     date: chrono::NaiveDate,
 ) -> Result<(u64, &'static str)> {
     let marker = group.issue_marker();
-    let existing = client
-        .issues("open", &[LABEL])?
-        .into_iter()
-        .find(|i| is_ours(Some(&i.user)) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker)));
+    let existing = client.issues("open", &[LABEL])?.into_iter().find(|i| {
+        is_ours(Some(&i.user)) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker))
+    });
     let issue = match existing {
         Some(i) => i.number,
         None => {

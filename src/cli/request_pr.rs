@@ -37,7 +37,13 @@ pub fn open(
             p.path
         );
     }
-    if let Some(open) = super::bot_pr::find_open(client, &p.branch)? {
+    // A request from an issue names the issue in its branch, which nobody can change once the
+    // pull request is open: whoever asked is excluded from approving it (SPEC section 6).
+    let branch = match issue {
+        Some(n) => format!("{}/issue-{n}", p.branch),
+        None => p.branch.clone(),
+    };
+    if let Some(open) = super::bot_pr::find_open(client, &branch)? {
         bail!(
             "a pull request for this request is already open: #{} {}\nhint: ask its approvers, or close it first",
             open.number,
@@ -50,12 +56,12 @@ pub fn open(
         &message,
         &[(p.path.clone(), Some(p.content.clone().into_bytes()))],
     )?;
-    super::bot_pr::push_branch(client, &p.branch, &commit)?;
+    super::bot_pr::push_branch(client, &branch, &commit)?;
     let mut body = p.body.clone();
     if let Some(n) = issue {
         body.push_str(&format!("\n\nRequested in #{n}.\n"));
     }
-    client.create_pull(&p.title, &p.branch, base, &body)
+    client.create_pull(&p.title, &branch, base, &body)
 }
 
 /// Reads the issue form, opens the pull request, and answers on the issue either way.

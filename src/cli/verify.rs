@@ -64,9 +64,27 @@ pub struct Checked {
     pub status: Status,
 }
 
-/// The paths besides `access/` whose content decides what is provisioned and how.
+/// The tool itself and the workflows that run it with the apply secrets: SPEC section 7 makes
+/// them rules, so an unreviewed change to them stops provisioning like a change to policies/.
+pub const TOOL_PATHS: &[&str] = &[
+    ".github",
+    ".cargo",
+    "action.yml",
+    "build.rs",
+    "Cargo.lock",
+    "Cargo.toml",
+    "crates",
+    "rust-toolchain",
+    "rust-toolchain.toml",
+    "scripts",
+    "src",
+];
+
+/// The paths besides `access/` whose content decides what is provisioned and how: the rules,
+/// the programs `command` provisioners run, and the tool and its workflows.
 pub fn rule_paths(head: &Catalog) -> Vec<String> {
     let mut paths = vec!["policies".to_owned(), "schemas".to_owned()];
+    paths.extend(TOOL_PATHS.iter().map(|p| (*p).to_owned()));
     for app in head.apps.values() {
         if let crate::model::Provisioner::Command { command, .. } = &app.provisioner {
             paths.push(command.clone());

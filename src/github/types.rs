@@ -62,7 +62,9 @@ fn linked_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<User>, D
     match v {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::Object(o)) if o.is_empty() => Ok(None),
-        Some(v) => User::deserialize(v).map(Some).map_err(serde::de::Error::custom),
+        Some(v) => User::deserialize(v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 

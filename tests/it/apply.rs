@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::fake_github::FakeGitHub;
 use crate::support::git;
 
-const REPO: &str = "tidewater/access";
+pub const REPO: &str = "tidewater/access";
 
 const STORE_SCRIPT: &str = r#"
 import json, os, signal, sys

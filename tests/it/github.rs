@@ -540,7 +540,12 @@ fn comments_and_statuses_are_attributed_to_the_token_user() {
     let comments = bot.comments(n).unwrap();
     let who: Vec<(&str, &str)> = comments
         .iter()
-        .map(|c| (c.user.as_ref().map_or("", |u| u.login.as_str()), c.body.as_str()))
+        .map(|c| {
+            (
+                c.user.as_ref().map_or("", |u| u.login.as_str()),
+                c.body.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         who,

@@ -9,6 +9,7 @@ mod support;
 mod apply;
 mod apply_bench;
 mod approval;
+mod attacks;
 mod audit;
 mod base;
 mod cli;

@@ -390,6 +390,26 @@ impl FakeGitHub {
     }
 
     /// A conversation comment on an issue or pull request; returns its id.
+    /// Changes a pull request's base branch, as the token's user (a retarget).
+    pub fn retarget(&self, token: &str, pr: u64, base: &str) {
+        self.act(
+            token,
+            "PATCH",
+            &format!("pulls/{pr}"),
+            json!({"base": base}),
+        );
+    }
+
+    /// Edits any comment as the token's user: GitHub lets every writer edit anyone's comment.
+    pub fn edit_comment(&self, token: &str, id: u64, body: &str) {
+        self.act(
+            token,
+            "PATCH",
+            &format!("issues/comments/{id}"),
+            json!({"body": body}),
+        );
+    }
+
     pub fn comment(&self, token: &str, pr: u64, body: &str) -> u64 {
         let comment = self.act(
             token,

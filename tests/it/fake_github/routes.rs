@@ -256,9 +256,12 @@ impl State {
             login: login.to_owned(),
         };
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        match self.route(&req, &segs) {
+        let reply = match self.route(&req, &segs) {
             Ok(r) | Err(r) => r,
-        }
+        };
+        // A branch moved through the API moves its pull requests at once, as on GitHub.
+        self.sync();
+        reply
     }
 
     /// Open pull requests follow their head branch, as GitHub's do when a branch is pushed.

@@ -1,0 +1,466 @@
+//! Attacks by a repository writer on the promise that nothing is provisioned that was not
+//! approved (THREATS 2, 3, 6, 12 to 14). Each test performs one attack end to end — pull
+//! request, `approvals`, a merge by an admin who ignores the red status, `apply` — and fails if
+//! anything of it is provisioned or if the security team is not told. The fake GitHub allows what
+//! GitHub allows: writers editing anyone's comment, statuses from anyone, listings capped at 3000
+//! files and 250 commits, retargets, commits whose e-mail no account has.
+
+use std::collections::BTreeSet;
+use std::process::Output;
+
+use portcullis::github::Client;
+
+use crate::apply::{Org, REPO, grants, text};
+
+fn set(xs: &[&str]) -> BTreeSet<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+fn as_user(org: &Org, token: &str) -> Client {
+    Client::new(&org.gh.url(), Some(token), REPO).unwrap()
+}
+
+fn approvals(org: &Org, pr: u64) -> Output {
+    org.run(&["approvals", "--pr", &pr.to_string()], "2026-11-22")
+}
+
+/// The admin merges whatever `approvals` said; apply must provision nothing of it, exit 1 and
+/// open one security issue. `target` must still hold exactly `before`.
+fn merged_anyway_provisions_nothing(org: &Org, pr: u64, target: &str, before: &[&str]) {
+    let head = org.client().pull(pr).unwrap().head.sha;
+    org.client().merge_pull(pr, &head).unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(org.members(target), set(before), "{}", text(&out));
+    assert_eq!(
+        org.issues("portcullis-security").len(),
+        1,
+        "the security team is told: {}",
+        text(&out)
+    );
+}
+
+fn staff(person: &str) -> String {
+    grants(person, "vpn", &[("staff", "")])
+}
+
+/// THREATS 13: GitHub lists at most 3000 files. 3000 harmless files under access/ push a change
+/// to the rules out of the listing; judged from the listing, the pull request changes nothing
+/// that needs anyone and passes with no review at all.
+#[test]
+fn a_rule_change_hidden_past_the_3000_file_listing_is_seen() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let notes: Vec<(String, String)> = (0..3000)
+        .map(|i| {
+            (
+                format!("access/aaa-notes/n{i:04}.md"),
+                format!("note {i}\n"),
+            )
+        })
+        .collect();
+    let weaker = std::fs::read_to_string(org.clone.path().join("policies/apps/vpn.yaml"))
+        .unwrap()
+        .replace("owners: [\"@tidewater/it\"]", "owners: [\"@omar-tw\"]");
+    let mut files: Vec<(&str, Option<&str>)> = notes
+        .iter()
+        .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+        .collect();
+    files.push(("policies/apps/vpn.yaml", Some(&weaker)));
+    org.gh
+        .push_commit("tidy-notes", &files, "omar@tidewater.example");
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "tidy-notes", "main", "Notes", "");
+    // The precondition of the attack: GitHub's own listing does not show the rule change.
+    let listed = org.client().pull_files(pr).unwrap();
+    assert_eq!(listed.len(), 3000);
+    assert!(
+        listed
+            .iter()
+            .all(|f| f.filename != "policies/apps/vpn.yaml")
+    );
+
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("policies/apps/vpn.yaml"),
+        "{}",
+        text(&out)
+    );
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    // With the rules changed unreviewed, a grant the weakened rules would let Omar approve is
+    // not provisioned either.
+    org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-kenji-tw", "ana", "main", "ana", "");
+    org.gh.review("token-omar-tw", pr, "APPROVED");
+    let head = org.gh.branch_sha("ana").unwrap();
+    org.client().merge_pull(pr, &head).unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(org.members("vpn-users"), set(&["omar"]));
+}
+
+/// THREATS 13: GitHub lists at most 250 commits. The author of commit 251 is not in the listing,
+/// so they could approve their own work.
+#[test]
+fn the_author_of_commit_251_cannot_approve_their_own_work() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    for i in 0..250 {
+        let note = format!("note {i}\n");
+        org.gh.push_commit(
+            "long",
+            &[("access/aaa-notes/n.md", Some(&note))],
+            "omar@tidewater.example",
+        );
+    }
+    // Kenji, an owner of the VPN, writes the grant in the 251st commit and approves.
+    let last = org.gh.push_commit(
+        "long",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "kenji@tidewater.example",
+    );
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "long", "main", "Long", "");
+    let listed = org.client().pull_commits(pr).unwrap();
+    assert_eq!(listed.len(), 250);
+    assert!(listed.iter().all(|c| c.sha != last));
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("250"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 12: any writer can edit anyone's comment. Omar turns a security engineer's harmless
+/// comment into an override; it is still shown as hers.
+#[test]
+fn an_edited_comment_is_no_override() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.gh.push_commit(
+        "omar",
+        &[(
+            "access/vpn/omar.yaml",
+            Some(&grants(
+                "omar",
+                "vpn",
+                &[("staff", ""), ("admin", "2026-12-10")],
+            )),
+        )],
+        "omar@tidewater.example",
+    );
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "omar", "main", "Omar", "");
+    assert_eq!(approvals(&org, pr).status.code(), Some(1));
+    let id = org
+        .gh
+        .comment("token-lena-tw", pr, "Looking at this tomorrow.");
+    org.gh.edit_comment(
+        "token-omar-tw",
+        id,
+        "/portcullis override INC-77 gateway down, approvers away",
+    );
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("edited"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-admins", &[]);
+}
+
+/// THREATS 12: any writer can set a commit status. Omar posts `portcullis/approvals` on a
+/// prepared commit before the security engineer overrides the harmless head, then moves the
+/// pull request onto the prepared commit: by the forged status, the override came after the
+/// head was first seen.
+#[test]
+fn a_forged_first_seen_status_does_not_carry_an_override_onto_new_content() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let omar = as_user(&org, "token-omar-tw");
+    let harmless = org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
+    assert_eq!(approvals(&org, pr).status.code(), Some(1));
+    omar.create_branch("prepared", &harmless).unwrap();
+    let evil = org.gh.push_commit(
+        "prepared",
+        &[(
+            "access/vpn/omar.yaml",
+            Some(&grants(
+                "omar",
+                "vpn",
+                &[("staff", ""), ("admin", "2026-12-10")],
+            )),
+        )],
+        "omar@tidewater.example",
+    );
+    omar.create_status(&evil, "pending", "portcullis/approvals", "checking")
+        .unwrap();
+    org.gh.comment(
+        "token-lena-tw",
+        pr,
+        "/portcullis override ONB-12 Ana starts Monday",
+    );
+    omar.update_branch("ana", &evil, false).unwrap();
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-admins", &[]);
+}
+
+/// The legitimate override still works: written after portcullis's own status on the head,
+/// unedited, by the security team.
+#[test]
+fn an_unedited_override_after_portcullis_saw_the_head_is_provisioned() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
+    assert_eq!(approvals(&org, pr).status.code(), Some(1));
+    org.gh.comment(
+        "token-lena-tw",
+        pr,
+        "/portcullis override ONB-12 Ana starts Monday",
+    );
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let head = org.client().pull(pr).unwrap().head.sha;
+    org.client().merge_pull(pr, &head).unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+}
+
+/// THREATS 14: peer adoption counted on the pull request's own head. One pull request granting
+/// a role to the whole department makes every grantee's peers hold it.
+#[test]
+fn a_pull_request_granting_a_whole_department_does_not_approve_itself() {
+    let vpn = "id: vpn\nname: Corporate VPN\nowners: [\"@tidewater/it\"]\nrisk: low\nprovisioner: {type: command, command: STORE_CMD, timeout_seconds: 30, env: [STORE]}\nroles:\n  staff:\n    description: Office network access\n    target: vpn-users\n    auto_approve: {peer_adoption: 0.5, min_peers: 3}\n";
+    let org = Org::build(&[("omar", "")], &["omar"], &[]);
+    let script = org.store.path().join("store");
+    let vpn = vpn.replace("STORE_CMD", &script.display().to_string());
+    // The organisation's policy has auto-approval before the first apply.
+    org.merged_pr(
+        "auto",
+        &[("policies/apps/vpn.yaml", Some(&vpn))],
+        &["token-lena-tw"],
+    );
+    org.trust();
+    let files: Vec<(String, String)> = (1..=8)
+        .map(|i| (format!("access/vpn/p{i}.yaml"), staff(&format!("p{i}"))))
+        .collect();
+    let refs: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+        .collect();
+    org.gh
+        .push_commit("everyone", &refs, "omar@tidewater.example");
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "everyone", "main", "Everyone", "");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("1 of 13"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 14: co-grantees approve each other. Kenji and Dana, both VPN owners, are granted
+/// admin in one pull request and each approves.
+#[test]
+fn co_grantees_do_not_approve_each_other() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.gh.add_team("tidewater", "it", &["kenji-tw", "dana-tw"]);
+    org.trust();
+    org.gh.push_commit(
+        "both",
+        &[
+            ("access/vpn/kenji.yaml", Some(&staff("kenji"))),
+            ("access/vpn/dana.yaml", Some(&staff("dana"))),
+        ],
+        "omar@tidewater.example",
+    );
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "both", "main", "Both", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    org.gh.review("token-dana-tw", pr, "APPROVED");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("grantee"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 14: a person added to people.yaml in the same pull request is not in the base's
+/// directory, so nothing knew their login was the grantee's.
+#[test]
+fn a_person_added_in_the_same_pull_request_does_not_approve_their_own_grant() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.gh.add_user("zed-tw", "zed@tidewater.example");
+    org.gh.add_team("tidewater", "it", &["kenji-tw", "zed-tw"]);
+    org.trust();
+    let people = std::fs::read_to_string(org.clone.path().join("policies/people.yaml")).unwrap()
+        + "  - id: zed\n    name: Zed Example\n    email: zed@tidewater.example\n    github: zed-tw\n    department: finance\n    manager: elena\n    type: employee\n    status: active\n";
+    org.gh.push_commit(
+        "zed",
+        &[
+            ("policies/people.yaml", Some(&people)),
+            ("access/vpn/zed.yaml", Some(&staff("zed"))),
+        ],
+        "omar@tidewater.example",
+    );
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "zed", "main", "Zed joins", "");
+    org.gh.review("token-lena-tw", pr, "APPROVED");
+    org.gh.review("token-zed-tw", pr, "APPROVED");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("people.yaml"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 3: whoever asked through the issue form does not approve the pull request the bot
+/// opened for them, even after removing the "Requested in" line from its body.
+#[test]
+fn the_issue_form_requester_does_not_approve_the_bot_pull_request() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let form = "### App\n\nvpn\n\n### Role\n\nstaff\n\n### Duration\n\n_No response_\n\n### Expires\n\n_No response_\n\n### Justification\n\nWorks from the road most of the week\n\n### Ticket\n\n_No response_\n\n### Person\n\nana\n";
+    let issue = org.gh.create_issue(
+        "token-kenji-tw",
+        "Access request",
+        form,
+        &["access-request"],
+    );
+    let out = org.run(
+        &["request", "--from-issue", &issue.to_string()],
+        "2026-11-22",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let pr = org.client().pulls("open", None).unwrap()[0].number;
+    as_user(&org, "token-kenji-tw")
+        .update_pull(pr, None, Some("Nothing to see"), None)
+        .unwrap();
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("issue #{issue}")),
+        "{}",
+        text(&out)
+    );
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 13: a commit whose e-mail GitHub links to no account hides its author. Kenji writes
+/// the grant under an address GitHub does not know, then approves.
+#[test]
+fn a_commit_github_cannot_attribute_makes_the_pull_request_ineligible() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "kenji.private@elsewhere.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot link"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 2: an approval given while the pull request targeted another branch.
+#[test]
+fn an_approval_given_before_a_retarget_does_not_count() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let main = org.gh.branch_sha("main").unwrap();
+    org.client().create_branch("sandbox", &main).unwrap();
+    org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    let pr = org
+        .gh
+        .open_pull("token-omar-tw", "ana", "sandbox", "Try in the sandbox", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    org.gh.retarget("token-omar-tw", pr, "main");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("another branch"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// THREATS 6: a recycled login. The directory pins Elena's account id; an account that now
+/// answers to `elena-tw` with another id is not her.
+#[test]
+fn a_recycled_manager_login_does_not_approve() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    let people = std::fs::read_to_string(org.clone.path().join("policies/people.yaml"))
+        .unwrap()
+        .replacen(
+            "    github: elena-tw\n",
+            "    github: elena-tw\n    github_id: 4242424242\n",
+            1,
+        );
+    org.merged_pr(
+        "pin",
+        &[("policies/people.yaml", Some(&people))],
+        &["token-lena-tw"],
+    );
+    org.trust();
+    org.gh.push_commit(
+        "ana",
+        &[(
+            "access/vpn/ana.yaml",
+            Some(&grants("ana", "vpn", &[("contractor", "2026-12-20")])),
+        )],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    org.gh.review("token-elena-tw", pr, "APPROVED");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("recycled"), "{}", text(&out));
+    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+}
+
+/// The control for the exclusions: a request approved by an owner who is nobody excluded is
+/// approved and provisioned.
+#[test]
+fn an_ordinary_request_is_still_approved_and_provisioned() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    let out = approvals(&org, pr);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let head = org.client().pull(pr).unwrap().head.sha;
+    org.client().merge_pull(pr, &head).unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+    assert!(org.issues("portcullis-security").is_empty());
+}
