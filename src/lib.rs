@@ -25,6 +25,23 @@
 //! [`evidence`] verifies the notes' hash chain -> [`audit`] answers holders at T, the timeline
 //! and the evidence pack, or [`report`] renders the site.
 
+// Every `print!` and `eprint!` of the crate goes through `cli::out`, which defuses lines that
+// would start a GitHub Actions workflow command; these shadow the standard macros crate-wide.
+macro_rules! print {
+    ($($t:tt)*) => {{ let _ = $crate::cli::out::stdout(&format!($($t)*)); }};
+}
+macro_rules! println {
+    () => {{ let _ = $crate::cli::out::stdout("\n"); }};
+    ($($t:tt)*) => {{ let _ = $crate::cli::out::stdout(&format!("{}\n", format_args!($($t)*))); }};
+}
+macro_rules! eprint {
+    ($($t:tt)*) => {{ let _ = $crate::cli::out::stderr(&format!($($t)*)); }};
+}
+macro_rules! eprintln {
+    () => {{ let _ = $crate::cli::out::stderr("\n"); }};
+    ($($t:tt)*) => {{ let _ = $crate::cli::out::stderr(&format!("{}\n", format_args!($($t)*))); }};
+}
+
 // -- core: no I/O, no clock --
 pub mod approval;
 pub mod audit;

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let _ = portcullis::cli::out::stderr(&format!("error: {e:#}\n"));
             ExitCode::from(2)
         }
     }

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use anyhow::{Result, anyhow};
 use git2::Oid;
@@ -521,7 +520,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         records,
         short(&head_sha)
     );
-    std::io::stdout().write_all(out.as_bytes())?;
+    super::out::stdout(&out)?;
     finish(failures, refused)
 }
 

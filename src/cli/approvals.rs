@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use anyhow::Result;
 
 use super::pull::{STATUS_CONTEXT, judge};
@@ -41,7 +39,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut out = crate::plan::render::text(&judged.computed.plan);
     out.push('\n');
     out.push_str(&v.text());
-    std::io::stdout().write_all(out.as_bytes())?;
+    super::out::stdout(&out)?;
     if !args.no_status {
         let state = if v.approved { "success" } else { "failure" };
         client.create_status(

@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Write;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Duration, Utc};
@@ -183,7 +182,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     timer.lap("query and render");
     lookups.warn_if_unasked(args.offline);
-    std::io::stdout().write_all(out.as_bytes())?;
+    super::out::stdout(&out)?;
     let mut timer = super::check::Timer::from_env();
     // Freeing millions of small allocations one by one only delays the exit.
     std::mem::forget(index);

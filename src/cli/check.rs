@@ -145,7 +145,13 @@ pub fn run(args: Args) -> Result<Outcome> {
             render::github::render(&report)
         }
     };
-    std::io::stdout().write_all(out.as_bytes())?;
+    // The github format's annotations escape their content (`%0A` for a line end), so each
+    // of its lines starts with a command portcullis wrote; every other format is defused.
+    if matches!(args.format, Format::Github) {
+        super::out::stdout_raw(&out)?;
+    } else {
+        super::out::stdout(&out)?;
+    }
     // As the catalog: the files are freed with the process, not one by one.
     std::mem::forget(snapshot);
     Ok(if report.failed() {

@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use anyhow::Result;
 
 use super::pull::judge;
@@ -54,7 +52,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     let body = comment::body(&report, &judged.computed.plan, Some(&judged.verdict), head);
     if args.dry_run {
-        std::io::stdout().write_all(body.as_bytes())?;
+        super::out::stdout(&body)?;
         return Ok(Outcome::Success);
     }
     let existing = client

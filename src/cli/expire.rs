@@ -4,8 +4,6 @@
 //! are the other thing that runs out (`request_ttl`), on the same daily schedule, with the same
 //! token, and one scheduled job is one fewer to be silently disabled.
 
-use std::io::Write;
-
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
@@ -141,7 +139,7 @@ fn print_list(removals: &[Removal], url: Option<&str>, format: Format) -> Result
             out.push('\n');
         }
     }
-    std::io::stdout().write_all(out.as_bytes())?;
+    super::out::stdout(&out)?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ mod codeowners;
 mod comment;
 mod expire;
 mod explain;
+pub mod out;
 mod people;
 mod plan;
 mod pull;

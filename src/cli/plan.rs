@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -53,7 +52,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         Format::Json => plan::render::json(&computed.plan),
         Format::Markdown => plan::render::markdown(&computed.plan),
     };
-    std::io::stdout().write_all(out.as_bytes())?;
+    super::out::stdout(&out)?;
     Ok(Outcome::Success)
 }
 

@@ -1,8 +1,6 @@
 //! `remind [--format json] [--dry-run]`: grants expiring within `warn_days`, listed, and one
 //! comment a day per owner group on that group's tracking issue.
 
-use std::io::Write;
-
 use anyhow::Result;
 use clap::ValueEnum;
 
@@ -81,7 +79,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             text
         }
     };
-    std::io::stdout().write_all(out.as_bytes())?;
+    super::out::stdout(&out)?;
     Ok(Outcome::Success)
 }
 

@@ -222,7 +222,7 @@ impl<'a> Reader<'a> {
             let text = self.lines[at.line].text;
             let key_len = key_end(&text[col..])?;
             let name = &text[col..col + key_len];
-            if name == "<<" || self.entries[base..].iter().any(|(k, _)| k.name == name) {
+            if name == "<<" {
                 return None;
             }
             let key = Key {
@@ -271,7 +271,13 @@ impl<'a> Reader<'a> {
         };
         Some((
             Node {
-                value: Value::Map(self.entries.drain(base..).collect()),
+                value: {
+                    // A repeated key is the full parser's to report, with its position.
+                    if super::yaml::duplicate_key(&self.entries[base..]).is_some() {
+                        return None;
+                    }
+                    Value::Map(self.entries.drain(base..).collect())
+                },
                 pos,
                 end,
             },

@@ -154,6 +154,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, YamlError> {
         }
     })?;
     check_characters(text)?;
+    no_directives(text)?;
     match super::block::parse(text) {
         Some(node) => Ok(node),
         None => build(text),
@@ -164,7 +165,33 @@ pub fn parse(bytes: &[u8]) -> Result<Node, YamlError> {
 /// against it.
 pub fn parse_full(text: &str) -> Result<Node, YamlError> {
     check_characters(text)?;
+    no_directives(text)?;
     build(text)
+}
+
+/// `%YAML` and `%TAG` directives change how the rest is read (a `%TAG` turns `!x` into any
+/// tag): governed files have none. A directive can only stand before the document's first
+/// content, so only the leading blank and comment lines are looked at.
+fn no_directives(text: &str) -> Result<(), YamlError> {
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('%') {
+            return Err(err(
+                Pos {
+                    line: i as u32 + 1,
+                    col: 1,
+                    len: 1,
+                },
+                "YAML directives (`%YAML`, `%TAG`) are not allowed",
+                "delete the directive line and the `---` after it",
+            ));
+        }
+        return Ok(());
+    }
+    Ok(())
 }
 
 /// Refuses characters that can hide meaning from a reviewer: C0/C1 controls (but tab, CR, LF),
@@ -214,23 +241,71 @@ fn forbidden_text_char(c: char) -> Option<&'static str> {
 }
 
 pub fn forbidden_char(c: char) -> Option<&'static str> {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
     match c {
-        '\t' | '\n' | '\r' => None,
-        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => Some("control character"),
+        '\t' | '\n' | '\r' => return None,
+        ' '..='~' => return None,
         '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}' => {
-            Some("bidirectional control character")
+            return Some("bidirectional control character");
         }
-        '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{ad}' | '\u{180e}' => {
-            Some("invisible character")
-        }
+        _ => {}
+    }
+    match c.general_category() {
+        G::Control => Some("control character"),
+        G::Format | G::LineSeparator | G::ParagraphSeparator => Some("invisible character"),
+        G::PrivateUse | G::Surrogate => Some("private-use character"),
+        G::Unassigned => Some("unassigned character"),
+        _ if default_ignorable(c) => Some("invisible character"),
         _ => None,
     }
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt) outside the format
+/// category: characters that render as nothing although their category is a letter or a mark
+/// (Hangul fillers, variation selectors, the combining grapheme joiner).
+fn default_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{34f}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180b}'..='\u{180f}'
+        | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{ffa0}' | '\u{fff0}'..='\u{fff8}'
+        | '\u{1bca0}'..='\u{1bca3}' | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e0fff}')
 }
 
 /// An open collection: where it starts, whether it is a flow (`[`/`{`) one, what it holds.
 enum Frame {
     Seq(Pos, bool, Vec<Node>),
     Map(Pos, bool, Vec<(Key, Node)>, Option<Key>),
+}
+
+/// The first key that repeats an earlier one is an error. One hash per key: a linear scan per
+/// key made an 80,000-key file take 17 seconds.
+pub(crate) fn duplicate_key(entries: &[(Key, Node)]) -> Option<(&Key, &Key)> {
+    if entries.len() <= 16 {
+        return entries.iter().enumerate().find_map(|(i, (k, _))| {
+            entries[..i]
+                .iter()
+                .find(|(f, _)| f.name == k.name)
+                .map(|(f, _)| (f, k))
+        });
+    }
+    let mut seen: std::collections::HashMap<&str, &Key> =
+        std::collections::HashMap::with_capacity(entries.len());
+    entries
+        .iter()
+        .find_map(|(k, _)| seen.insert(&k.name, k).map(|first| (first, k)))
+}
+
+fn no_duplicate_keys(entries: Vec<(Key, Node)>) -> Result<Vec<(Key, Node)>, YamlError> {
+    match duplicate_key(&entries) {
+        Some((first, again)) => Err(err(
+            again.pos,
+            format!(
+                "duplicate key `{}` (first at line {})",
+                again.name, first.pos.line
+            ),
+            "keep one of the two keys",
+        )),
+        None => Ok(entries),
+    }
 }
 
 fn err(pos: Pos, message: impl Into<String>, hint: &'static str) -> YamlError {
@@ -372,7 +447,7 @@ fn build(text: &str) -> Result<Node, YamlError> {
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(start, flow, entries, None)) => Node {
-                    value: Value::Map(entries),
+                    value: Value::Map(no_duplicate_keys(entries)?),
                     pos: Pos { len: 1, ..start },
                     end: collection_end(&span, flow),
                 },
@@ -405,13 +480,6 @@ fn build(text: &str) -> Result<Node, YamlError> {
                             node.pos,
                             "YAML merge keys (`<<`) are not allowed",
                             "write the fields out in full",
-                        ));
-                    }
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
-                        return Err(err(
-                            node.pos,
-                            format!("duplicate key `{name}` (first at line {})", first.pos.line),
-                            "keep one of the two keys",
                         ));
                     }
                     *pending = Some(Key {
@@ -567,6 +635,74 @@ mod tests {
 
     fn fails(text: &str) -> YamlError {
         parse(text.as_bytes()).expect_err(text)
+    }
+
+    /// THREATS 7: characters that render as nothing are refused by what they are (their
+    /// Unicode category or Default_Ignorable property), not by a list of known ones.
+    #[test]
+    fn invisible_characters_are_refused_by_category() {
+        for c in [
+            '\u{e0041}', // tag latin capital A
+            '\u{e007f}', // cancel tag
+            '\u{fff9}',  // interlinear annotation anchor
+            '\u{206a}',  // inhibit symmetric swapping
+            '\u{2028}',  // line separator
+            '\u{2029}',  // paragraph separator
+            '\u{3164}',  // Hangul filler
+            '\u{ffa0}',  // halfwidth Hangul filler
+            '\u{fe0f}',  // variation selector 16
+            '\u{e0100}', // variation selector 17
+            '\u{34f}',   // combining grapheme joiner
+            '\u{e000}',  // private use
+            '\u{80}',    // C1 control
+            '\u{200d}',  // zero width joiner
+        ] {
+            let e = fails(&format!("name: Al{c}ice\n"));
+            assert_eq!((e.pos.line, e.pos.col), (1, 9), "U+{:04X}", c as u32);
+            assert!(
+                e.message.contains(&format!("U+{:04X}", c as u32)),
+                "{}",
+                e.message
+            );
+        }
+        for ok in [
+            "José Núñez",
+            "Zoë",
+            "Łukasz",
+            "李雷",
+            "Ωmega",
+            "O'Brien-Smith",
+        ] {
+            parse(format!("name: {ok}\n").as_bytes()).expect(ok);
+        }
+    }
+
+    #[test]
+    fn directives_are_refused() {
+        for text in [
+            "%YAML 1.2\n---\na: 1\n",
+            "# c\n\n%TAG !x! tag:example.com,2000:\n---\na: !x!y 1\n",
+        ] {
+            let e = fails(text);
+            assert!(e.message.contains("directives"), "{}", e.message);
+        }
+        // A `%` inside the document is text, not a directive.
+        parse(b"a: |\n  %YAML is text here\nb: '%x'\n").unwrap();
+    }
+
+    #[test]
+    fn a_duplicate_key_among_many_is_found_with_both_lines() {
+        let mut text: String = (0..5000).map(|i| format!("k{i}: v\n")).collect();
+        text.push_str("k17: again\n");
+        let e = fails(&text);
+        assert_eq!(e.pos.line, 5001);
+        assert!(
+            e.message.contains("duplicate key `k17` (first at line 18)"),
+            "{}",
+            e.message
+        );
+        let e = fails("a: 1\nb: 2\na: 3\n");
+        assert_eq!(e.pos.line, 3);
     }
 
     #[test]

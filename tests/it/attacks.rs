@@ -464,3 +464,56 @@ fn an_ordinary_request_is_still_approved_and_provisioned() {
     assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
     assert!(org.issues("portcullis-security").is_empty());
 }
+
+/// THREATS 5: a line of output that starts with `::` is a workflow command in GitHub Actions
+/// (`::add-mask::`, `::stop-commands::`). Text from a grant file, an issue form or an error
+/// never starts a line of any command's output.
+#[test]
+fn untrusted_text_never_starts_a_workflow_command() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let grant = "person: ana\napp: vpn\ngrants:\n  - role: staff\n    justification: |\n      Works from the road most of the week\n      ::error title=pwned::injected\n      ::stop-commands::x\n";
+    org.gh.push_commit(
+        "ana",
+        &[("access/vpn/ana.yaml", Some(grant))],
+        "omar@tidewater.example",
+    );
+    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
+    let form = "### App\n\nvpn\n\n### Role\n\n::error::role\n\n### Duration\n\n::warning::d\n\n### Expires\n\n_No response_\n\n### Justification\n\n::add-mask::x\n::error::y\n\n### Ticket\n\n_No response_\n\n### Person\n\nana\n";
+    let issue = org
+        .gh
+        .create_issue("token-omar-tw", "Access request", form, &["access-request"]);
+    git_checkout(&org, &format!("refs/remotes/pull/{pr}/head"));
+    let runs = [
+        org.run(&["approvals", "--pr", &pr.to_string()], "2026-11-22"),
+        org.run(
+            &["comment", "--pr", &pr.to_string(), "--dry-run"],
+            "2026-11-22",
+        ),
+        org.run(&["check", "--format", "text"], "2026-11-22"),
+        org.run(&["check", "--format", "markdown"], "2026-11-22"),
+        org.run(
+            &["plan", "--base", "origin/main", "--head", "HEAD"],
+            "2026-11-22",
+        ),
+        org.run(
+            &["request", "--from-issue", &issue.to_string()],
+            "2026-11-22",
+        ),
+    ];
+    for out in &runs {
+        let all = text(out);
+        assert!(all.contains("error"), "the text reached the output: {all}");
+        for line in all.lines() {
+            assert!(
+                !line.trim_start().starts_with("::"),
+                "a line starts a workflow command: {line:?}\n{all}"
+            );
+        }
+    }
+}
+
+fn git_checkout(org: &Org, rev: &str) {
+    org.fetch();
+    crate::support::git(org.clone.path(), &["checkout", "-q", "--detach", rev]);
+}
