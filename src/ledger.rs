@@ -1,8 +1,7 @@
 //! Edge: what the applier keeps in the repository it applies, all under `.git/` or in git refs:
 //!
-//! - the **lock** `.git/portcullis/apply.lock`, created with `O_EXCL` so two applies never run at
-//!   once; it names the holder's host and process, and a lock whose process is gone (a killed
-//!   run on this host) is taken over;
+//! - the **lock** `.git/portcullis/apply.lock`, an exclusive OS lock (`flock`) so two applies
+//!   never run at once; the kernel releases it when the holder exits or is killed;
 //! - the **journal** `.git/portcullis/journal`: the current run's lines (see
 //!   [`crate::provision::journal`]), each flushed to disk before the write it announces; removed
 //!   once the run's evidence is recorded, so a journal found at start is a killed run's;
@@ -21,7 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use git2::{Oid, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
@@ -43,27 +42,11 @@ fn signature() -> Result<Signature<'static>> {
 
 // ---- the lock ----
 
-/// Held while it lives; dropping it releases the lock.
+/// Held while it lives. The kernel releases it when the file is closed, so a killed run never
+/// leaves it behind and nothing has to judge whether a holder is still alive (two runs that
+/// both judged a lock stale could each take it over).
 pub struct Lock {
-    path: PathBuf,
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks whether the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    _file: File,
 }
 
 /// Why the lock could not be taken: another run holds it.
@@ -77,64 +60,43 @@ impl std::fmt::Display for Locked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "another apply is running on this repository ({}); two applies never run at once\nhint: wait for it to finish; if no apply is running, delete `{}`",
+            "another apply is running on this repository ({}); two applies never run at once\nhint: wait for it to finish (the lock is the operating system's and ends with that process)",
             self.holder,
-            self.path.display()
         )
     }
 }
 
 impl std::error::Error for Locked {}
 
-/// Takes the apply lock, or fails with [`Locked`] when a live run holds it.
+/// Takes the apply lock (an exclusive OS lock on `.git/portcullis/apply.lock`), or fails with
+/// [`Locked`] when another process holds it. The file's text only names the holder for the
+/// message; it decides nothing.
 pub fn lock(repo: &Repository, started_at: &str) -> Result<Lock> {
     let path = dir(repo)?.join("apply.lock");
-    let me = format!(
-        "pid {} on {} since {started_at}",
-        std::process::id(),
-        hostname()
-    );
-    for _ in 0..2 {
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                f.write_all(me.as_bytes())?;
-                f.sync_all()?;
-                return Ok(Lock { path });
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(Locked {
+                holder: holder.trim().to_owned(),
+                path,
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                if stale(&holder) {
-                    // The holder was killed on this host: its journal tells the next run what
-                    // it did, so taking its lock over is safe.
-                    std::fs::remove_file(&path).ok();
-                    continue;
-                }
-                return Err(Locked {
-                    holder: holder.trim().to_owned(),
-                    path,
-                }
-                .into());
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot create `{}`", path.display()));
-            }
+            .into());
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock `{}`", path.display()));
         }
     }
-    bail!("cannot take the lock `{}`", path.display())
-}
-
-/// A lock written by a process of this host that no longer exists.
-fn stale(holder: &str) -> bool {
-    let mut words = holder.split_whitespace();
-    let (Some("pid"), Some(pid), Some("on"), Some(host)) =
-        (words.next(), words.next(), words.next(), words.next())
-    else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<i32>() else {
-        return false;
-    };
-    host == hostname() && pid > 0 && !alive(pid)
+    file.set_len(0)?;
+    file.write_all(format!("pid {} since {started_at}", std::process::id()).as_bytes())?;
+    Ok(Lock { _file: file })
 }
 
 // ---- the journal ----
@@ -375,19 +337,5 @@ mod tests {
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].text.lines().count(), 2);
         assert!(crate::evidence::chain_verify(&stored).is_empty());
-    }
-
-    #[test]
-    fn only_a_lock_of_a_dead_process_on_this_host_is_stale() {
-        let me = format!("pid {} on {} since x", std::process::id(), hostname());
-        assert!(!stale(&me), "a live holder");
-        let elsewhere = format!("pid {} on another-host since x", i32::MAX - 1);
-        assert!(
-            !stale(&elsewhere),
-            "another host's process cannot be checked"
-        );
-        let dead = format!("pid {} on {} since x", i32::MAX - 1, hostname());
-        assert!(stale(&dead));
-        assert!(!stale("garbage"));
     }
 }
