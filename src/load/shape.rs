@@ -186,13 +186,12 @@ impl Compiled {
                 }
             }
             Value::Int(_) | Value::Float(_) => {
-                if let Some(x) = number(node) {
-                    if s.minimum.is_some_and(|m| x < m)
+                if let Some(x) = number(node)
+                    && (s.minimum.is_some_and(|m| x < m)
                         || s.exclusive_minimum.is_some_and(|m| x <= m)
-                        || s.maximum.is_some_and(|m| x > m)
-                    {
-                        return false;
-                    }
+                        || s.maximum.is_some_and(|m| x > m))
+                {
+                    return false;
                 }
             }
             Value::Null | Value::Bool(_) => {}

@@ -593,10 +593,10 @@ fn not_a_string(text: &str) -> Option<Value> {
     {
         return Some(Value::Int(i));
     }
-    if looks_float(unsigned) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Some(Value::Float(f));
-        }
+    if looks_float(unsigned)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Some(Value::Float(f));
     }
     match text {
         ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {

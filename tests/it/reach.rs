@@ -114,7 +114,7 @@ fn apply(dir: &Path, op: usize, n: usize) {
         // Move a file to another person's name (a path mismatch) or another app.
         3 => {
             let f = pick(&grants, n);
-            let to = if n % 2 == 0 {
+            let to = if n.is_multiple_of(2) {
                 format!(
                     "access/{}/{}.yaml",
                     f.split('/').nth(1).unwrap(),
