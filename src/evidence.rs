@@ -193,7 +193,7 @@ impl Note {
     }
 
     pub fn short_commit(&self) -> &str {
-        &self.commit[..self.commit.len().min(10)]
+        crate::model::short_id(&self.commit, 10)
     }
 }
 
@@ -422,7 +422,7 @@ fn parse_line(line: &str) -> Result<(Note, bool), String> {
 }
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    crate::model::short_id(sha, 10)
 }
 
 /// Verifies the chain of every stored record: each intact, numbered 1, 2, 3… without gaps or

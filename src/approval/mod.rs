@@ -424,7 +424,7 @@ fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<Stri
 
 /// The first seven characters, never cut inside a character (the value comes from a response).
 fn short(sha: &str) -> &str {
-    sha.char_indices().nth(7).map_or(sha, |(i, _)| &sha[..i])
+    crate::model::short_id(sha, 7)
 }
 
 /// The newest `/portcullis override <reason>` that may apply: from a security team member,

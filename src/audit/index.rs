@@ -40,7 +40,7 @@ pub struct CommitInfo {
 
 impl CommitInfo {
     pub fn short(&self) -> &str {
-        &self.sha[..self.sha.len().min(10)]
+        crate::model::short_id(&self.sha, 10)
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Input<'a> {
     pub lookups: &'a Lookups,
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// When the pack is made (`--as-of`): a revocation due later is not due yet, and one not yet
+    /// done is late only by what has passed until now.
+    pub now: DateTime<Utc>,
     /// The longest acceptable time from when access had to end to its removal.
     pub sla: Duration,
     /// The branch at `until`, and the findings of `check` on it.
@@ -364,12 +367,15 @@ pub fn revocations(input: &Input) -> Vec<Revocation> {
         lookups,
         since,
         until,
+        now,
         sla,
         catalog,
         leavers,
         filter,
         ..
     } = *input;
+    // Nothing is due after the moment the pack is made, whatever the period says.
+    let until = until.min(now);
     let mut out = Vec::new();
     for span in &index.spans {
         let key = &index.keys[span.key];

@@ -60,7 +60,7 @@ pub fn load_at(repo: &Repository, sha: &str) -> Result<Result<Loaded, Refusal>> 
     if catalog.settings.is_none() || !fatal.is_empty() {
         let mut msg = format!(
             "the policies at {} do not load, so nothing can be provisioned from them",
-            &sha[..sha.len().min(10)]
+            crate::model::short_id(sha, 10)
         );
         for f in fatal.iter().take(10) {
             let _ = write!(msg, "\n  {f}");

@@ -54,7 +54,7 @@ pub(super) fn refuse(r: Refusal) -> Result<Outcome> {
 }
 
 fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    crate::model::short_id(sha, 10)
 }
 
 /// A name as an inline code span: inert in markdown, shown as written.

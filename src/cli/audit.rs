@@ -120,7 +120,12 @@ pub fn run(args: Args) -> Result<Outcome> {
         .as_deref()
         .map(|s| instant("since", s))
         .transpose()?;
+    // A date-only `--until` names a day the period includes: it ends with that day.
     let until = match &args.until {
+        Some(u) if crate::model::time::parse_date(u).is_ok() => {
+            let d = crate::model::time::parse_date(u).expect("checked");
+            crate::model::time::end_of_day(d) - chrono::Duration::seconds(1)
+        }
         Some(u) => instant("until", u)?,
         None => as_of,
     };
@@ -130,6 +135,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         ));
     }
     let Sources { index, notes } = read_sources(&repo, &args.rev)?;
+    known_ids(&repo, &index, &args.rev, &filter)?;
     let mut timer = super::check::Timer::from_env();
     if !args.evidence && !notes.breaks.is_empty() {
         eprintln!(
@@ -156,6 +162,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             &mut lookups,
             since,
             until,
+            as_of,
             sla,
             &filter,
         )?;
@@ -191,6 +198,34 @@ pub fn run(args: Args) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// A `--person` or `--app` that names nobody and nothing is a mistake, not "0 grants": it must
+/// be in the directory or catalog at `rev`, or have held a grant in the history.
+fn known_ids(repo: &Repository, index: &Index, rev: &str, filter: &Filter) -> Result<()> {
+    if filter.person.is_none() && filter.app.is_none() {
+        return Ok(());
+    }
+    let revision = Revision::at(repo, rev)?;
+    let snapshot = revision.read_dir("policies")?;
+    let catalog = crate::load::load(&snapshot).0;
+    if let Some(p) = &filter.person
+        && !catalog.people.contains_key(p)
+        && !index.keys.iter().any(|k| &k.person == p)
+    {
+        return Err(anyhow!(
+            "no person `{p}` in policies/people.yaml or in the history of `{rev}`\nhint: `--person` takes a person id from people.yaml (not a GitHub login)"
+        ));
+    }
+    if let Some(a) = &filter.app
+        && !catalog.apps.contains_key(a)
+        && !index.keys.iter().any(|k| &k.app == a)
+    {
+        return Err(anyhow!(
+            "no app `{a}` in policies/apps/ or in the history of `{rev}`\nhint: `--app` takes an app id, the name of its file in policies/apps/"
+        ));
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn evidence(
     repo: &Repository,
@@ -199,6 +234,7 @@ fn evidence(
     lookups: &mut Lookuper,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    now: DateTime<Utc>,
     sla: Duration,
     filter: &Filter,
 ) -> Result<Pack> {
@@ -227,6 +263,7 @@ fn evidence(
         lookups: &lookups.found,
         since,
         until,
+        now,
         sla,
         catalog: &catalog,
         findings: &findings,

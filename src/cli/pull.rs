@@ -358,7 +358,7 @@ fn added_to_directory(repo: &Repository, base: &str, head: &str) -> Result<Vec<(
 }
 
 fn short(sha: &str) -> &str {
-    sha.char_indices().nth(7).map_or(sha, |(i, _)| &sha[..i])
+    crate::model::short_id(sha, 7)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -171,7 +171,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 out,
                 "reconcile: {} target(s) at applied commit {}: {drifted} drifted member(s), {} target(s) not listed",
                 observed.len(),
-                &applied[..applied.len().min(10)],
+                crate::model::short_id(&applied, 10),
                 listing_failures.len()
             );
             print!("{out}");

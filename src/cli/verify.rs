@@ -233,7 +233,7 @@ fn verdict_status(
             Some(r) => format!("pull request #{number} was merged although it is refused: {r}"),
             None => format!(
                 "pull request #{number} was merged without its approvals on the merged head {}: {}",
-                &head[..head.len().min(10)],
+                crate::model::short_id(&head, 10),
                 v.status_description()
             ),
         };

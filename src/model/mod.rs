@@ -4,6 +4,12 @@
 
 pub mod time;
 
+/// The first `n` characters of a commit id for display, never cut inside a character: the id
+/// may come from a record or a response that nobody checked.
+pub fn short_id(id: &str, n: usize) -> &str {
+    id.char_indices().nth(n).map_or(id, |(i, _)| &id[..i])
+}
+
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};

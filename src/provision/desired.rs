@@ -41,7 +41,7 @@ impl std::fmt::Display for Left {
             Left::Quarantined { commit, reason } => write!(
                 f,
                 "quarantined: commit {} {reason}",
-                &commit[..commit.len().min(10)]
+                crate::model::short_id(commit, 10)
             ),
             Left::Leaver => write!(f, "the person is a leaver"),
             Left::PastEndDate(d) => write!(f, "past the person's end date {d}"),

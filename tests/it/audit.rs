@@ -969,3 +969,164 @@ fn the_cache_follows_new_commits_rewritten_history_and_notes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn audit_as_of(dir: &Path, as_of: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("audit")
+        .args(args)
+        .args(["--root", dir.to_str().unwrap(), "--as-of", as_of])
+        .env_remove("GITHUB_REPOSITORY")
+        .output()
+        .unwrap()
+}
+
+/// A pack made on 2026-12-03 for a period that runs to the end of December: revocations due
+/// after 2026-12-03 are not due yet, so none of them is late; one due before and not done is.
+#[test]
+fn a_pack_made_before_its_period_ends_counts_only_what_was_already_due() {
+    let h = build();
+    let out = audit_as_of(
+        h.dir.path(),
+        "2026-12-03",
+        &[
+            "--evidence",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-12-31",
+            "--offline",
+            "--format",
+            "json",
+        ],
+    );
+    let pack = json_of(&out);
+    let revocations = pack["revocations"].as_array().unwrap();
+    assert!(!revocations.is_empty());
+    for r in revocations {
+        let due = r["due"].as_str().unwrap();
+        assert!(
+            due <= "2026-12-03T00:00:00Z",
+            "not due by the pack's time: {r:#}"
+        );
+    }
+    // Omar's edit-vendor-bank expires on 2026-12-15: due on the 16th, after the pack was made.
+    assert!(
+        revocations
+            .iter()
+            .all(|r| !(r["person"] == "omar" && r["role"] == "edit-vendor-bank")),
+        "{revocations:#?}"
+    );
+    // Made after the period, the same revocation is due and late.
+    let out = audit_as_of(
+        h.dir.path(),
+        "2027-01-05",
+        &[
+            "--evidence",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-12-31",
+            "--offline",
+            "--format",
+            "json",
+        ],
+    );
+    let pack = json_of(&out);
+    assert!(
+        pack["revocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["person"] == "omar" && r["role"] == "edit-vendor-bank" && r["late"] == true)
+    );
+}
+
+/// `--until 2026-11-24` includes what happened on the 24th (PR #13 at 09:00).
+#[test]
+fn a_date_only_until_includes_its_own_day() {
+    let h = build();
+    let timeline = |until: &str| {
+        let out = audit(
+            h.dir.path(),
+            &[
+                "--since",
+                "2026-11-24",
+                "--until",
+                until,
+                "--offline",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(timeline("2026-11-24").contains("\"wei\""));
+    assert!(!timeline("2026-11-24T08:00:00Z").contains("\"wei\""));
+}
+
+#[test]
+fn an_unknown_person_or_app_is_an_error_not_zero_grants() {
+    let h = build();
+    for (flag, id, says) in [
+        ("--person", "nobody-here", "no person `nobody-here`"),
+        ("--app", "no-such-app", "no app `no-such-app`"),
+    ] {
+        let out = audit(h.dir.path(), &["--at", "2026-11-25", flag, id, "--offline"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says));
+    }
+    // A known person with no grants is an empty answer, not an error.
+    let out = audit(
+        h.dir.path(),
+        &["--at", "2026-11-25", "--person", "elena", "--offline"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A crafted record whose `commit` is cut inside a multi-byte character is reported as a
+/// break, never a panic.
+#[test]
+fn a_crafted_commit_value_is_a_break_not_a_panic() {
+    let h = build();
+    let repo = git2::Repository::open(h.dir.path()).unwrap();
+    let oid = git2::Oid::from_str(&h.c[2]).unwrap();
+    let note = repo.find_note(Some(evidence::NOTES_REF), oid).unwrap();
+    let forged = note.message().unwrap().replacen(
+        &format!("\"commit\":\"{}\"", h.c[2]),
+        "\"commit\":\"abcdefghié\"",
+        1,
+    );
+    assert_ne!(forged, note.message().unwrap());
+    let sig = git2::Signature::now("x", "x@example.com").unwrap();
+    repo.note(&sig, &sig, Some(evidence::NOTES_REF), oid, &forged, true)
+        .unwrap();
+    let out = audit(
+        h.dir.path(),
+        &[
+            "--evidence",
+            "--since",
+            "2026-11-21",
+            "--until",
+            "2026-11-25",
+            "--offline",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
