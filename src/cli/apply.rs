@@ -267,11 +267,15 @@ pub fn run(args: Args) -> Result<Outcome> {
         )));
     }
 
-    let want = desired::desired(catalog, &loaded.unreadable, &quarantine, as_of);
+    let mut want = desired::desired(catalog, &loaded.unreadable, &quarantine, as_of);
     let mut backends = applier::backends(catalog, &root);
     timer.lap("apply: desired state");
     let observed = execute::observe(&want, &mut backends, |_| true);
     timer.lap("apply: connect and list targets");
+    let sod_held = desired::hold_back_sod(&mut want, catalog, &observed, as_of);
+    for e in &sod_held {
+        let _ = writeln!(out, "held back: {} ({}): {}", e.key, e.file, e.why);
+    }
     let (unmanaged, people) = applier::app_indexes(catalog);
     let planned = ops::plan(
         &want,
@@ -335,6 +339,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let alarms = checked.iter().filter(|c| alarm(c).is_some()).count();
     let refused = alarms > 0
+        || !sod_held.is_empty()
         || !unprovisionable.is_empty()
         || planned
             .held
@@ -355,6 +360,24 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 
     open_security_issues(&mut out, &mut failures);
+    for e in sod_held.iter().filter(|_| !args.dry_run) {
+        let desired::Left::SodConflict { rule, .. } = &e.why else {
+            continue;
+        };
+        let marker = format!("<!-- portcullis:sod-held grant={} rule={rule} -->", e.key);
+        let title = format!("Held back: {} would complete SoD conflict {rule}", e.key);
+        let body = format!(
+            "{marker}\n{security} `apply` did not provision **{}** (`{}`): {}.\n\nEach pull request was approved on its own, but together they give one person a pair of roles `policies/sod.yaml` forbids. Remove one of the grants, or record a justified exception for `{rule}` in `policies/sod.yaml` through a pull request the security team approves; the grant is held back until then.\n",
+            e.key, e.file, e.why
+        );
+        match security_issues.once(&marker, &title, &body) {
+            Ok(Some(n)) => {
+                let _ = writeln!(out, "reported: {} in issue #{n}", e.key);
+            }
+            Ok(None) => {}
+            Err(err) => failures.push(format!("cannot open the security team's issue: {err:#}")),
+        }
+    }
     let mut run = evidence::Run {
         id: applier::run_id(&started),
         started_at: started.clone(),

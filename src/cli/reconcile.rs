@@ -89,12 +89,16 @@ pub fn run(args: Args) -> Result<Outcome> {
             catalog.apps.keys().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    let want = desired::desired(catalog, &loaded.unreadable, &state.quarantine, as_of);
+    let mut want = desired::desired(catalog, &loaded.unreadable, &state.quarantine, as_of);
     let mut backends = applier::backends(catalog, &root);
     let only = args.app.clone();
     let observed = execute::observe(&want, &mut backends, |id| {
         only.as_ref().is_none_or(|a| *a == id.app)
     });
+    // `--fix` never provisions what apply holds back.
+    for e in desired::hold_back_sod(&mut want, catalog, &observed, as_of) {
+        eprintln!("held back: {} ({}): {}", e.key, e.file, e.why);
+    }
     let (unmanaged, people) = applier::app_indexes(catalog);
     let opts = ops::Options {
         unmanaged: &unmanaged,

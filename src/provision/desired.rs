@@ -32,6 +32,12 @@ pub enum Left {
     UnknownRole,
     /// The account name could not be built (a missing field, a bad template).
     NoAccount(String),
+    /// It would complete an error-level SoD conflict with no valid exception (the rule's id
+    /// and the grants it conflicts with).
+    SodConflict {
+        rule: String,
+        with: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Left {
@@ -48,6 +54,11 @@ impl std::fmt::Display for Left {
             Left::UnknownPerson => write!(f, "the person is not in people.yaml"),
             Left::UnknownRole => write!(f, "the app has no such role"),
             Left::NoAccount(e) => write!(f, "no account name: {e}"),
+            Left::SodConflict { rule, with } => write!(
+                f,
+                "it would complete the segregation-of-duties conflict `{rule}` with {}",
+                with.join(", ")
+            ),
         }
     }
 }
@@ -143,6 +154,129 @@ pub fn desired(
         }
     }
     out.excluded.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// SPEC section 7: segregation of duties judged again on the desired state. Each pull request
+/// was clean alone, but two of them can together give one person a forbidden pair. A grant in
+/// an error-level conflict with no valid exception that its target does not hold yet (or whose
+/// target could not be listed) is taken out of the desired state: it is held back, never
+/// provisioned. A conflict whose grants are all provisioned already is `check`'s finding, and
+/// apply does not revoke on its own judgement. Returns what it held back.
+pub fn hold_back_sod(
+    desired: &mut Desired,
+    catalog: &Catalog,
+    observed: &super::ops::Observed,
+    as_of: DateTime<Utc>,
+) -> Vec<Excluded> {
+    // Per person, each desired grant with where it lands.
+    let mut held: BTreeMap<&str, Vec<(&GrantKey, &TargetId, &str)>> = BTreeMap::new();
+    for (id, want) in &desired.targets {
+        for (account, keys) in &want.members {
+            for key in keys {
+                held.entry(&key.person)
+                    .or_default()
+                    .push((key, id, account));
+            }
+        }
+    }
+    let mut back: BTreeMap<GrantKey, (TargetId, String, Left)> = BTreeMap::new();
+    for rule in catalog
+        .sod_rules
+        .iter()
+        .filter(|r| r.severity == crate::model::Severity::Error)
+    {
+        for (person, grants) in &held {
+            let excused = catalog.sod_exceptions.iter().any(|e| {
+                e.rule.value == rule.id.value
+                    && e.person.value == *person
+                    && as_of < end_of_day(e.expires.value)
+            });
+            if excused {
+                continue;
+            }
+            let hits: Vec<Vec<&(&GrantKey, &TargetId, &str)>> = rule
+                .conflicts
+                .iter()
+                .map(|set| {
+                    grants
+                        .iter()
+                        .filter(|(k, _, _)| {
+                            set.iter()
+                                .any(|s| s.value.app == k.app && s.value.role == k.role)
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut involved: BTreeSet<&GrantKey> = BTreeSet::new();
+            for i in 0..hits.len() {
+                for j in (i + 1)..hits.len() {
+                    for a in &hits[i] {
+                        for b in &hits[j] {
+                            if a.0 != b.0 {
+                                involved.extend([a.0, b.0]);
+                            }
+                        }
+                    }
+                }
+            }
+            let new: Vec<&(&GrantKey, &TargetId, &str)> = grants
+                .iter()
+                .filter(|(k, id, account)| {
+                    involved.contains(k)
+                        && !matches!(observed.get(*id), Some(Ok(m)) if m.contains(*account))
+                })
+                .collect();
+            for (key, id, account) in new {
+                let with = involved
+                    .iter()
+                    .filter(|k| **k != *key)
+                    .map(|k| format!("{}:{}", k.app, k.role))
+                    .collect();
+                back.entry((*key).clone()).or_insert((
+                    (*id).clone(),
+                    (*account).to_owned(),
+                    Left::SodConflict {
+                        rule: rule.id.value.clone(),
+                        with,
+                    },
+                ));
+            }
+        }
+    }
+    let files: HashMap<(&str, &str), &str> = catalog
+        .grant_files
+        .iter()
+        .map(|f| {
+            (
+                (f.app.value.as_str(), f.person.value.as_str()),
+                f.path.as_str(),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (key, (id, account, why)) in back {
+        if let Some(want) = desired.targets.get_mut(&id)
+            && let Some(keys) = want.members.get_mut(&account)
+        {
+            keys.retain(|k| *k != key);
+            if keys.is_empty() {
+                want.members.remove(&account);
+            }
+        }
+        let file = files
+            .get(&(key.app.as_str(), key.person.as_str()))
+            .map_or_else(String::new, |f| (*f).to_owned());
+        let e = Excluded {
+            target: Some(id.target.clone()),
+            key,
+            file,
+            why,
+        };
+        desired.excluded.push(e.clone());
+        out.push(e);
+    }
+    desired.excluded.sort_by(|a, b| a.key.cmp(&b.key));
     out
 }
 

@@ -517,3 +517,71 @@ fn git_checkout(org: &Org, rev: &str) {
     org.fetch();
     crate::support::git(org.clone.path(), &["checkout", "-q", "--detach", rev]);
 }
+
+/// THREATS 14: two pull requests, each clean alone and each approved, together give Ana a pair
+/// of roles `policies/sod.yaml` forbids. apply holds back the grant that completes the pair.
+#[test]
+fn two_clean_pull_requests_cannot_together_complete_a_forbidden_pair() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    let script = org.store.path().join("store");
+    let wiki = format!(
+        "id: wiki\nname: Finance wiki\nowners: [\"@tidewater/it\"]\nrisk: low\nprovisioner: {{type: command, command: {}, timeout_seconds: 30, env: [STORE]}}\nroles:\n  editor:\n    description: Edits the payment runbooks\n    target: wiki-editors\n",
+        script.display()
+    );
+    let sod = "rules:\n  - id: vpn-and-runbooks\n    description: Who edits the runbooks does not run them from the office network\n    severity: error\n    conflicts:\n      - [vpn:staff]\n      - [wiki:editor]\n";
+    org.merged_pr(
+        "wiki",
+        &[
+            ("policies/apps/wiki.yaml", Some(&wiki)),
+            ("policies/sod.yaml", Some(sod)),
+        ],
+        &["token-lena-tw"],
+    );
+    org.edit_store(|s| s["targets"]["wiki-editors"] = serde_json::json!([]));
+    org.trust();
+    // Both requests are opened from the same main, each clean alone, each approved.
+    org.gh.push_commit(
+        "ana-vpn",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    let vpn_pr = org
+        .gh
+        .open_pull("token-omar-tw", "ana-vpn", "main", "VPN", "");
+    org.gh.push_commit(
+        "ana-wiki",
+        &[(
+            "access/wiki/ana.yaml",
+            Some(&grants("ana", "wiki", &[("editor", "")])),
+        )],
+        "omar@tidewater.example",
+    );
+    let wiki_pr = org
+        .gh
+        .open_pull("token-omar-tw", "ana-wiki", "main", "Wiki", "");
+    for pr in [vpn_pr, wiki_pr] {
+        org.gh.review("token-kenji-tw", pr, "APPROVED");
+        let out = approvals(&org, pr);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let head = org.client().pull(vpn_pr).unwrap().head.sha;
+    org.client().merge_pull(vpn_pr, &head).unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+
+    let head = org.client().pull(wiki_pr).unwrap().head.sha;
+    org.client().merge_pull(wiki_pr, &head).unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("vpn-and-runbooks"), "{}", text(&out));
+    assert!(org.members("wiki-editors").is_empty(), "{}", text(&out));
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+    let issues = org.issues("portcullis-security");
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert!(issues[0].title.contains("vpn-and-runbooks"));
+    // Held back on every run, reported once.
+    assert_eq!(org.apply(&[]).status.code(), Some(1));
+    assert!(org.members("wiki-editors").is_empty());
+    assert_eq!(org.issues("portcullis-security").len(), 1);
+}
