@@ -139,6 +139,10 @@ pub struct Note {
     pub run: Run,
     /// 1 for the first record of the repository, then one more for each record.
     pub seq: u64,
+    /// Ed25519 signature (base64) of `hash` by the apply environment's key; absent on records
+    /// written before signing was adopted. Not covered by `hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
     pub version: u64,
 }
 
@@ -159,6 +163,15 @@ pub struct Draft {
 /// The record that follows `prev` (the chain's current tip; `None` for the first record):
 /// numbered, linked and hashed.
 pub fn seal(draft: Draft, prev: Option<&Note>) -> Note {
+    seal_signed(draft, prev, None)
+}
+
+/// [`seal`], signed with the apply environment's key when one is given.
+pub fn seal_signed(
+    draft: Draft,
+    prev: Option<&Note>,
+    signer: Option<&crate::signing::Signer>,
+) -> Note {
     let mut note = Note {
         version: VERSION,
         seq: prev.map_or(1, |p| p.seq + 1),
@@ -173,8 +186,10 @@ pub fn seal(draft: Draft, prev: Option<&Note>) -> Note {
         actions: draft.actions,
         prev: prev.map(|p| p.hash.clone()),
         hash: String::new(),
+        sig: None,
     };
     note.hash = note.compute_hash();
+    note.sig = signer.map(|s| s.sign(crate::signing::Domain::Record, note.hash.as_bytes()));
     note
 }
 
@@ -188,7 +203,7 @@ impl Note {
     /// The hash this record should carry, from its other fields.
     pub fn compute_hash(&self) -> String {
         hex(&Sha256::digest(
-            unhashed(&self.to_line(), &self.hash).as_bytes(),
+            unhashed(&self.to_line(), &self.hash, self.sig.as_deref()).as_bytes(),
         ))
     }
 
@@ -197,20 +212,26 @@ impl Note {
     }
 }
 
-/// A canonical record line without its `hash` member (never the first member, and a raw
-/// `,"hash":` cannot occur inside a string value, where quotes are escaped).
-fn unhashed(line: &str, hash: &str) -> String {
-    let member = format!(
-        ",\"hash\":{}",
-        serde_json::to_string(hash).unwrap_or_default()
-    );
-    line.replacen(&member, "", 1)
+/// A canonical record line without its `hash` and `sig` members (never the first members, and
+/// a raw `,"hash":` cannot occur inside a string value, where quotes are escaped).
+fn unhashed(line: &str, hash: &str, sig: Option<&str>) -> String {
+    let member = |name: &str, value: &str| {
+        format!(
+            ",\"{name}\":{}",
+            serde_json::to_string(value).unwrap_or_default()
+        )
+    };
+    let mut out = line.replacen(&member("hash", hash), "", 1);
+    if let Some(sig) = sig {
+        out = out.replacen(&member("sig", sig), "", 1);
+    }
+    out
 }
 
 /// SHA-256 of the canonical JSON of `record` without its `hash` member.
 pub fn hash_of(record: &Value) -> String {
     let mut text = String::new();
-    write_canonical(record, Some("hash"), &mut text);
+    write_canonical(record, &["hash", "sig"], &mut text);
     hex(&Sha256::digest(text.as_bytes()))
 }
 
@@ -227,12 +248,12 @@ fn hex(bytes: &[u8]) -> String {
 /// `\b \f \n \r \t` in short form, the others as `\u00xx`), everything else as UTF-8.
 pub fn canonical(v: &Value) -> String {
     let mut out = String::new();
-    write_canonical(v, None, &mut out);
+    write_canonical(v, &[], &mut out);
     out
 }
 
 /// Writes `v`, leaving out the top-level member `skip`.
-fn write_canonical(v: &Value, skip: Option<&str>, out: &mut String) {
+fn write_canonical(v: &Value, skip: &[&str], out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -244,7 +265,7 @@ fn write_canonical(v: &Value, skip: Option<&str>, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_canonical(item, None, out);
+                write_canonical(item, &[], out);
             }
             out.push(']');
         }
@@ -252,7 +273,7 @@ fn write_canonical(v: &Value, skip: Option<&str>, out: &mut String) {
             let sorted: BTreeMap<&str, &Value> = map
                 .iter()
                 .map(|(k, v)| (k.as_str(), v))
-                .filter(|(k, _)| Some(*k) != skip)
+                .filter(|(k, _)| !skip.contains(k))
                 .collect();
             out.push('{');
             for (i, (k, v)) in sorted.into_iter().enumerate() {
@@ -261,7 +282,7 @@ fn write_canonical(v: &Value, skip: Option<&str>, out: &mut String) {
                 }
                 write_string(k, out);
                 out.push(':');
-                write_canonical(v, None, out);
+                write_canonical(v, &[], out);
             }
             out.push('}');
         }
@@ -324,6 +345,12 @@ pub enum BreakKind {
     Misplaced,
     /// A record's run started before the run of the record before it: reordered.
     OutOfOrder,
+    /// A record that must be signed carries no signature.
+    Unsigned,
+    /// A record's signature is not the evidence key's.
+    Forged,
+    /// Fewer records than the signed state anchors: the newest were deleted.
+    Truncated,
 }
 
 impl BreakKind {
@@ -336,6 +363,9 @@ impl BreakKind {
             BreakKind::Duplicate => "duplicate",
             BreakKind::Misplaced => "misplaced",
             BreakKind::OutOfOrder => "out-of-order",
+            BreakKind::Unsigned => "unsigned",
+            BreakKind::Forged => "forged",
+            BreakKind::Truncated => "truncated",
         }
     }
 }
@@ -404,7 +434,9 @@ fn parse_line(line: &str) -> Result<(Note, bool), String> {
     {
         let text = note.to_line();
         if text == line {
-            let intact = hex(&Sha256::digest(unhashed(line, &note.hash).as_bytes())) == note.hash;
+            let intact = hex(&Sha256::digest(
+                unhashed(line, &note.hash, note.sig.as_deref()).as_bytes(),
+            )) == note.hash;
             return Ok((note, intact));
         }
     }
@@ -558,6 +590,42 @@ fn started(n: &Note) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(&n.run.started_at)
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Records from `from_seq` on must carry this key's signature of their hash: an unsigned one
+/// was added by someone without the key, a bad one was forged or re-sealed.
+pub fn verify_signatures(
+    records: &[Located],
+    verifier: &crate::signing::Verifier,
+    from_seq: u64,
+) -> Vec<ChainBreak> {
+    let mut breaks = Vec::new();
+    for r in records.iter().filter(|r| r.note.seq >= from_seq) {
+        let n = &r.note;
+        let (kind, what) = match &n.sig {
+            None => (BreakKind::Unsigned, "carries no signature"),
+            Some(sig)
+                if !verifier.verify(crate::signing::Domain::Record, n.hash.as_bytes(), sig) =>
+            {
+                (
+                    BreakKind::Forged,
+                    "carries a signature the evidence key did not make",
+                )
+            }
+            Some(_) => continue,
+        };
+        breaks.push(ChainBreak {
+            kind,
+            seq: Some(n.seq),
+            object: Some(r.object.clone()),
+            message: format!(
+                "record {} on commit {} {what}: it was written or re-sealed by someone without the apply environment's key",
+                n.seq,
+                short(&r.object)
+            ),
+        });
+    }
+    breaks
 }
 
 /// The newest record: the tip the next record links to.

@@ -170,6 +170,62 @@ pub struct State {
     /// The last commit of the default branch that was applied (full sha).
     pub applied: Option<String>,
     pub quarantine: Quarantine,
+    /// The evidence chain's tip when this state was written: a chain that ends earlier, or
+    /// holds another record there, was truncated, deleted or re-sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Tip>,
+    /// The first evidence record that must be signed (records before it predate signing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_from: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tip {
+    pub seq: u64,
+    pub hash: String,
+}
+
+const SIGNATURE_FILE: &str = "state.sig";
+
+/// The state as stored: its exact bytes and signature, for the caller to verify.
+pub struct StoredState {
+    pub state: State,
+    pub bytes: Vec<u8>,
+    pub signature: Option<String>,
+}
+
+/// The state ref's content, `None` when there is no state ref.
+pub fn read_stored_state(repo: &Repository) -> Result<Option<StoredState>> {
+    let reference = match repo.find_reference(STATE_REF) {
+        Ok(r) => r,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(e).context(format!("cannot read `{STATE_REF}`")),
+    };
+    let commit = reference
+        .peel_to_commit()
+        .with_context(|| format!("`{STATE_REF}` does not point at a commit"))?;
+    let tree = commit.tree()?;
+    let file = |name: &str| -> Result<Option<Vec<u8>>> {
+        let Some(entry) = tree.get_name(name) else {
+            return Ok(None);
+        };
+        let object = entry.to_object(repo)?;
+        let blob = object
+            .as_blob()
+            .ok_or_else(|| anyhow!("`{name}` in `{STATE_REF}` is not a file"))?;
+        Ok(Some(blob.content().to_vec()))
+    };
+    let bytes =
+        file(STATE_FILE)?.ok_or_else(|| anyhow!("`{STATE_REF}` holds no `{STATE_FILE}`"))?;
+    let signature = file(SIGNATURE_FILE)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let state = serde_json::from_slice(&bytes)
+        .with_context(|| format!("`{STATE_FILE}` in `{STATE_REF}` is not a portcullis state"))?;
+    Ok(Some(StoredState {
+        state,
+        bytes,
+        signature,
+    }))
 }
 
 pub fn read_state(repo: &Repository) -> Result<State> {
@@ -193,11 +249,26 @@ pub fn read_state(repo: &Repository) -> Result<State> {
         .with_context(|| format!("`{STATE_FILE}` in `{STATE_REF}` is not a portcullis state"))
 }
 
-pub fn write_state(repo: &Repository, state: &State, message: &str) -> Result<()> {
+/// Writes the state, with its signature when a signer is given (every apply run has one; the
+/// unsigned form is for tests of the refusal).
+pub fn write_state(
+    repo: &Repository,
+    state: &State,
+    signer: Option<&crate::signing::Signer>,
+    message: &str,
+) -> Result<()> {
     let json = serde_json::to_vec_pretty(state)?;
     let blob = repo.blob(&json)?;
     let mut tree = repo.treebuilder(None)?;
     tree.insert(STATE_FILE, blob, git2::FileMode::Blob.into())?;
+    if let Some(signer) = signer {
+        let sig = signer.sign(crate::signing::Domain::State, &json);
+        tree.insert(
+            SIGNATURE_FILE,
+            repo.blob(sig.as_bytes())?,
+            git2::FileMode::Blob.into(),
+        )?;
+    }
     let tree = repo.find_tree(tree.write()?)?;
     let parent = repo
         .find_reference(STATE_REF)
@@ -284,8 +355,9 @@ mod tests {
             version: 1,
             applied: Some(id.to_string()),
             quarantine: Quarantine::default(),
+            ..State::default()
         };
-        write_state(&repo, &state, "apply 1").unwrap();
+        write_state(&repo, &state, None, "apply 1").unwrap();
         state.quarantine.entries.push(Entry {
             key: GrantKey {
                 app: "vpn".into(),
@@ -297,7 +369,7 @@ mod tests {
             reason: "no pull request".into(),
             approved: None,
         });
-        write_state(&repo, &state, "apply 2").unwrap();
+        write_state(&repo, &state, None, "apply 2").unwrap();
         assert_eq!(read_state(&repo).unwrap(), state);
         let tip = repo
             .find_reference(STATE_REF)

@@ -62,6 +62,7 @@ pub mod report;
 pub mod request;
 pub mod rules;
 pub mod scope;
+pub mod signing;
 pub mod snapshot;
 
 // -- edges: files, git, GitHub, terminal --

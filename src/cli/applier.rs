@@ -199,6 +199,9 @@ pub fn app_indexes(catalog: &Catalog) -> (Unmanaged, Accounts) {
 pub struct Chain {
     tip: Option<Note>,
     runs: BTreeSet<String>,
+    records: Vec<evidence::Located>,
+    /// Every record added is signed with it (a dry run has none and adds nothing).
+    pub signer: Option<crate::signing::Signer>,
 }
 
 impl Chain {
@@ -220,7 +223,51 @@ impl Chain {
         Ok(Ok(Chain {
             tip: evidence::tip(&records).cloned(),
             runs: records.iter().map(|r| r.note.run.id.clone()).collect(),
+            records,
+            signer: None,
         }))
+    }
+
+    pub fn tip(&self) -> Option<&Note> {
+        self.tip.as_ref()
+    }
+
+    /// What the signed state says of the chain, checked: every record from `signed_from` on
+    /// carries the key's signature, and the record the state anchors is there, unchanged.
+    /// Deleting the notes ref, truncating it or re-sealing it with other content fails here.
+    pub fn verify_trust(
+        &self,
+        verifier: &crate::signing::Verifier,
+        state: &ledger::State,
+    ) -> Vec<evidence::ChainBreak> {
+        let mut breaks =
+            evidence::verify_signatures(&self.records, verifier, state.signed_from.unwrap_or(1));
+        if let Some(anchor) = &state.evidence {
+            let found = self.records.iter().find(|r| r.note.seq == anchor.seq);
+            match found {
+                None => breaks.push(evidence::ChainBreak {
+                    kind: evidence::BreakKind::Truncated,
+                    seq: Some(anchor.seq),
+                    object: None,
+                    message: format!(
+                        "the signed state names evidence record {} as the chain's tip, and the notes end at {}: records were deleted (or the notes ref was)",
+                        anchor.seq,
+                        self.tip.as_ref().map_or(0, |t| t.seq)
+                    ),
+                }),
+                Some(r) if r.note.hash != anchor.hash => breaks.push(evidence::ChainBreak {
+                    kind: evidence::BreakKind::Forged,
+                    seq: Some(anchor.seq),
+                    object: Some(r.object.clone()),
+                    message: format!(
+                        "evidence record {} is not the one the signed state anchors: the chain was re-sealed",
+                        anchor.seq
+                    ),
+                }),
+                Some(_) => {}
+            }
+        }
+        breaks
     }
 
     pub fn has_run(&self, id: &str) -> bool {
@@ -231,7 +278,7 @@ impl Chain {
     pub fn append(&mut self, repo: &Repository, drafts: Vec<Draft>) -> Result<Vec<Note>> {
         let mut sealed = Vec::with_capacity(drafts.len());
         for d in drafts {
-            let note = evidence::seal(d, self.tip.as_ref());
+            let note = evidence::seal_signed(d, self.tip.as_ref(), self.signer.as_ref());
             self.runs.insert(note.run.id.clone());
             self.tip = Some(note.clone());
             sealed.push(note);

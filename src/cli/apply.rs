@@ -43,10 +43,65 @@ pub struct Args {
     /// verify every commit since the last applied one
     #[arg(long, value_name = "REV")]
     trust_from: Option<String>,
+    /// One-time migration: accept the unsigned state and evidence written before signing was
+    /// adopted, and sign from this run on (logged in the run's output and the state's history)
+    #[arg(long)]
+    adopt_unsigned_state: bool,
 }
+
+/// The commit status that anchors the evidence chain's tip outside the repository's refs:
+/// only portcullis's own account can set it in its name, and its creator is checked.
+pub const EVIDENCE_CONTEXT: &str = "portcullis/evidence";
 
 const SECURITY_LABEL: &str = "portcullis-security";
 const EMERGENCY_LABEL: &str = "portcullis-emergency-review";
+
+/// Refuses the run and tells the security team once (by the issue's marker).
+fn refuse_with_alarm(
+    client: &Client,
+    marker: &str,
+    title: &str,
+    body: &str,
+    refusal: String,
+    dry_run: bool,
+) -> Result<Outcome> {
+    if !dry_run {
+        let mut issues = applier::Issues::new(client, SECURITY_LABEL);
+        if let Err(e) = issues.once(marker, title, &format!("{marker}\n{body}")) {
+            eprintln!("error: cannot open the security team's issue: {e:#}");
+        }
+    }
+    refuse(Refusal(refusal))
+}
+
+/// The newest of the last 50 first-parent commits from `head` that carries portcullis's own
+/// evidence anchor.
+fn earlier_anchor(
+    client: &Client,
+    repo: &git2::Repository,
+    head: Oid,
+    me: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(me) = me else {
+        return Ok(None);
+    };
+    let mut walk = repo.revwalk()?;
+    walk.push(head)?;
+    walk.simplify_first_parent()?;
+    for id in walk.take(50) {
+        let sha = id?.to_string();
+        let ours = client.statuses(&sha)?.into_iter().any(|s| {
+            s.context == EVIDENCE_CONTEXT
+                && s.creator
+                    .as_ref()
+                    .is_some_and(|c| c.login.eq_ignore_ascii_case(me))
+        });
+        if ours {
+            return Ok(Some(sha));
+        }
+    }
+    Ok(None)
+}
 
 pub(super) fn refuse(r: Refusal) -> Result<Outcome> {
     eprintln!("refused: {}", r.0);
@@ -93,19 +148,120 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
         }
     };
+    // The key only the apply environment holds: without it nothing read from the repository's
+    // refs can be told from what any writer could have pushed there.
+    let signer = match std::env::var("PORTCULLIS_SIGNING_KEY") {
+        Ok(text) if !text.trim().is_empty() => Some(crate::signing::Signer::parse(&text).map_err(|e| {
+            anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}\nhint: `portcullis keygen` prints a key pair; put the secret in the apply environment's secrets")
+        })?),
+        _ if args.dry_run => None,
+        _ => {
+            return refuse(Refusal(
+                "`PORTCULLIS_SIGNING_KEY` is not set: apply signs its state and evidence with it and trusts no state it cannot verify\nhint: `portcullis keygen` prints a key pair: the secret goes in the apply environment's secrets, the public key in `evidence_public_key` in policies/settings.yaml".into(),
+            ));
+        }
+    };
     let mut chain = match Chain::open(&repo)? {
         Ok(c) => c,
         Err(r) => return refuse(r),
     };
-    let (in_doubt, resumed) = applier::recover(&repo, &mut chain, !args.dry_run)?;
     let mut out = String::new();
+    let client = Client::from_env()?;
+    let stored = ledger::read_stored_state(&repo)?;
+    let tip_at_open = chain.tip().map_or(0, |t| t.seq);
+    let mut state = ledger::State::default();
+    let mut adopted = false;
+    if let Some(s) = stored {
+        let verdict = match (&signer, &s.signature) {
+            (None, _) => {
+                let _ = writeln!(
+                    out,
+                    "warning: dry run without `PORTCULLIS_SIGNING_KEY`: the state's signature is not checked"
+                );
+                None
+            }
+            (Some(k), Some(sig))
+                if k.verifier()
+                    .verify(crate::signing::Domain::State, &s.bytes, sig) =>
+            {
+                None
+            }
+            (Some(_), None) if args.adopt_unsigned_state => {
+                adopted = true;
+                let _ = writeln!(
+                    out,
+                    "migrated: the unsigned state (applied {}) and the {tip_at_open} evidence record(s) before it are adopted as they are; from record {} on every record and state is signed",
+                    s.state.applied.as_deref().map_or("nothing", short),
+                    tip_at_open + 1
+                );
+                None
+            }
+            (Some(_), None) => Some((
+                "unsigned",
+                "carries no signature: it was written before signing was adopted, or by someone without the apply environment's key",
+            )),
+            (Some(_), Some(_)) => Some((
+                "forged",
+                "carries a signature the apply environment's key did not make: it was written by someone else",
+            )),
+        };
+        if let Some((kind, why)) = verdict {
+            return refuse_with_alarm(
+                &client,
+                &format!("<!-- portcullis:state {kind} -->"),
+                &format!("The applier's state is {kind}: provisioning stopped"),
+                &format!(
+                    "`{}` {why}. A state that cannot be verified could move the last applied commit past unreviewed changes or release quarantined grants, so `apply` provisions nothing until it is restored.\n\nRestore the ref from a trusted copy (`git push --force origin <good-state>:{}`), or, for a repository whose records predate signing, run `portcullis apply --adopt-unsigned-state` once after checking the state by hand.\n",
+                    ledger::STATE_REF,
+                    ledger::STATE_REF
+                ),
+                format!(
+                    "the applier's state `{}` {why}\nhint: restore it from a trusted copy; a repository whose state predates signing is migrated once with `--adopt-unsigned-state`",
+                    ledger::STATE_REF
+                ),
+                args.dry_run,
+            );
+        }
+        state = s.state;
+    }
+    if adopted {
+        state.signed_from = Some(tip_at_open + 1);
+        state.evidence = chain.tip().map(|t| ledger::Tip {
+            seq: t.seq,
+            hash: t.hash.clone(),
+        });
+    }
+    if let Some(k) = &signer
+        && (state.applied.is_some() || state.evidence.is_some())
+    {
+        let breaks = chain.verify_trust(&k.verifier(), &state);
+        if !breaks.is_empty() {
+            let mut detail = String::new();
+            for b in breaks.iter().take(10) {
+                let _ = write!(detail, "\n  {}: {}", b.kind.as_str(), b.message);
+            }
+            return refuse_with_alarm(
+                &client,
+                "<!-- portcullis:evidence untrusted -->",
+                "The evidence chain does not match the signed state: provisioning stopped",
+                &format!(
+                    "The evidence notes under `{}` are not what the applier signed:\n```{detail}\n```\nRestore the notes ref from a trusted copy; nothing is provisioned or recorded until then.\n",
+                    evidence::NOTES_REF
+                ),
+                format!(
+                    "the evidence notes under `{}` are not what the applier signed:{detail}\nhint: restore the notes ref from a trusted copy and tell the security team",
+                    evidence::NOTES_REF
+                ),
+                args.dry_run,
+            );
+        }
+    }
+    chain.signer = signer;
+    let (in_doubt, resumed) = applier::recover(&repo, &mut chain, !args.dry_run)?;
     if let Some(note) = &resumed {
         let _ = writeln!(out, "resumed: {note}");
     }
-
     timer.lap("apply: lock, evidence chain, journal");
-    let client = Client::from_env()?;
-    let state = ledger::read_state(&repo)?;
     let branch = &args.branch;
     let head_sha = client.branch_sha(branch)?.ok_or_else(|| {
         anyhow!("the branch `{branch}` does not exist on GitHub\nhint: pass `--branch NAME`")
@@ -142,6 +298,41 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     let catalog = &loaded.catalog;
     timer.lap("apply: head and load");
+    if let (Some(k), Some(named)) = (
+        chain.signer.as_ref(),
+        catalog
+            .settings
+            .as_ref()
+            .and_then(|s| s.evidence_public_key.as_deref()),
+    ) && k.verifier().to_text() != named.trim()
+    {
+        return refuse(Refusal(format!(
+            "`PORTCULLIS_SIGNING_KEY` is not the key `evidence_public_key` names in policies/settings.yaml ({named}): records signed with it could not be verified\nhint: put the secret that belongs to `{named}` in the apply environment, or change `evidence_public_key` through a pull request the security team approves"
+        )));
+    }
+    if state.applied.is_none() && !args.dry_run {
+        // A first run. If an earlier run anchored evidence on this branch, the state and the
+        // notes were deleted: starting a new chain would hide that.
+        let me = super::pull::own_login(&client, catalog);
+        if let Some(found) = earlier_anchor(&client, &repo, head, me.as_deref())? {
+            return refuse_with_alarm(
+                &client,
+                "<!-- portcullis:state deleted -->",
+                "The applier's state was deleted: provisioning stopped",
+                &format!(
+                    "Commit {found} carries portcullis's own `{EVIDENCE_CONTEXT}` status, so `apply` ran here before, yet `{}` is gone. Restore it and the notes ref from a trusted copy.\n",
+                    ledger::STATE_REF
+                ),
+                format!(
+                    "commit {} carries portcullis's own `{EVIDENCE_CONTEXT}` status, yet there is no state: it was deleted, and a new evidence chain is not started over it\nhint: restore `{}` and `{}` from a trusted copy",
+                    short(&found),
+                    ledger::STATE_REF,
+                    evidence::NOTES_REF
+                ),
+                false,
+            );
+        }
+    }
     let rules = verify::rule_paths(catalog);
     let checked = verify::check(&client, &repo, &range, &rules, branch, as_of)?;
     timer.lap("apply: verify commits");
@@ -525,9 +716,31 @@ pub fn run(args: Args) -> Result<Outcome> {
         version: 1,
         applied: Some(head_sha.clone()),
         quarantine,
+        evidence: chain.tip().map(|t| ledger::Tip {
+            seq: t.seq,
+            hash: t.hash.clone(),
+        }),
+        signed_from: state.signed_from.or(Some(tip_at_open + 1)),
     };
-    if new_state.applied != state.applied || new_state.quarantine != state.quarantine {
-        ledger::write_state(&repo, &new_state, &format!("apply {head_sha}"))?;
+    if new_state != state || adopted {
+        let message = if adopted {
+            format!("apply {head_sha} (adopted the unsigned state; signed from here on)")
+        } else {
+            format!("apply {head_sha}")
+        };
+        ledger::write_state(&repo, &new_state, chain.signer.as_ref(), &message)?;
+        if let Some(t) = &new_state.evidence {
+            let anchor = format!(
+                "evidence record {} {}",
+                t.seq,
+                crate::model::short_id(&t.hash, 16)
+            );
+            if let Err(e) = client.create_status(&head_sha, "success", EVIDENCE_CONTEXT, &anchor) {
+                failures.push(format!(
+                    "cannot anchor the evidence tip on {head_sha}: {e:#}"
+                ));
+            }
+        }
     }
     ledger::remove_journal(&repo)?;
     timer.lap("apply: reviews, evidence and state");

@@ -13,6 +13,7 @@ mod codeowners;
 mod comment;
 mod expire;
 mod explain;
+mod keygen;
 pub mod out;
 mod people;
 mod plan;
@@ -50,6 +51,7 @@ enum Command {
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
+    Keygen(keygen::Args),
     Expire(expire::Args),
     People(people::Args),
     Plan(plan::Args),
@@ -117,6 +119,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Keygen(args) => keygen::run(args),
         Command::Expire(args) => expire::run(args),
         Command::People(args) => people::run(args),
         Command::Plan(args) => plan::run(args),

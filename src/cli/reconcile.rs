@@ -70,7 +70,41 @@ pub fn run(args: Args) -> Result<Outcome> {
     let as_of = args.common.as_of()?;
     let repo = crate::git::open(&root)?;
     let started = now();
-    let state = ledger::read_state(&repo)?;
+    // The quarantine decides what `--fix` provisions: a state nobody can verify is not used.
+    let state = match ledger::read_stored_state(&repo)? {
+        None => ledger::State::default(),
+        Some(s) => {
+            let key = std::env::var("PORTCULLIS_SIGNING_KEY")
+                .ok()
+                .filter(|k| !k.trim().is_empty());
+            match key {
+                Some(k) => {
+                    let signer = crate::signing::Signer::parse(&k)
+                        .map_err(|e| anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}"))?;
+                    let good = s.signature.as_deref().is_some_and(|sig| {
+                        signer
+                            .verifier()
+                            .verify(crate::signing::Domain::State, &s.bytes, sig)
+                    });
+                    if !good {
+                        return refuse(Refusal(format!(
+                            "the applier's state `{}` is unsigned or not signed with the apply environment's key: it is not used\nhint: `portcullis apply` says more and tells the security team",
+                            ledger::STATE_REF
+                        )));
+                    }
+                }
+                None if args.fix => {
+                    return refuse(Refusal(
+                        "`--fix` needs `PORTCULLIS_SIGNING_KEY` to verify the applier's state before provisioning from it".into(),
+                    ));
+                }
+                None => eprintln!(
+                    "warning: `PORTCULLIS_SIGNING_KEY` is not set: the applier's state is read without checking its signature"
+                ),
+            }
+            s.state
+        }
+    };
     let Some(applied) = state.applied.clone() else {
         return refuse(Refusal(
             "nothing was applied from this repository yet: there is no applied state to compare with\nhint: run `portcullis apply` first".into(),

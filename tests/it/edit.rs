@@ -526,7 +526,6 @@ fn justification() -> impl Strategy<Value = String> {
             "\n",
             "\n\n",
             "\u{a0}",
-            "\u{2028}",
             "é",
             "日本",
             "---",
@@ -534,7 +533,14 @@ fn justification() -> impl Strategy<Value = String> {
         ])
         .prop_map(str::to_owned),
     ];
-    prop::collection::vec(piece, 0..8).prop_map(|parts| parts.concat())
+    // Characters governed files refuse (by category: format, unassigned, private use…) are
+    // the loader's to reject, not text to round-trip.
+    prop::collection::vec(piece, 0..8)
+        .prop_map(|parts| parts.concat())
+        .prop_filter("visible text", |s| {
+            s.chars()
+                .all(|c| c == '\n' || portcullis::load::yaml::forbidden_char(c).is_none())
+        })
 }
 
 proptest! {

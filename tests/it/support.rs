@@ -99,3 +99,7 @@ pub fn initech() -> Snapshot {
     portcullis::worktree::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules"))
         .expect("fixture tree")
 }
+
+/// The example organisation's demo signing key (seed: 32 bytes of 42); its public half is
+/// `evidence_public_key` in policies/settings.yaml.
+pub const TEST_SIGNING_KEY: &str = "ed25519-secret:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
