@@ -585,3 +585,242 @@ fn two_clean_pull_requests_cannot_together_complete_a_forbidden_pair() {
     assert!(org.members("wiki-editors").is_empty());
     assert_eq!(org.issues("portcullis-security").len(), 1);
 }
+
+// ---- the applier's memory: state and evidence refs that any writer can push ----
+
+fn clone_repo(org: &Org) -> git2::Repository {
+    git2::Repository::open(org.clone.path()).unwrap()
+}
+
+/// A direct push to main by Omar, granting himself gateway admin: never approved.
+fn direct_push(org: &Org) -> String {
+    org.gh.push_commit(
+        "main",
+        &[(
+            "access/vpn/omar.yaml",
+            Some(&grants(
+                "omar",
+                "vpn",
+                &[("staff", ""), ("admin", "2026-12-10")],
+            )),
+        )],
+        "omar@tidewater.example",
+    )
+}
+
+fn refused_with(out: &Output, words: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    assert!(text(out).contains(words), "{}", text(out));
+}
+
+/// THREATS 12: the state ref fast-forwarded past a direct push would make apply verify
+/// nothing. Unsigned, or signed with another key, it is refused.
+#[test]
+fn a_state_moved_past_a_direct_push_is_refused() {
+    for forger in [None, Some(portcullis::signing::Signer::from_seed([1; 32]))] {
+        let org = Org::new(&[("omar", "")], &["omar"]);
+        org.trust();
+        let head = direct_push(&org);
+        org.fetch();
+        let repo = clone_repo(&org);
+        let mut state = portcullis::ledger::read_state(&repo).unwrap();
+        state.applied = Some(head.clone());
+        portcullis::ledger::write_state(&repo, &state, forger.as_ref(), "moved on").unwrap();
+        let out = org.apply(&[]);
+        refused_with(
+            &out,
+            if forger.is_some() {
+                "did not make"
+            } else {
+                "no signature"
+            },
+        );
+        assert!(org.members("vpn-admins").is_empty());
+        assert_eq!(org.issues("portcullis-security").len(), 1);
+    }
+}
+
+/// THREATS 12: emptying the quarantine, keeping the old signature.
+#[test]
+fn an_emptied_quarantine_is_refused() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    direct_push(&org);
+    assert_eq!(org.apply(&[]).status.code(), Some(1), "quarantined");
+    let repo = clone_repo(&org);
+    let stored = portcullis::ledger::read_stored_state(&repo)
+        .unwrap()
+        .unwrap();
+    assert!(!stored.state.quarantine.entries.is_empty());
+    // The same tree, with state.json's quarantine emptied and state.sig kept.
+    let mut released = stored.state.clone();
+    released.quarantine = Default::default();
+    let emptied = serde_json::to_vec_pretty(&released).unwrap();
+    let state_ref = repo.find_reference(portcullis::ledger::STATE_REF).unwrap();
+    let commit = state_ref.peel_to_commit().unwrap();
+    let mut tree = repo.treebuilder(Some(&commit.tree().unwrap())).unwrap();
+    let blob = repo.blob(&emptied).unwrap();
+    tree.insert("state.json", blob, 0o100644).unwrap();
+    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("omar", "omar@tidewater.example").unwrap();
+    repo.commit(
+        Some(portcullis::ledger::STATE_REF),
+        &sig,
+        &sig,
+        "release",
+        &tree,
+        &[&commit],
+    )
+    .unwrap();
+    assert!(
+        portcullis::ledger::read_state(&repo)
+            .unwrap()
+            .quarantine
+            .entries
+            .is_empty()
+    );
+    let out = org.apply(&[]);
+    refused_with(&out, "did not make");
+    assert!(org.members("vpn-admins").is_empty());
+}
+
+/// An older genuine state (a writer resets the ref to an earlier signed one) only makes apply
+/// verify more: the direct push is found and quarantined again, nothing unapproved is
+/// provisioned, the approved grant stays.
+#[test]
+fn an_older_genuine_state_only_makes_apply_verify_more() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let repo = clone_repo(&org);
+    let first = repo
+        .find_reference(portcullis::ledger::STATE_REF)
+        .unwrap()
+        .target()
+        .unwrap();
+    org.merged_pr(
+        "access/vpn/ana/staff",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        &["token-kenji-tw"],
+    );
+    assert_eq!(org.apply(&[]).status.code(), Some(0));
+    direct_push(&org);
+    assert_eq!(org.apply(&[]).status.code(), Some(1));
+    repo.reference(portcullis::ledger::STATE_REF, first, true, "roll back")
+        .unwrap();
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("2 new commit(s)"), "{}", text(&out));
+    assert!(text(&out).contains("quarantined"), "{}", text(&out));
+    assert!(org.members("vpn-admins").is_empty());
+    assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
+}
+
+/// THREATS 12: the hash chain has no key, so anyone can re-seal it wholesale with other
+/// approvers. Re-sealed records carry no valid signature.
+#[test]
+fn a_re_sealed_evidence_chain_is_refused() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.merged_pr(
+        "access/vpn/ana/staff",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        &["token-kenji-tw"],
+    );
+    assert_eq!(org.apply(&[]).status.code(), Some(0));
+    let repo = clone_repo(&org);
+    let stored = portcullis::history::read_notes(&repo).unwrap();
+    let (records, _) = portcullis::evidence::read_all(&stored);
+    let mut notes: Vec<portcullis::evidence::Note> = records.into_iter().map(|r| r.note).collect();
+    notes.sort_by_key(|n| n.seq);
+    // Mallory claims she approved, and re-seals every record so the chain still holds.
+    let mut prev: Option<portcullis::evidence::Note> = None;
+    let mut resealed = Vec::new();
+    for n in notes {
+        let mut approvals = n.approvals.clone();
+        for a in &mut approvals {
+            a.reviewer = "mallory".into();
+        }
+        let draft = portcullis::evidence::Draft {
+            kind: n.kind,
+            commit: n.commit.clone(),
+            pr: n.pr,
+            pr_head: n.pr_head.clone(),
+            approvals,
+            override_: n.override_.clone(),
+            bypass: n.bypass.clone(),
+            run: n.run.clone(),
+            actions: n.actions.clone(),
+        };
+        let note = portcullis::evidence::seal(draft, prev.as_ref());
+        prev = Some(note.clone());
+        resealed.push(note);
+    }
+    repo.find_reference(portcullis::evidence::NOTES_REF)
+        .unwrap()
+        .delete()
+        .unwrap();
+    portcullis::ledger::append_notes(&repo, &resealed).unwrap();
+    assert!(
+        portcullis::evidence::chain_verify(&portcullis::history::read_notes(&repo).unwrap())
+            .is_empty()
+    );
+    let out = org.apply(&[]);
+    refused_with(&out, "signature");
+    assert_eq!(org.issues("portcullis-security").len(), 1);
+}
+
+/// THREATS 12: deleting the notes ref silently started a new chain.
+#[test]
+fn deleted_evidence_is_refused_and_a_deleted_state_starts_no_new_chain() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org.merged_pr(
+        "access/vpn/ana/staff",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        &["token-kenji-tw"],
+    );
+    assert_eq!(org.apply(&[]).status.code(), Some(0));
+    let repo = clone_repo(&org);
+    repo.find_reference(portcullis::evidence::NOTES_REF)
+        .unwrap()
+        .delete()
+        .unwrap();
+    let out = org.apply(&[]);
+    refused_with(&out, "truncated");
+    // Both refs gone: a first run over them is refused too, found by portcullis's own status.
+    repo.find_reference(portcullis::ledger::STATE_REF)
+        .unwrap()
+        .delete()
+        .unwrap();
+    direct_push(&org);
+    let out = org.apply(&["--trust-from", "HEAD"]);
+    refused_with(&out, "it was deleted");
+    assert!(org.members("vpn-admins").is_empty());
+}
+
+/// The one-time migration from records written before signing: refused until adopted
+/// explicitly, logged, and signed from then on.
+#[test]
+fn an_unsigned_state_is_adopted_only_explicitly_and_then_signed() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let repo = clone_repo(&org);
+    let state = portcullis::ledger::read_state(&repo).unwrap();
+    portcullis::ledger::write_state(&repo, &state, None, "as an earlier version wrote it").unwrap();
+    refused_with(&org.apply(&[]), "no signature");
+    let out = org.apply(&["--adopt-unsigned-state"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("migrated:"), "{}", text(&out));
+    let stored = portcullis::ledger::read_stored_state(&repo)
+        .unwrap()
+        .unwrap();
+    assert!(stored.signature.is_some());
+    org.merged_pr(
+        "access/vpn/ana/staff",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        &["token-kenji-tw"],
+    );
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(org.evidence().iter().any(|n| n.sig.is_some()));
+}
