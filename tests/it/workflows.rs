@@ -83,8 +83,16 @@ fn the_lifecycle_workflows_use_a_token_that_triggers_ci() {
         env_tokens(&node, &mut tokens);
         assert!(!tokens.is_empty(), "{name} sets no GITHUB_TOKEN");
         for token in tokens {
-            assert_eq!(token, "${{ secrets.PORTCULLIS_TOKEN }}", "{name}");
+            assert_eq!(token, "${{ steps.app.outputs.token }}", "{name}");
         }
+        let mut uses = Vec::new();
+        strings(&node, &mut Vec::new(), &mut uses);
+        assert!(
+            uses.iter()
+                .any(|(p, s)| p.last().map(String::as_str) == Some("uses")
+                    && s.starts_with("actions/create-github-app-token@")),
+            "{name} mints no App token"
+        );
     }
 }
 
@@ -143,9 +151,11 @@ fn secrets_reach_steps_only_through_env() {
         strings(&node, &mut Vec::new(), &mut found);
         for (path, s) in found {
             if s.contains("secrets.") {
-                assert_eq!(
-                    path.iter().rev().nth(1).map(String::as_str),
-                    Some("env"),
+                // `env:` of a step, or the App's private key handed to the token action.
+                let parent = path.iter().rev().nth(1).map(String::as_str);
+                let key = path.last().map(String::as_str);
+                assert!(
+                    parent == Some("env") || (parent == Some("with") && key == Some("private-key")),
                     "{name}: a secret outside `env:` at {}",
                     path.join(".")
                 );
@@ -173,4 +183,111 @@ fn apply_runs_on_push_and_daily_and_never_cancels_a_run() {
         Some(&Value::Bool(false)),
         "a cancelled pending run may be the only one that applies a merge"
     );
+}
+
+/// Jobs, by workflow: (job name, job node).
+fn jobs(node: &Node) -> Vec<(&str, &Node)> {
+    match node.get("jobs").map(|j| &j.value) {
+        Some(Value::Map(entries)) => entries.iter().map(|(k, v)| (k.name.as_str(), v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn triggers(node: &Node) -> Vec<String> {
+    match node.get("on").map(|o| &o.value) {
+        Some(Value::Map(entries)) => entries.iter().map(|(k, _)| k.name.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// SPEC section 8: a workflow a pull request can change (its own copy runs on `pull_request`,
+/// `pull_request_review`, and the comment trigger shares the file) holds no secret, and every
+/// job that holds one runs in an environment (restricted to the default branch in the setup).
+#[test]
+fn secrets_only_in_environments_and_never_where_a_pull_request_runs_its_copy() {
+    for (name, node) in workflows() {
+        let pr_controlled = triggers(&node).iter().any(|t| {
+            ["pull_request", "pull_request_review", "issue_comment"].contains(&t.as_str())
+        });
+        for (job, j) in jobs(&node) {
+            let mut found = Vec::new();
+            strings(j, &mut Vec::new(), &mut found);
+            let secret = found.iter().any(|(_, s)| s.contains("secrets."));
+            assert!(
+                !(secret && pr_controlled),
+                "{name}: job `{job}` reads a secret in a workflow a pull request can change"
+            );
+            if secret {
+                assert!(
+                    j.get("environment").is_some(),
+                    "{name}: job `{job}` reads a secret outside an environment"
+                );
+            }
+        }
+    }
+}
+
+/// Every action is pinned to a full commit id (a tag can be moved), or is this repository's.
+#[test]
+fn every_action_is_pinned_to_a_commit() {
+    for (name, node) in workflows() {
+        let mut found = Vec::new();
+        strings(&node, &mut Vec::new(), &mut found);
+        for (path, s) in found {
+            if path.last().map(String::as_str) != Some("uses") || s.starts_with("./") {
+                continue;
+            }
+            let sha = s.rsplit_once('@').map(|(_, r)| r).unwrap_or_default();
+            assert!(
+                sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{name}: `{s}` is not pinned to a commit"
+            );
+        }
+    }
+}
+
+/// No checkout leaves credentials in the work tree for later steps (or a build) to find.
+#[test]
+fn no_checkout_persists_credentials() {
+    for (name, node) in workflows() {
+        let mut found = Vec::new();
+        strings(&node, &mut Vec::new(), &mut found);
+        let checkouts = found
+            .iter()
+            .filter(|(p, s)| {
+                p.last().map(String::as_str) == Some("uses") && s.starts_with("actions/checkout@")
+            })
+            .count();
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".github/workflows")
+                .join(&name),
+        )
+        .unwrap();
+        assert_eq!(
+            text.matches("persist-credentials: false").count(),
+            checkouts,
+            "{name}: every checkout sets `persist-credentials: false`"
+        );
+    }
+}
+
+/// No workflow that holds a secret compiles the tool: it runs the build tool.yml made without
+/// secrets from the last verified commit.
+#[test]
+fn no_job_with_a_secret_compiles_anything() {
+    for (name, node) in workflows() {
+        for (job, j) in jobs(&node) {
+            let mut found = Vec::new();
+            strings(j, &mut Vec::new(), &mut found);
+            let secret = found.iter().any(|(_, s)| s.contains("secrets."));
+            let mut runs = Vec::new();
+            run_lines(j, &mut runs);
+            let builds = runs.iter().any(|(_, r)| r.contains("cargo "));
+            assert!(
+                !(secret && builds),
+                "{name}: job `{job}` holds a secret and runs cargo"
+            );
+        }
+    }
 }
