@@ -46,6 +46,10 @@ pub struct Approval {
     pub review_id: u64,
     /// GitHub login of the reviewer.
     pub reviewer: String,
+    /// The reviewer's numeric GitHub account id: a login can be renamed and recycled, the id
+    /// cannot. Absent on records written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer_id: Option<u64>,
 }
 
 /// A `/portcullis override <reason>` by a member of the security team.
@@ -647,6 +651,7 @@ mod tests {
                 reviewer: "elena-tw".into(),
                 review_id: 123,
                 as_: "manager".into(),
+                reviewer_id: None,
             }],
             override_: None,
             bypass: None,

@@ -91,11 +91,76 @@ pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
     timer.lap("notes read");
     let (records, mut breaks) = crate::evidence::read_all(&stored);
     breaks.extend(crate::evidence::verify_records(&records));
+    // An auditor verifies the signatures with the public key alone: every record from the first
+    // signed one on must carry the key's signature.
+    if let Some(key) = public_key(repo, rev)? {
+        // Where signing began and the tip, from the applier's state when its signature holds;
+        // without a verifiable state, from the first signed record.
+        let first_signed = records
+            .iter()
+            .filter(|r| r.note.sig.is_some())
+            .map(|r| r.note.seq)
+            .min();
+        let mut from = first_signed.unwrap_or(u64::MAX);
+        match crate::ledger::read_stored_state(repo)? {
+            Some(s)
+                if s.signature.as_deref().is_some_and(|sig| {
+                    key.verify(crate::signing::Domain::State, &s.bytes, sig)
+                }) =>
+            {
+                from = s.state.signed_from.unwrap_or(1);
+                if let Some(tip) = &s.state.evidence
+                    && !records
+                        .iter()
+                        .any(|r| r.note.seq == tip.seq && r.note.hash == tip.hash)
+                {
+                    breaks.push(crate::evidence::ChainBreak {
+                        kind: crate::evidence::BreakKind::Truncated,
+                        seq: Some(tip.seq),
+                        object: None,
+                        message: format!(
+                            "the signed state anchors record {} and the notes do not hold it unchanged: deleted or re-sealed",
+                            tip.seq
+                        ),
+                    });
+                }
+            }
+            Some(_) => breaks.push(crate::evidence::ChainBreak {
+                kind: crate::evidence::BreakKind::Forged,
+                seq: None,
+                object: None,
+                message: format!(
+                    "the applier's state `{}` is not signed by `evidence_public_key`",
+                    crate::ledger::STATE_REF
+                ),
+            }),
+            None => {}
+        }
+        breaks.extend(crate::evidence::verify_signatures(&records, &key, from));
+    }
     timer.lap("notes verified");
     Ok(Sources {
         index,
         notes: NoteIndex::new(records, breaks),
     })
+}
+
+/// `evidence_public_key` from the settings at `rev`, when set.
+fn public_key(repo: &Repository, rev: &str) -> Result<Option<crate::signing::Verifier>> {
+    let revision = Revision::at(repo, rev)?;
+    let mut snapshot = crate::snapshot::Snapshot::default();
+    if let Some(e) = revision.read(crate::model::SETTINGS_FILE)? {
+        snapshot
+            .files
+            .insert(crate::model::SETTINGS_FILE.to_owned(), e);
+    }
+    let catalog = crate::load::load(&snapshot).0;
+    let Some(text) = catalog.settings.and_then(|s| s.evidence_public_key) else {
+        return Ok(None);
+    };
+    crate::signing::Verifier::parse(&text)
+        .map(Some)
+        .map_err(|e| anyhow!("`evidence_public_key` in policies/settings.yaml: {e}"))
 }
 
 pub fn run(args: Args) -> Result<Outcome> {

@@ -304,7 +304,7 @@ fn approvals(v: &crate::approval::Verdict, facts: &PullFacts, head: &str) -> Vec
     let mut out: Vec<Approval> = Vec::new();
     for c in v.changes.iter().filter(|c| c.how == How::Approved) {
         for (what, by) in &c.met {
-            let review_id = facts
+            let review = facts
                 .reviews
                 .iter()
                 .filter(|r| {
@@ -312,13 +312,12 @@ fn approvals(v: &crate::approval::Verdict, facts: &PullFacts, head: &str) -> Vec
                         && r.state == ReviewState::Approved
                         && r.commit.as_deref() == Some(head)
                 })
-                .map(|r| r.id)
-                .max()
-                .unwrap_or(0);
+                .max_by_key(|r| r.id);
             let a = Approval {
                 reviewer: by.clone(),
-                review_id,
+                review_id: review.map_or(0, |r| r.id),
                 as_: what.clone(),
+                reviewer_id: review.map(|r| r.user_id),
             };
             if !out.contains(&a) {
                 out.push(a);

@@ -153,7 +153,7 @@ impl Org {
         };
         write(
             "policies/settings.yaml",
-            "org: tidewater\nsecurity_team: \"@tidewater/security\"\nemergency_approvers: \"@tidewater/oncall\"\n",
+            "org: tidewater\nsecurity_team: \"@tidewater/security\"\nemergency_approvers: \"@tidewater/oncall\"\nbot_login: \"portcullis[bot]\"\nevidence_public_key: \"ed25519:GX9rI+FshTLGq8g4+s1ep4m+DHaykgM0A5v6iz02jWE=\"\n",
         );
         let mut people = String::from("people:\n");
         people.push_str(&person("elena", Some("elena-tw"), None));

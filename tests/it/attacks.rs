@@ -463,6 +463,15 @@ fn an_ordinary_request_is_still_approved_and_provisioned() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));
     assert!(org.issues("portcullis-security").is_empty());
+    // The evidence names the approver by account id too (THREATS 6).
+    let kenji = org.client().user("kenji-tw").unwrap().unwrap();
+    let record = org
+        .evidence()
+        .into_iter()
+        .find(|n| n.pr == Some(pr))
+        .expect("the pull request's record");
+    assert_eq!(record.approvals[0].reviewer_id, Some(kenji.id));
+    assert!(record.sig.is_some(), "signed");
 }
 
 /// THREATS 5: a line of output that starts with `::` is a workflow command in GitHub Actions
@@ -767,6 +776,21 @@ fn a_re_sealed_evidence_chain_is_refused() {
     let out = org.apply(&[]);
     refused_with(&out, "signature");
     assert_eq!(org.issues("portcullis-security").len(), 1);
+    // An auditor, with the public key in settings and no secret, sees it too.
+    let out = org.run(
+        &[
+            "audit",
+            "--evidence",
+            "--since",
+            "2026-11-01",
+            "--offline",
+            "--format",
+            "json",
+        ],
+        "2026-11-22",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("unsigned"), "{}", text(&out));
 }
 
 /// THREATS 12: deleting the notes ref silently started a new chain.

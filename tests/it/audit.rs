@@ -208,11 +208,13 @@ pub fn build() -> History {
             reviewer: "elena-tw".into(),
             review_id: 501,
             as_: "manager".into(),
+            reviewer_id: None,
         },
         Approval {
             reviewer: "kenji-tw".into(),
             review_id: 502,
             as_: "owner".into(),
+            reviewer_id: None,
         },
     ];
     let n1 = evidence::seal(n1, None);
@@ -233,6 +235,7 @@ pub fn build() -> History {
         reviewer: "kenji-tw".into(),
         review_id: 503,
         as_: "owner".into(),
+        reviewer_id: Some(583_231),
     }];
     let n2 = evidence::seal(n2, Some(&n1));
     let n3 = evidence::seal(
