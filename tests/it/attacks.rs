@@ -40,6 +40,22 @@ fn merged_anyway_provisions_nothing(org: &Org, pr: u64, target: &str, before: &[
     );
 }
 
+/// `approvals` refuses the pull request, naming `words`; an admin merges it anyway, and apply
+/// provisions nothing of it and tells the security team.
+fn refused_and_never_provisioned(org: &Org, pr: u64, words: &str, target: &str, before: &[&str]) {
+    let out = approvals(org, pr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(words), "{}", text(&out));
+    merged_anyway_provisions_nothing(org, pr, target, before);
+}
+
+/// A branch of `files` committed as `email`, opened as a pull request by Omar.
+fn opened(org: &Org, branch: &str, files: &[(&str, Option<&str>)], email: &str) -> u64 {
+    org.gh.push_commit(branch, files, email);
+    org.gh
+        .open_pull("token-omar-tw", branch, "main", branch, "")
+}
+
 fn staff(person: &str) -> String {
     grants(person, "vpn", &[("staff", "")])
 }
@@ -133,10 +149,7 @@ fn the_author_of_commit_251_cannot_approve_their_own_work() {
     assert!(listed.iter().all(|c| c.sha != last));
     org.gh.review("token-kenji-tw", pr, "APPROVED");
 
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("250"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "250", "vpn-users", &["omar"]);
 }
 
 /// THREATS 12: any writer can edit anyone's comment. Omar turns a security engineer's harmless
@@ -145,7 +158,8 @@ fn the_author_of_commit_251_cannot_approve_their_own_work() {
 fn an_edited_comment_is_no_override() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "omar",
         &[(
             "access/vpn/omar.yaml",
@@ -157,9 +171,6 @@ fn an_edited_comment_is_no_override() {
         )],
         "omar@tidewater.example",
     );
-    let pr = org
-        .gh
-        .open_pull("token-omar-tw", "omar", "main", "Omar", "");
     assert_eq!(approvals(&org, pr).status.code(), Some(1));
     let id = org
         .gh
@@ -169,10 +180,7 @@ fn an_edited_comment_is_no_override() {
         id,
         "/portcullis override INC-77 gateway down, approvers away",
     );
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("edited"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-admins", &[]);
+    refused_and_never_provisioned(&org, pr, "edited", "vpn-admins", &[]);
 }
 
 /// THREATS 12: any writer can set a commit status. Omar posts `portcullis/approvals` on a
@@ -223,12 +231,12 @@ fn a_forged_first_seen_status_does_not_carry_an_override_onto_new_content() {
 fn an_unedited_override_after_portcullis_saw_the_head_is_provisioned() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "ana",
         &[("access/vpn/ana.yaml", Some(&staff("ana")))],
         "omar@tidewater.example",
     );
-    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
     assert_eq!(approvals(&org, pr).status.code(), Some(1));
     org.gh.comment(
         "token-lena-tw",
@@ -271,10 +279,7 @@ fn a_pull_request_granting_a_whole_department_does_not_approve_itself() {
     let pr = org
         .gh
         .open_pull("token-omar-tw", "everyone", "main", "Everyone", "");
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("1 of 13"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "1 of 13", "vpn-users", &["omar"]);
 }
 
 /// THREATS 14: co-grantees approve each other. Kenji and Dana, both VPN owners, are granted
@@ -284,7 +289,8 @@ fn co_grantees_do_not_approve_each_other() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.gh.add_team("tidewater", "it", &["kenji-tw", "dana-tw"]);
     org.trust();
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "both",
         &[
             ("access/vpn/kenji.yaml", Some(&staff("kenji"))),
@@ -292,15 +298,9 @@ fn co_grantees_do_not_approve_each_other() {
         ],
         "omar@tidewater.example",
     );
-    let pr = org
-        .gh
-        .open_pull("token-omar-tw", "both", "main", "Both", "");
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     org.gh.review("token-dana-tw", pr, "APPROVED");
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("grantee"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "grantee", "vpn-users", &["omar"]);
 }
 
 /// THREATS 14: a person added to people.yaml in the same pull request is not in the base's
@@ -313,7 +313,8 @@ fn a_person_added_in_the_same_pull_request_does_not_approve_their_own_grant() {
     org.trust();
     let people = std::fs::read_to_string(org.clone.path().join("policies/people.yaml")).unwrap()
         + "  - id: zed\n    name: Zed Example\n    email: zed@tidewater.example\n    github: zed-tw\n    department: finance\n    manager: elena\n    type: employee\n    status: active\n";
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "zed",
         &[
             ("policies/people.yaml", Some(&people)),
@@ -321,15 +322,9 @@ fn a_person_added_in_the_same_pull_request_does_not_approve_their_own_grant() {
         ],
         "omar@tidewater.example",
     );
-    let pr = org
-        .gh
-        .open_pull("token-omar-tw", "zed", "main", "Zed joins", "");
     org.gh.review("token-lena-tw", pr, "APPROVED");
     org.gh.review("token-zed-tw", pr, "APPROVED");
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("people.yaml"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "people.yaml", "vpn-users", &["omar"]);
 }
 
 /// THREATS 3: whoever asked through the issue form does not approve the pull request the bot
@@ -371,17 +366,14 @@ fn the_issue_form_requester_does_not_approve_the_bot_pull_request() {
 fn a_commit_github_cannot_attribute_makes_the_pull_request_ineligible() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "ana",
         &[("access/vpn/ana.yaml", Some(&staff("ana")))],
         "kenji.private@elsewhere.example",
     );
-    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
     org.gh.review("token-kenji-tw", pr, "APPROVED");
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("cannot link"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "cannot link", "vpn-users", &["omar"]);
 }
 
 /// THREATS 2: an approval given while the pull request targeted another branch.
@@ -401,10 +393,7 @@ fn an_approval_given_before_a_retarget_does_not_count() {
         .open_pull("token-omar-tw", "ana", "sandbox", "Try in the sandbox", "");
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     org.gh.retarget("token-omar-tw", pr, "main");
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("another branch"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "another branch", "vpn-users", &["omar"]);
 }
 
 /// THREATS 6: a recycled login. The directory pins Elena's account id; an account that now
@@ -425,7 +414,8 @@ fn a_recycled_manager_login_does_not_approve() {
         &["token-lena-tw"],
     );
     org.trust();
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "ana",
         &[(
             "access/vpn/ana.yaml",
@@ -433,13 +423,9 @@ fn a_recycled_manager_login_does_not_approve() {
         )],
         "omar@tidewater.example",
     );
-    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     org.gh.review("token-elena-tw", pr, "APPROVED");
-    let out = approvals(&org, pr);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("recycled"), "{}", text(&out));
-    merged_anyway_provisions_nothing(&org, pr, "vpn-users", &["omar"]);
+    refused_and_never_provisioned(&org, pr, "recycled", "vpn-users", &["omar"]);
 }
 
 /// The control for the exclusions: a request approved by an owner who is nobody excluded is
@@ -448,12 +434,12 @@ fn a_recycled_manager_login_does_not_approve() {
 fn an_ordinary_request_is_still_approved_and_provisioned() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "ana",
         &[("access/vpn/ana.yaml", Some(&staff("ana")))],
         "omar@tidewater.example",
     );
-    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     let out = approvals(&org, pr);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -482,12 +468,12 @@ fn untrusted_text_never_starts_a_workflow_command() {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
     let grant = "person: ana\napp: vpn\ngrants:\n  - role: staff\n    justification: |\n      Works from the road most of the week\n      ::error title=pwned::injected\n      ::stop-commands::x\n";
-    org.gh.push_commit(
+    let pr = opened(
+        &org,
         "ana",
         &[("access/vpn/ana.yaml", Some(grant))],
         "omar@tidewater.example",
     );
-    let pr = org.gh.open_pull("token-omar-tw", "ana", "main", "Ana", "");
     let form = "### App\n\nvpn\n\n### Role\n\n::error::role\n\n### Duration\n\n::warning::d\n\n### Expires\n\n_No response_\n\n### Justification\n\n::add-mask::x\n::error::y\n\n### Ticket\n\n_No response_\n\n### Person\n\nana\n";
     let issue = org
         .gh

@@ -612,14 +612,8 @@ fn the_evidence_pack_flags_a_late_revocation_and_a_bypassed_approval() {
 #[test]
 fn a_tampered_note_breaks_the_chain() {
     let h = build();
-    let repo = git2::Repository::open(h.dir.path()).unwrap();
-    let oid = git2::Oid::from_str(&h.c[2]).unwrap();
-    let note = repo.find_note(Some(evidence::NOTES_REF), oid).unwrap();
     // Someone claims a different reviewer approved wei's access.
-    let forged = note.message().unwrap().replace("kenji-tw", "mallory");
-    let sig = git2::Signature::now("x", "x@example.com").unwrap();
-    repo.note(&sig, &sig, Some(evidence::NOTES_REF), oid, &forged, true)
-        .unwrap();
+    forge_note(&h, 2, |text| text.replace("kenji-tw", "mallory"));
     let out = audit(
         h.dir.path(),
         &[
@@ -1102,18 +1096,16 @@ fn an_unknown_person_or_app_is_an_error_not_zero_grants() {
 #[test]
 fn a_crafted_commit_value_is_a_break_not_a_panic() {
     let h = build();
-    let repo = git2::Repository::open(h.dir.path()).unwrap();
-    let oid = git2::Oid::from_str(&h.c[2]).unwrap();
-    let note = repo.find_note(Some(evidence::NOTES_REF), oid).unwrap();
-    let forged = note.message().unwrap().replacen(
-        &format!("\"commit\":\"{}\"", h.c[2]),
-        "\"commit\":\"abcdefghié\"",
-        1,
-    );
-    assert_ne!(forged, note.message().unwrap());
-    let sig = git2::Signature::now("x", "x@example.com").unwrap();
-    repo.note(&sig, &sig, Some(evidence::NOTES_REF), oid, &forged, true)
-        .unwrap();
+    let commit = h.c[2].clone();
+    forge_note(&h, 2, |text| {
+        let forged = text.replacen(
+            &format!("\"commit\":\"{commit}\""),
+            "\"commit\":\"abcdefghié\"",
+            1,
+        );
+        assert_ne!(forged, text);
+        forged
+    });
     let out = audit(
         h.dir.path(),
         &[
@@ -1132,4 +1124,15 @@ fn a_crafted_commit_value_is_a_break_not_a_panic() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// Rewrites the note on commit `h.c[i]` with `edit`, as anyone who can push the notes ref can.
+fn forge_note(h: &History, i: usize, edit: impl Fn(&str) -> String) {
+    let repo = git2::Repository::open(h.dir.path()).unwrap();
+    let oid = git2::Oid::from_str(&h.c[i]).unwrap();
+    let note = repo.find_note(Some(evidence::NOTES_REF), oid).unwrap();
+    let forged = edit(note.message().unwrap());
+    let sig = git2::Signature::now("x", "x@example.com").unwrap();
+    repo.note(&sig, &sig, Some(evidence::NOTES_REF), oid, &forged, true)
+        .unwrap();
 }
