@@ -89,6 +89,8 @@ pub struct PullFacts {
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
     pub teams: BTreeMap<String, BTreeSet<String>>,
+    /// Teams resolved as nobody, with why (a pinned id that no longer matches).
+    pub refused: Vec<String>,
 }
 
 impl Directory {
@@ -181,6 +183,7 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
         };
     }
     let approvers = current_approvers(pr, &mut ignored);
+    ignored.extend(dir.refused.iter().cloned());
     let ids = approver_ids(pr);
     let author = pr.author.to_lowercase();
     let security_team = policies.settings.as_ref().map(|s| s.security_team.clone());

@@ -577,7 +577,7 @@ impl<'a> Lookuper<'a> {
             .into_iter()
             .filter(|t| !self.directory.teams.contains_key(t))
             .collect();
-        let more = super::pull::directory(client, &missing)?;
+        let more = super::pull::directory(client, &missing, &computed.policies)?;
         self.directory.teams.extend(more.teams);
         let mut facts = facts.clone();
         facts.head_sha = pull.head.sha.clone();

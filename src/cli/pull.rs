@@ -63,6 +63,7 @@ pub fn judge(
     let dir = directory(
         client,
         &approval::teams_needed(&computed.plan, &computed.policies),
+        &computed.policies,
     )?;
     let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
     Ok(Judged {
@@ -108,6 +109,7 @@ pub fn judge_merged(
     let dir = directory(
         client,
         &approval::teams_needed(&computed.plan, &computed.policies),
+        &computed.policies,
     )?;
     let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
     Ok((
@@ -367,13 +369,33 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Resolves every team's members now: membership at the moment of the verdict counts.
-pub fn directory(client: &Client, teams: &BTreeSet<String>) -> Result<Directory> {
+/// Resolves every team's members now: membership at the moment of the verdict counts. A team
+/// `team_ids` pins is looked up by slug and must still have that id: a team deleted and made
+/// again under the same slug is another team, and its members approve nothing.
+pub fn directory(
+    client: &Client,
+    teams: &BTreeSet<String>,
+    policies: &Catalog,
+) -> Result<Directory> {
     let mut dir = Directory::default();
+    let pinned = policies.settings.as_ref().map(|s| &s.team_ids);
     for team in teams {
         let Some((org, slug)) = team.trim_start_matches('@').split_once('/') else {
             continue;
         };
+        if let Some(&want) = pinned.and_then(|p| p.get(&team.to_lowercase())) {
+            let found = client
+                .team(org, slug)
+                .with_context(|| format!("cannot look up the team {team}"))?;
+            if found != Some(want) {
+                dir.refused.push(format!(
+                    "{team} is not the team `team_ids` pins (id {want}, now {}): it was deleted and made again, and its members approve nothing until the pin is updated",
+                    found.map_or_else(|| "none".to_owned(), |id| id.to_string())
+                ));
+                dir.teams.insert(team.to_lowercase(), BTreeSet::new());
+                continue;
+            }
+        }
         let members = client
             .team_members(org, slug)
             .with_context(|| format!("cannot list the members of {team}"))?;

@@ -359,6 +359,20 @@ impl Client {
         ))
     }
 
+    /// The team's numeric id, `None` when no team has that slug.
+    pub fn team(&self, org: &str, slug: &str) -> Result<Option<u64>> {
+        #[derive(Deserialize)]
+        struct Team {
+            id: u64,
+        }
+        let team: Option<Team> = self.http.json_or_none(
+            Method::GET,
+            &format!("/orgs/{}/teams/{}", segment(org)?, segment(slug)?),
+            None,
+        )?;
+        Ok(team.map(|t| t.id))
+    }
+
     /// `Some("active" | "pending")`, or `None` when `login` is not on the team.
     pub fn team_membership(&self, org: &str, team: &str, login: &str) -> Result<Option<String>> {
         let membership: Option<Membership> =

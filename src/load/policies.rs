@@ -92,6 +92,15 @@ fn settings(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Sett
     s.portcullis_version = str_of(node, "portcullis_version");
     s.evidence_public_key = str_of(node, "evidence_public_key");
     s.bot_login = str_of(node, "bot_login");
+    if let Some(super::yaml::Value::Map(entries)) = node.get("team_ids").map(|n| &n.value) {
+        for (k, v) in entries {
+            if let super::yaml::Value::Int(id) = v.value
+                && let Ok(id) = u64::try_from(id)
+            {
+                s.team_ids.insert(k.name.to_lowercase(), id);
+            }
+        }
+    }
     Some(s)
 }
 

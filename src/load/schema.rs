@@ -66,6 +66,7 @@ pub mod fields {
         "portcullis_version",
         "evidence_public_key",
         "bot_login",
+        "team_ids",
     ];
     pub const RISK_DURATIONS: &[&str] = &["low", "medium", "high", "critical"];
     pub const PEOPLE: &[&str] = &["people"];

@@ -76,6 +76,8 @@ pub struct Settings {
     pub evidence_public_key: Option<String>,
     /// The account portcullis acts as; only its statuses are its own.
     pub bot_login: Option<String>,
+    /// `@org/team` (lower-case) -> the team's numeric id: a re-created team is not the team.
+    pub team_ids: std::collections::BTreeMap<String, u64>,
 }
 
 impl Settings {
@@ -98,6 +100,7 @@ impl Settings {
             portcullis_version: None,
             evidence_public_key: None,
             bot_login: None,
+            team_ids: Default::default(),
         }
     }
 

@@ -365,7 +365,10 @@ fn directory() -> Directory {
     teams.insert("@acme/security".into(), set(&["sam-gh"]));
     teams.insert("@acme/oncall".into(), set(&["gina-gh"]));
     teams.insert("@acme/it".into(), set(&["frank-gh"]));
-    Directory { teams }
+    Directory {
+        teams,
+        refused: Vec::new(),
+    }
 }
 
 const HEAD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -834,3 +834,39 @@ fn an_unsigned_state_is_adopted_only_explicitly_and_then_signed() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(org.evidence().iter().any(|n| n.sig.is_some()));
 }
+
+/// THREATS 6: a team deleted and made again under the same slug (by someone who may create
+/// teams) is another team. With its id pinned in `team_ids`, its new members approve nothing.
+#[test]
+fn a_recreated_owner_team_does_not_approve() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    let id = org.gh.team_id("tidewater", "it");
+    let settings = std::fs::read_to_string(org.clone.path().join("policies/settings.yaml"))
+        .unwrap()
+        + &format!("team_ids:\n  \"@tidewater/it\": {id}\n");
+    org.merged_pr(
+        "pin-teams",
+        &[("policies/settings.yaml", Some(&settings))],
+        &["token-lena-tw"],
+    );
+    org.trust();
+    // The pin holds for the team as it is: Kenji's approval counts.
+    let pr = opened(
+        &org,
+        "ana",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        "omar@tidewater.example",
+    );
+    org.gh.review("token-kenji-tw", pr, "APPROVED");
+    assert_eq!(approvals(&org, pr).status.code(), Some(0));
+    // The team is made again under its slug, with Dana in it.
+    org.gh.recreate_team("tidewater", "it", &["dana-tw"]);
+    let pr = opened(
+        &org,
+        "dana",
+        &[("access/vpn/p1.yaml", Some(&staff("p1")))],
+        "omar@tidewater.example",
+    );
+    org.gh.review("token-dana-tw", pr, "APPROVED");
+    refused_and_never_provisioned(&org, pr, "not the team", "vpn-users", &["omar"]);
+}

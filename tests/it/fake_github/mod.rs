@@ -148,6 +148,29 @@ impl FakeGitHub {
                 .map(|m| ((*m).to_owned(), "active".to_owned()))
                 .collect(),
         );
+        let id = state.ticker.id();
+        state
+            .people
+            .team_ids
+            .entry((org.to_owned(), slug.to_owned()))
+            .or_insert(id);
+    }
+
+    /// An org owner deletes the team and makes a new one under the same slug: same name, new id.
+    pub fn recreate_team(&self, org: &str, slug: &str, members: &[&str]) {
+        {
+            let mut state = self.lock();
+            state
+                .people
+                .team_ids
+                .remove(&(org.to_owned(), slug.to_owned()));
+        }
+        self.add_team(org, slug, members);
+    }
+
+    /// The team's numeric id.
+    pub fn team_id(&self, org: &str, slug: &str) -> u64 {
+        self.lock().people.team_ids[&(org.to_owned(), slug.to_owned())]
     }
 
     /// Sets `login`'s membership of a team: `Some("active" | "pending")`, or `None` to remove it.

@@ -299,6 +299,22 @@ impl State {
                 Some(u) => Reply::ok(self.people.user_json(&u.login.clone())),
                 None => Err(Reply::not_found()),
             },
+            ("GET", ["orgs", org, "teams", slug]) => {
+                let id = self
+                    .people
+                    .team_ids
+                    .get(&((*org).to_owned(), (*slug).to_owned()))
+                    .ok_or_else(Reply::not_found)?;
+                Reply::ok(json!({
+                    "id": id, "node_id": format!("T_{id}"), "slug": slug, "name": slug,
+                    "privacy": "closed", "permission": "pull", "parent": null,
+                    "url": format!("{}/orgs/{org}/teams/{slug}", self.base_url),
+                    "html_url": format!("https://github.com/orgs/{org}/teams/{slug}"),
+                    "members_url": format!("{}/orgs/{org}/teams/{slug}/members{{/member}}", self.base_url),
+                    "repositories_url": format!("{}/orgs/{org}/teams/{slug}/repos", self.base_url),
+                    "description": null,
+                }))
+            }
             ("GET", ["orgs", org, "teams", slug, "members"]) => {
                 let team = self.people.team(org, slug).ok_or_else(Reply::not_found)?;
                 let members = team

@@ -47,6 +47,8 @@ pub struct People {
     pub org_members: BTreeMap<String, BTreeSet<String>>,
     /// `(org, slug)` -> members in the order they joined, with `active` or `pending`.
     pub teams: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// `(org, slug)` -> the team's numeric id; a team deleted and made again gets a new one.
+    pub team_ids: BTreeMap<(String, String), u64>,
 }
 
 impl People {
