@@ -177,6 +177,22 @@ pub struct State {
     /// The first evidence record that must be signed (records before it predate signing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_from: Option<u64>,
+    /// What apply owes people and has not done yet (an issue it could not open): recorded in
+    /// the same signed record that moves `applied` past the commit that caused it, and retried
+    /// by every run until done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub obligations: Vec<Obligation>,
+}
+
+/// An issue apply owes: to the security team, to an app's owners. Found again by its marker,
+/// so it is opened exactly once however often it is retried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Obligation {
+    pub label: String,
+    pub marker: String,
+    pub title: String,
+    pub body: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use anyhow::{Result, anyhow};
 use git2::Oid;
 
-use super::applier::{self, Chain, Issues, Refusal, now};
+use super::applier::{self, Chain, Refusal, now};
 use super::verify::{self, Checked, Status};
 use super::{Common, Outcome};
 use crate::diag::render::markdown::escape;
@@ -59,6 +59,7 @@ const EMERGENCY_LABEL: &str = "portcullis-emergency-review";
 /// Refuses the run and tells the security team once (by the issue's marker).
 fn refuse_with_alarm(
     client: &Client,
+    bot_login: &Option<String>,
     marker: &str,
     title: &str,
     body: &str,
@@ -66,7 +67,7 @@ fn refuse_with_alarm(
     dry_run: bool,
 ) -> Result<Outcome> {
     if !dry_run {
-        let mut issues = applier::Issues::new(client, SECURITY_LABEL);
+        let mut issues = applier::Issues::new(client, SECURITY_LABEL, bot_login.clone());
         if let Err(e) = issues.once(marker, title, &format!("{marker}\n{body}")) {
             eprintln!("error: cannot open the security team's issue: {e:#}");
         }
@@ -167,6 +168,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     let mut out = String::new();
     let client = Client::from_env()?;
+    // Who portcullis is, before the head is loaded: the checkout's settings (an App's
+    // installation token cannot ask `/user`).
+    let early_bot = applier::bot_login_at(&root);
     let stored = ledger::read_stored_state(&repo)?;
     let tip_at_open = chain.tip().map_or(0, |t| t.seq);
     let mut state = ledger::State::default();
@@ -208,6 +212,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         if let Some((kind, why)) = verdict {
             return refuse_with_alarm(
                 &client,
+                &early_bot,
                 &format!("<!-- portcullis:state {kind} -->"),
                 &format!("The applier's state is {kind}: provisioning stopped"),
                 &format!(
@@ -242,6 +247,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             return refuse_with_alarm(
                 &client,
+                &early_bot,
                 "<!-- portcullis:evidence untrusted -->",
                 "The evidence chain does not match the signed state: provisioning stopped",
                 &format!(
@@ -317,6 +323,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         if let Some(found) = earlier_anchor(&client, &repo, head, me.as_deref())? {
             return refuse_with_alarm(
                 &client,
+                &early_bot,
                 "<!-- portcullis:state deleted -->",
                 "The applier's state was deleted: provisioning stopped",
                 &format!(
@@ -418,32 +425,29 @@ pub fn run(args: Args) -> Result<Outcome> {
         .as_ref()
         .map(|s| s.security_team.clone())
         .unwrap_or_default();
-    let mut security_issues = Issues::new(&client, SECURITY_LABEL);
-    let mut open_security_issues = |out: &mut String, failures: &mut Vec<String>| {
-        for c in &checked {
-            let Some((reason, pr)) = alarm(c) else {
-                continue;
-            };
-            let held: Vec<&(String, plan::Change, String)> =
-                held_back.iter().filter(|h| h.0 == c.commit.sha).collect();
-            let (title, body) = security_issue(c, &reason, pr, &held, &security, branch);
-            let marker = format!("<!-- portcullis:unverified commit={} -->", c.commit.sha);
-            match security_issues.once(&marker, &title, &body) {
-                Ok(Some(n)) => {
-                    let _ = writeln!(
-                        out,
-                        "reported: commit {} in issue #{n}",
-                        short(&c.commit.sha)
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => failures.push(format!("cannot open the security team's issue: {e:#}")),
-            }
-        }
-    };
+    let me = super::pull::own_login(&client, catalog);
+    // What this run owes people, besides what earlier runs could not do (carried in the state).
+    let mut owed: Vec<ledger::Obligation> = Vec::new();
+    for c in &checked {
+        let Some((reason, pr)) = alarm(c) else {
+            continue;
+        };
+        let held: Vec<&(String, plan::Change, String)> =
+            held_back.iter().filter(|h| h.0 == c.commit.sha).collect();
+        let (title, body) = security_issue(c, &reason, pr, &held, &security, branch);
+        owed.push(ledger::Obligation {
+            label: SECURITY_LABEL.into(),
+            marker: format!("<!-- portcullis:unverified commit={} -->", c.commit.sha),
+            title,
+            body,
+        });
+    }
     if !rules_ok {
         if !args.dry_run {
-            open_security_issues(&mut out, &mut failures);
+            // The state does not move: the next run raises the same alarms again.
+            let mut all = state.obligations.clone();
+            all.extend(owed);
+            applier::fulfil(&client, me.as_deref(), all, &mut out, &mut failures);
         }
         print!("{out}");
         let by: Vec<&str> = unverified_rules.iter().map(|s| short(s)).collect();
@@ -550,25 +554,46 @@ pub fn run(args: Args) -> Result<Outcome> {
         return finish(failures, refused);
     }
 
-    open_security_issues(&mut out, &mut failures);
-    for e in sod_held.iter().filter(|_| !args.dry_run) {
+    for e in &sod_held {
         let desired::Left::SodConflict { rule, .. } = &e.why else {
             continue;
         };
-        let marker = format!("<!-- portcullis:sod-held grant={} rule={rule} -->", e.key);
-        let title = format!("Held back: {} would complete SoD conflict {rule}", e.key);
-        let body = format!(
-            "{marker}\n{security} `apply` did not provision **{}** (`{}`): {}.\n\nEach pull request was approved on its own, but together they give one person a pair of roles `policies/sod.yaml` forbids. Remove one of the grants, or record a justified exception for `{rule}` in `policies/sod.yaml` through a pull request the security team approves; the grant is held back until then.\n",
-            e.key, e.file, e.why
-        );
-        match security_issues.once(&marker, &title, &body) {
-            Ok(Some(n)) => {
-                let _ = writeln!(out, "reported: {} in issue #{n}", e.key);
-            }
-            Ok(None) => {}
-            Err(err) => failures.push(format!("cannot open the security team's issue: {err:#}")),
+        owed.push(ledger::Obligation {
+            label: SECURITY_LABEL.into(),
+            marker: format!("<!-- portcullis:sod-held grant={} rule={rule} -->", e.key),
+            title: format!("Held back: {} would complete SoD conflict {rule}", e.key),
+            body: format!(
+                "{security} `apply` did not provision **{}** (`{}`): {}.\n\nEach pull request was approved on its own, but together they give one person a pair of roles `policies/sod.yaml` forbids. Remove one of the grants, or record a justified exception for `{rule}` in `policies/sod.yaml` through a pull request the security team approves; the grant is held back until then.\n",
+                e.key, e.file, e.why
+            ),
+        });
+    }
+    // The owners' after-the-fact review of emergency grants, once per grant and commit.
+    for c in &checked {
+        let Status::Verified(v) = &c.status else {
+            continue;
+        };
+        for e in &v.emergency {
+            let owners = catalog
+                .apps
+                .get(&e.app)
+                .map(|a| a.owners.join(", "))
+                .unwrap_or_default();
+            let (title, body) = emergency_issue(e, v, &owners);
+            owed.push(ledger::Obligation {
+                label: EMERGENCY_LABEL.into(),
+                marker: format!(
+                    "<!-- portcullis:emergency-review commit={} app={} person={} role={} -->",
+                    c.commit.sha, e.app, e.person, e.role
+                ),
+                title,
+                body,
+            });
         }
     }
+    let mut all = state.obligations.clone();
+    all.extend(owed);
+    let open = applier::fulfil(&client, me.as_deref(), all, &mut out, &mut failures);
     let mut run = evidence::Run {
         id: applier::run_id(&started),
         started_at: started.clone(),
@@ -596,33 +621,6 @@ pub fn run(args: Args) -> Result<Outcome> {
         );
         if a.result == evidence::Outcome::Failed {
             failures.push(format!("{} failed", describe(&d.op)));
-        }
-    }
-
-    // The owners' after-the-fact review of emergency grants, once per grant and commit.
-    let mut reviews = Issues::new(&client, EMERGENCY_LABEL);
-    for c in &checked {
-        let Status::Verified(v) = &c.status else {
-            continue;
-        };
-        for e in &v.emergency {
-            let marker = format!(
-                "<!-- portcullis:emergency-review commit={} app={} person={} role={} -->",
-                c.commit.sha, e.app, e.person, e.role
-            );
-            let owners = catalog
-                .apps
-                .get(&e.app)
-                .map(|a| a.owners.join(", "))
-                .unwrap_or_default();
-            let (title, body) = emergency_issue(e, v, &owners);
-            match reviews.once(&marker, &title, &body) {
-                Ok(Some(n)) => {
-                    let _ = writeln!(out, "review: emergency grant {} in issue #{n}", key_of(e));
-                }
-                Ok(None) => {}
-                Err(err) => failures.push(format!("cannot open the emergency review: {err:#}")),
-            }
         }
     }
 
@@ -721,7 +719,16 @@ pub fn run(args: Args) -> Result<Outcome> {
             hash: t.hash.clone(),
         }),
         signed_from: state.signed_from.or(Some(tip_at_open + 1)),
+        obligations: open.clone(),
     };
+    if !open.is_empty() {
+        let titles: Vec<&str> = open.iter().map(|o| o.title.as_str()).collect();
+        failures.push(format!(
+            "{} obligation(s) still open, kept in the state and retried by every run until done: {}",
+            open.len(),
+            titles.join("; ")
+        ));
+    }
     if new_state != state || adopted {
         let message = if adopted {
             format!("apply {head_sha} (adopted the unsigned state; signed from here on)")

@@ -34,6 +34,9 @@ pub struct Config {
     /// `@org/team` or `@user`.
     pub owners: Vec<String>,
     pub checklist: Vec<String>,
+    /// portcullis's own login; `/user` is asked only without it (an App's installation token
+    /// cannot ask it).
+    pub bot_login: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,11 +110,15 @@ impl Manual {
 
     fn load(&mut self) -> Result<&mut Vec<Tracked>> {
         if self.issues.is_none() {
-            let me = self
-                .client
-                .me()
-                .context("cannot tell which GitHub account portcullis runs as")?
-                .login;
+            let me = match &self.config.bot_login {
+                Some(me) => me.clone(),
+                None => {
+                    self.client
+                        .me()
+                        .context("cannot tell which GitHub account portcullis runs as\nhint: set `bot_login` in policies/settings.yaml (an App's installation token cannot call /user)")?
+                        .login
+                }
+            };
             let issues = self
                 .client
                 .issues("all", &[LABEL])

@@ -151,6 +151,7 @@ pub fn connect_in(
                     app_name: app.name.clone(),
                     owners: app.owners.clone(),
                     checklist: checklist.clone(),
+                    bot_login: settings.and_then(|s| s.bot_login.clone()),
                 },
             ))
         }

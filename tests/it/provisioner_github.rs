@@ -52,7 +52,10 @@ fn connect(gh: &FakeGitHub, token: &str, app: &App) -> Box<dyn Provisioner> {
         ("GITHUB_TOKEN".to_owned(), token.to_owned()),
         ("GITHUB_REPOSITORY".to_owned(), REPO.to_owned()),
     ]);
-    let settings = model::Settings::with_defaults("tidewater".into(), "@tidewater/security".into());
+    let mut settings =
+        model::Settings::with_defaults("tidewater".into(), "@tidewater/security".into());
+    // The bot's installation token cannot ask GitHub who it is (`/user` answers 403).
+    settings.bot_login = Some("portcullis[bot]".into());
     connect_in(app, Some(&settings), Path::new("."), &|k| {
         vars.get(k).cloned()
     })

@@ -294,7 +294,13 @@ impl State {
 
     fn route(&mut self, req: &Req<'_>, segs: &[&str]) -> Res {
         match (req.method, segs) {
-            ("GET", ["user"]) => Reply::ok(self.people.user_json(&req.login)),
+            // An App's installation token has no user: GitHub answers 403.
+            ("GET", ["user"]) => match self.people.find(&req.login) {
+                Some(u) if u.kind == "Bot" => {
+                    Err(Reply::error(403, "Resource not accessible by integration"))
+                }
+                _ => Reply::ok(self.people.user_json(&req.login)),
+            },
             ("GET", ["users", login]) => match self.people.find(login) {
                 Some(u) => Reply::ok(self.people.user_json(&u.login.clone())),
                 None => Err(Reply::not_found()),
