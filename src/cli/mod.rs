@@ -83,9 +83,12 @@ pub struct Common {
 }
 
 impl Common {
+    /// Resolved once, against the current directory: every path derived from it (a `command`
+    /// program run with the root as its working directory) is then absolute.
     fn root(&self) -> Result<PathBuf> {
         let root = match &self.root {
-            Some(r) => r.clone(),
+            Some(r) => std::path::absolute(r)
+                .map_err(|e| anyhow!("cannot resolve `--root {}`: {e}", r.display()))?,
             None => {
                 let cwd = std::env::current_dir()?;
                 crate::git::discover_root(&cwd).unwrap_or(cwd)

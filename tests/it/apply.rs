@@ -1217,3 +1217,98 @@ fn a_converged_run_over_many_grants_writes_nothing() {
         "{n} grants, converged: first run {first:?}, second run {second:?} (each includes a git fetch)"
     );
 }
+
+/// Issue 18's case: an emergency grant is provisioned but its owners' review cannot be opened
+/// (GitHub refuses the call). The state moves on, so the review must be owed in it: the next
+/// run, with no new commit, opens it, exactly once.
+#[test]
+fn an_obligation_that_fails_is_owed_until_a_later_run_meets_it_once() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let emergency = grants("ana", "vpn", &[("admin", "2026-11-22T20:00:00Z")]);
+    org.merged_pr(
+        "access/vpn/ana/admin",
+        &[("access/vpn/ana.yaml", Some(&emergency))],
+        &["token-dana-tw"],
+    );
+    for status in [403, 502] {
+        org.gh.fail_next("POST", "/issues", status, &[], 1);
+        let out = org.apply(&[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("obligation(s) still open"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(
+            org.members("vpn-admins"),
+            set(&["ana"]),
+            "provisioned all the same"
+        );
+        assert!(org.issues("portcullis-emergency-review").is_empty());
+        let repo = git2::Repository::open(org.clone.path()).unwrap();
+        let state = portcullis::ledger::read_state(&repo).unwrap();
+        assert_eq!(state.obligations.len(), 1, "owed in the signed state");
+    }
+    let out = org.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("0 new commit(s)"), "{}", text(&out));
+    assert_eq!(org.issues("portcullis-emergency-review").len(), 1);
+    let repo = git2::Repository::open(org.clone.path()).unwrap();
+    assert!(
+        portcullis::ledger::read_state(&repo)
+            .unwrap()
+            .obligations
+            .is_empty()
+    );
+    assert_eq!(org.apply(&[]).status.code(), Some(0));
+    assert_eq!(org.issues("portcullis-emergency-review").len(), 1, "once");
+}
+
+/// `--root` given relative to the current directory: a `command` program named relative to the
+/// repository is found and run.
+#[test]
+fn a_relative_root_runs_command_programs_from_the_repository() {
+    let org = Org::new(&[("omar", "")], &[]);
+    let script = std::fs::read_to_string(org.store.path().join("store")).unwrap();
+    let vpn = std::fs::read_to_string(org.clone.path().join("policies/apps/vpn.yaml"))
+        .unwrap()
+        .replace(
+            &org.store.path().join("store").display().to_string(),
+            "bin/store",
+        );
+    org.merged_pr(
+        "relative",
+        &[
+            ("bin/store", Some(&script)),
+            ("policies/apps/vpn.yaml", Some(&vpn)),
+        ],
+        &["token-lena-tw"],
+    );
+    org.fetch();
+    git(
+        org.clone.path(),
+        &["merge", "-q", "--ff-only", "origin/main"],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let bin = org.clone.path().join("bin/store");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let parent = org.clone.path().parent().unwrap();
+    let name = org.clone.path().file_name().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["apply", "--trust-from", "HEAD", "--root"])
+        .arg(name)
+        .args(["--as-of", "2026-11-22"])
+        .current_dir(parent)
+        .env("GITHUB_API_URL", org.gh.url())
+        .env("GITHUB_TOKEN", &org.bot)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("PORTCULLIS_GITHUB_MAX_WAIT", "5")
+        .env("PORTCULLIS_SIGNING_KEY", crate::support::TEST_SIGNING_KEY)
+        .env("STORE", org.store.path())
+        .env_remove("GITHUB_RUN_ID")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(org.writes(), ["add vpn-users omar"]);
+}
