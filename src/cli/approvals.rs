@@ -34,7 +34,26 @@ pub fn run(args: Args) -> Result<Outcome> {
             client.create_status(&head, "pending", STATUS_CONTEXT, "judging approvals")?;
         }
     }
-    let judged = judge(&client, &repo, args.pr, as_of)?;
+    let judged = match judge(&client, &repo, args.pr, as_of) {
+        Ok(j) => j,
+        Err(e) => {
+            // The pending status set above must not stay pending: it ends as `error`, naming
+            // the failure (GitHub keeps 140 characters).
+            if !args.no_status
+                && let Ok(pull) = client.pull(args.pr)
+            {
+                let why: String = format!("portcullis failed: {e:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(140)
+                    .collect();
+                let _ = client.create_status(&pull.head.sha, "error", STATUS_CONTEXT, &why);
+            }
+            return Err(e);
+        }
+    };
     let v = &judged.verdict;
     let mut out = crate::plan::render::text(&judged.computed.plan);
     out.push('\n');

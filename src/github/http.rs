@@ -314,11 +314,20 @@ impl Transport {
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, reply: &Reply) -> Result<T> {
-    serde_json::from_slice(&reply.body).with_context(|| {
-        format!(
-            "GitHub API `{method} {path}`: unexpected response (HTTP {})\nhint: check that `GITHUB_API_URL` is the REST API root",
-            reply.status
-        )
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        // Not JSON at all is most often another server than the API; JSON of another shape
+        // is GitHub's answer in a form portcullis does not read: say which field.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&reply.body).is_err() {
+            anyhow!(
+                "GitHub API `{method} {path}`: the response is not JSON (HTTP {})\nhint: check that `GITHUB_API_URL` is the REST API root",
+                reply.status
+            )
+        } else {
+            anyhow!(
+                "GitHub API `{method} {path}`: GitHub sent a response portcullis cannot read (HTTP {}): {e}\nhint: this is a defect in portcullis or a change in GitHub's API; report it with the field named above",
+                reply.status
+            )
+        }
     })
 }
 

@@ -531,3 +531,25 @@ fn a_bad_issue_form_is_answered_with_the_reason_once_and_opens_nothing() {
         answers[0].body
     );
 }
+
+/// Issue 18: a status portcullis set to `pending` never stays pending. When judging fails
+/// half way (GitHub refuses the reviews), it ends as `error`, naming the failure.
+#[test]
+fn a_failed_judgement_ends_its_pending_status_as_an_error() {
+    let w = World::new();
+    let (pr, head) = open_request(&w);
+    w.gh.fail_next("GET", "/reviews", 404, &[], 1);
+    let out = w.run(&["approvals", "--pr", &pr.to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let (state, description) = status_of(&w, &head);
+    assert_eq!(state, "error", "{description}");
+    assert!(
+        description.starts_with("portcullis failed"),
+        "{description}"
+    );
+    assert!(description.contains("reviews"), "{description}");
+    // The next run judges it and the status follows.
+    let out = w.run(&["approvals", "--pr", &pr.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(status_of(&w, &head).0, "failure");
+}
