@@ -13,7 +13,20 @@ pub struct User {
     pub kind: String,
 }
 
+/// GitHub's own name for an account that no longer exists: issues, pull requests and reviews
+/// of a deleted account come with `user: null`. The login is reserved, so it is nobody's: it
+/// approves nothing and owns nothing portcullis made.
+pub const GHOST: &str = "ghost";
+
 impl User {
+    pub fn ghost() -> User {
+        User {
+            login: GHOST.to_owned(),
+            id: 0,
+            kind: "User".to_owned(),
+        }
+    }
+
     /// Bot accounts never count as approvers. GitHub Apps act as `Bot` users whose login ends
     /// in `[bot]`; either sign is enough.
     pub fn is_bot(&self) -> bool {
@@ -27,7 +40,9 @@ pub struct Pull {
     /// `open` or `closed` (a merged pull request is `closed` with `merged`).
     pub state: String,
     pub title: String,
+    #[serde(default)]
     pub body: Option<String>,
+    #[serde(default = "User::ghost", deserialize_with = "user_or_ghost")]
     pub user: User,
     pub head: Branch,
     pub base: Branch,
@@ -54,6 +69,29 @@ pub struct IssueEvent {
     pub event: String,
     pub actor: Option<User>,
     pub created_at: String,
+}
+
+/// `user: null` (a deleted account) read as the ghost account.
+fn user_or_ghost<'de, D: serde::Deserializer<'de>>(d: D) -> Result<User, D::Error> {
+    Ok(linked_user(d)?.unwrap_or_else(User::ghost))
+}
+
+/// Labels come as objects, or (in some payloads) as plain names.
+fn labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Label>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Name(String),
+        Label(Label),
+    }
+    let items = Option::<Vec<Either>>::deserialize(d)?.unwrap_or_default();
+    Ok(items
+        .into_iter()
+        .map(|e| match e {
+            Either::Name(name) => Label { name },
+            Either::Label(l) => l,
+        })
+        .collect())
 }
 
 /// GitHub writes an account it could not match as `null` or `{}`: either is no account.
@@ -124,9 +162,12 @@ pub struct Comment {
 pub struct Issue {
     pub number: u64,
     pub title: String,
+    #[serde(default)]
     pub body: Option<String>,
+    #[serde(default = "User::ghost", deserialize_with = "user_or_ghost")]
     pub user: User,
     pub state: String,
+    #[serde(default, deserialize_with = "labels")]
     pub labels: Vec<Label>,
     pub html_url: String,
     pub created_at: String,
@@ -149,4 +190,59 @@ pub struct Status {
     pub creator: Option<User>,
     /// Server time: `approvals` uses its own first status on a head as when it saw that head.
     pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shapes GitHub's description allows and real repositories produce: a deleted account's
+    /// `user: null`, a commit author GitHub could not link (`{}` or `null`), labels given as
+    /// names, an absent `body`. Each reads, with a defined meaning.
+    #[test]
+    fn what_github_really_sends_is_read() {
+        let commit: PullCommit =
+            serde_json::from_str(r#"{"sha":"a","author":{},"committer":null}"#).unwrap();
+        assert!(commit.author.is_none() && commit.committer.is_none());
+        let commit: PullCommit = serde_json::from_str(
+            r#"{"sha":"a","author":{"login":"x","id":1,"type":"User"},"committer":{"login":"web-flow","id":2,"type":"User"}}"#,
+        )
+        .unwrap();
+        assert_eq!(commit.author.unwrap().login, "x");
+
+        let issue: Issue = serde_json::from_str(
+            r#"{"number":1,"title":"t","user":null,"state":"open","labels":["access-request",{"name":"x","color":"fff"}],"html_url":"u","created_at":"c","updated_at":"u"}"#,
+        )
+        .unwrap();
+        assert_eq!(issue.user.login, GHOST);
+        assert_eq!(issue.body, None);
+        let names: Vec<&str> = issue.labels.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["access-request", "x"]);
+
+        let comment: Comment = serde_json::from_str(
+            r#"{"id":1,"user":null,"created_at":"c","updated_at":"c","html_url":"u"}"#,
+        )
+        .unwrap();
+        assert!(comment.user.is_none() && comment.body.is_empty());
+
+        let review: Review =
+            serde_json::from_str(r#"{"id":1,"user":null,"state":"APPROVED","commit_id":null}"#)
+                .unwrap();
+        assert!(review.user.is_none());
+
+        let pull: Pull = serde_json::from_str(
+            r#"{"number":3,"state":"open","title":"t","user":null,"head":{"ref":"h","sha":"1"},"base":{"ref":"main","sha":"2"},"merge_commit_sha":null,"merged_at":null,"updated_at":"u","html_url":"u"}"#,
+        )
+        .unwrap();
+        assert_eq!(pull.user.login, GHOST);
+        assert!(!User::ghost().is_bot());
+    }
+
+    /// A field portcullis relies on, missing where GitHub documents it as required, is an
+    /// error rather than a silent default.
+    #[test]
+    fn a_missing_required_field_is_an_error() {
+        assert!(serde_json::from_str::<PullCommit>(r#"{"author":null}"#).is_err());
+        assert!(serde_json::from_str::<Review>(r#"{"id":1,"user":null}"#).is_err());
+    }
 }
