@@ -192,3 +192,55 @@ fn sarif_is_valid_against_the_2_1_0_schema() {
         report.diagnostics.len()
     );
 }
+
+/// GitHub code scanning: every rule carries its help (GitHub requires it and shows nothing
+/// without), a page that exists, and every result a fingerprint that survives the finding
+/// moving to another line (an upload through the API would otherwise open a duplicate alert).
+#[test]
+fn sarif_results_carry_fingerprints_and_rules_their_help() {
+    let (_, report) = sample();
+    let log: serde_json::Value = serde_json::from_str(&render::sarif::render(&report)).unwrap();
+    for rule in log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+    {
+        let id = rule["id"].as_str().unwrap();
+        let markdown = rule["help"]["markdown"].as_str().unwrap();
+        assert!(markdown.starts_with(&format!("# {id}")), "{id}");
+        assert!(!rule["help"]["text"].as_str().unwrap().is_empty());
+        let uri = rule["helpUri"].as_str().unwrap();
+        let page = uri.rsplit_once("/blob/main/").unwrap().1;
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(page)
+                .is_file(),
+            "{uri}"
+        );
+    }
+    let prints = |log: &serde_json::Value| -> Vec<String> {
+        log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["portcullisFinding/v1"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let before = prints(&log);
+    let unique: std::collections::BTreeSet<&String> = before.iter().collect();
+    assert_eq!(unique.len(), before.len(), "one alert per finding");
+    let mut moved = report.clone();
+    for d in &mut moved.diagnostics {
+        d.pos.line += 3;
+    }
+    let after: serde_json::Value = serde_json::from_str(&render::sarif::render(&moved)).unwrap();
+    assert_eq!(
+        prints(&after),
+        before,
+        "a finding three lines lower is the same alert"
+    );
+}

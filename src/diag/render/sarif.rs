@@ -44,6 +44,16 @@ struct ReportingDescriptor {
     full_description: Message,
     #[serde(rename = "defaultConfiguration")]
     default_configuration: Configuration,
+    /// GitHub marks `help` required for code scanning and shows nothing without it.
+    help: Help,
+    #[serde(rename = "helpUri")]
+    help_uri: String,
+}
+
+#[derive(Serialize)]
+struct Help {
+    text: String,
+    markdown: String,
 }
 
 #[derive(Serialize)]
@@ -69,6 +79,11 @@ struct SarifResult {
     related_locations: Vec<Location>,
     #[serde(rename = "baselineState")]
     baseline_state: &'static str,
+    /// Without it an upload through the API cannot tell a finding from one already known and
+    /// opens a duplicate alert. Built from what the finding is about (rule, file, grant), not
+    /// its line, so an edit above it keeps the same alert.
+    #[serde(rename = "partialFingerprints")]
+    partial_fingerprints: std::collections::BTreeMap<&'static str, String>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +112,30 @@ struct Region {
     start_line: u32,
     #[serde(rename = "startColumn", skip_serializing_if = "Option::is_none")]
     start_column: Option<u32>,
+}
+
+/// Where the rules' pages live.
+const REPOSITORY: &str = "https://github.com/portcullis-dev/portcullis";
+
+/// SHA-256 of the finding's identity: rule, file, and the grant it is about; a finding about no
+/// grant adds its message, line numbers taken out.
+fn fingerprint(d: &crate::diag::Diagnostic) -> String {
+    use sha2::{Digest, Sha256};
+    let about = match (&d.person, &d.app, &d.role) {
+        (None, None, None) => d
+            .message
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect(),
+        (p, a, r) => format!(
+            "{}\u{1f}{}\u{1f}{}",
+            p.as_deref().unwrap_or_default(),
+            a.as_deref().unwrap_or_default(),
+            r.as_deref().unwrap_or_default()
+        ),
+    };
+    let digest = Sha256::digest(format!("{}\u{1f}{}\u{1f}{about}", d.rule.id(), d.file).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn level(s: Severity) -> &'static str {
@@ -135,6 +174,11 @@ pub fn render(report: &Report) -> String {
             default_configuration: Configuration {
                 level: level(r.default_severity()),
             },
+            help: Help {
+                text: r.doc().to_owned(),
+                markdown: r.doc().to_owned(),
+            },
+            help_uri: format!("{REPOSITORY}/blob/main/docs/rules/{}.md", r.id()),
         })
         .collect();
     let results = report
@@ -161,6 +205,10 @@ pub fn render(report: &Report) -> String {
                 .map(|r| location(&r.file, r.line, None))
                 .collect(),
             baseline_state: if d.pre_existing { "unchanged" } else { "new" },
+            partial_fingerprints: std::collections::BTreeMap::from([(
+                "portcullisFinding/v1",
+                fingerprint(d),
+            )]),
         })
         .collect();
     let log = Log {
@@ -171,7 +219,7 @@ pub fn render(report: &Report) -> String {
                 driver: Driver {
                     name: "portcullis",
                     version: env!("CARGO_PKG_VERSION"),
-                    information_uri: "https://github.com/portcullis-dev/portcullis",
+                    information_uri: REPOSITORY,
                     rules,
                 },
             },
