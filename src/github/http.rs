@@ -274,6 +274,12 @@ impl Transport {
                     wait
                 }
             };
+            // Say so: five silent retries look like a hang.
+            eprintln!(
+                "note: GitHub API `{method} {path}`: attempt {attempt} of {} did not go through; retrying in {:.1} s",
+                policy.max_attempts,
+                wait.as_secs_f64()
+            );
             std::thread::sleep(wait);
             waited += wait;
         }

@@ -77,6 +77,29 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// `owner/name` from a remote's URL, as `gh` reads it: `https://host/owner/name(.git)`,
+/// `git@host:owner/name(.git)` and `ssh://git@host(:port)/owner/name(.git)`, on github.com or a
+/// GitHub Enterprise host.
+pub fn repository_of_remote(url: &str) -> Option<String> {
+    let path = if let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("ssh://"))
+        .or_else(|| url.strip_prefix("git://"))
+    {
+        rest.split_once('/')?.1
+    } else {
+        url.split_once('@')
+            .map_or(url, |(_, r)| r)
+            .split_once(':')?
+            .1
+    };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let (owner, name) = path.split_once('/')?;
+    (valid_repo_part(owner) && valid_repo_part(name)).then(|| format!("{owner}/{name}"))
+}
+
 impl Client {
     /// `GITHUB_API_URL` (default `https://api.github.com`), `GITHUB_TOKEN`, `GITHUB_REPOSITORY`
     /// (`owner/name`), and `PORTCULLIS_GITHUB_MAX_WAIT` for the retry policy.
@@ -85,15 +108,45 @@ impl Client {
             .ok()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        let token = std::env::var("GITHUB_TOKEN").ok();
-        let repository = std::env::var("GITHUB_REPOSITORY").map_err(|_| {
-            anyhow!("`GITHUB_REPOSITORY` is not set\nhint: set it to `owner/name`, as GitHub Actions does")
-        })?;
-        Ok(Client::new(&api_url, token.as_deref(), &repository)?
+        // Anonymous calls fail later with a misleading cause ("the branch does not exist" for a
+        // private repository): say at once what is missing and how to get it.
+        let token = std::env::var("GITHUB_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow!("`GITHUB_TOKEN` is not set: portcullis reads pull requests, reviews and teams from the GitHub API, which needs a token\nhint: with the GitHub CLI, `export GITHUB_TOKEN=$(gh auth token)`; in GitHub Actions, the workflow passes one")
+            })?;
+        let repository = match std::env::var("GITHUB_REPOSITORY")
+            .ok()
+            .filter(|r| !r.is_empty())
+        {
+            Some(r) => r,
+            None => {
+                let found = std::env::current_dir()
+                    .ok()
+                    .and_then(|d| git2::Repository::discover(d).ok())
+                    .and_then(|repo| {
+                        let remote = repo.find_remote("origin").ok()?;
+                        repository_of_remote(remote.url().ok()?)
+                    })
+                    .ok_or_else(|| {
+                        anyhow!("`GITHUB_REPOSITORY` is not set and the remote `origin` names no GitHub repository\nhint: set it to `owner/name`, as GitHub Actions does")
+                    })?;
+                eprintln!(
+                    "note: `GITHUB_REPOSITORY` is not set: using `{found}`, from the remote `origin`"
+                );
+                found
+            }
+        };
+        Ok(Client::new(&api_url, Some(&token), &repository)?
             .with_retry_policy(RetryPolicy::from_env()?))
     }
 
     pub fn new(api_url: &str, token: Option<&str>, repository: &str) -> Result<Client> {
+        Client::build(api_url, token, repository)
+    }
+
+    fn build(api_url: &str, token: Option<&str>, repository: &str) -> Result<Client> {
         let (owner, name) = repository
             .split_once('/')
             .filter(|(o, n)| valid_repo_part(o) && valid_repo_part(n))
@@ -611,5 +664,30 @@ mod tests {
         assert!(user("renovate", "Bot").is_bot());
         assert!(user("portcullis[bot]", "User").is_bot());
         assert!(!user("alice-gh", "User").is_bot());
+    }
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::repository_of_remote;
+
+    #[test]
+    fn the_repository_is_read_from_the_remotes_gh_reads() {
+        for (url, want) in [
+            ("https://github.com/acme/access.git", Some("acme/access")),
+            ("https://github.com/acme/access", Some("acme/access")),
+            ("git@github.com:acme/access.git", Some("acme/access")),
+            ("ssh://git@github.com/acme/access.git", Some("acme/access")),
+            (
+                "https://ghe.acme.example/acme/access.git",
+                Some("acme/access"),
+            ),
+            ("git@ghe.acme.example:acme/access", Some("acme/access")),
+            ("/srv/git/access.git", None),
+            ("https://github.com/acme", None),
+            ("https://github.com/ac me/access.git", None),
+        ] {
+            assert_eq!(repository_of_remote(url).as_deref(), want, "{url}");
+        }
     }
 }

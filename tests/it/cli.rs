@@ -187,3 +187,46 @@ fn github_format_writes_the_job_summary() {
             .contains("### portcullis check passed")
     );
 }
+
+/// A newcomer's first call, in a clone of a GitHub repository with nothing set: no token is
+/// said up front, with how to get one; the repository comes from the remote, as `gh` reads it.
+#[test]
+fn a_first_call_names_the_missing_token_and_reads_the_repository_from_the_remote() {
+    let dir = crate::support::example_repo();
+    crate::support::git(
+        dir.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@github.com:tidewater/access.git",
+        ],
+    );
+    let gh = crate::fake_github::FakeGitHub::start();
+    let run = |token: Option<&str>| {
+        let mut c = portcullis();
+        c.args(["approvals", "--pr", "1", "--no-status"])
+            .current_dir(dir.path())
+            .env("GITHUB_API_URL", gh.url())
+            .env("PORTCULLIS_GITHUB_MAX_WAIT", "1")
+            .env_remove("GITHUB_REPOSITORY")
+            .env_remove("GITHUB_TOKEN");
+        if let Some(t) = token {
+            c.env("GITHUB_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`GITHUB_TOKEN` is not set") && err.contains("gh auth token"),
+        "{err}"
+    );
+    let out = run(Some("token-nobody"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("using `tidewater/access`, from the remote `origin`"),
+        "{err}"
+    );
+}
