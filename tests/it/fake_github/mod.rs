@@ -13,6 +13,7 @@
 mod git;
 mod git_data;
 mod issues;
+pub mod openapi;
 mod pulls;
 mod routes;
 mod state;
@@ -33,6 +34,17 @@ pub struct FakeGitHub {
 
 impl Drop for FakeGitHub {
     fn drop(&mut self) {
+        // Every response this fake sent must be one GitHub could send.
+        if !std::thread::panicking() {
+            let log = self.lock().log.clone();
+            let wrong = openapi::violations(&log);
+            assert!(
+                wrong.is_empty(),
+                "the fake GitHub sent {} response(s) GitHub's API description does not allow:\n{}",
+                wrong.len(),
+                wrong.join("\n")
+            );
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -157,9 +157,12 @@ impl State {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Reply {
-        let reply = match self.fault(method, raw_path, raw_query) {
-            Some(reply) => reply,
-            None => self.respond(method, raw_path, raw_query, headers, body),
+        let (reply, fault) = match self.fault(method, raw_path, raw_query) {
+            Some(reply) => (reply, true),
+            None => (
+                self.respond(method, raw_path, raw_query, headers, body),
+                false,
+            ),
         };
         self.log.push(Logged {
             method: method.to_owned(),
@@ -167,6 +170,8 @@ impl State {
             query: raw_query.to_owned(),
             status: reply.status,
             headers: headers.to_vec(),
+            response: reply.body.clone(),
+            fault,
         });
         reply
     }

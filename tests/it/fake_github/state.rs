@@ -117,6 +117,9 @@ pub struct Logged {
     pub query: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The JSON the fake answered with, and whether an injected fault made it.
+    pub response: Option<serde_json::Value>,
+    pub fault: bool,
 }
 
 pub struct Repo {
