@@ -125,9 +125,12 @@ fn resolve(v: &Value, doc: &Value, depth: usize) -> Value {
 
 type Compiled = Option<std::sync::Arc<jsonschema::Validator>>;
 
+/// Compiled validators by (template, method, status).
+type Cache = Mutex<HashMap<(String, String, String), Compiled>>;
+
 /// The validator for one documented response, `None` when it documents no JSON body.
 fn validator(template: &str, method: &str, status: &str) -> Result<Compiled, String> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, String, String), Compiled>>> = OnceLock::new();
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let key = (template.to_owned(), method.to_owned(), status.to_owned());
     let cache = CACHE.get_or_init(Default::default);
     if let Some(v) = cache.lock().unwrap().get(&key) {
