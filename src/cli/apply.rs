@@ -320,6 +320,11 @@ pub fn run(args: Args) -> Result<Outcome> {
         // A first run. If an earlier run anchored evidence on this branch, the state and the
         // notes were deleted: starting a new chain would hide that.
         let me = super::pull::own_login(&client, catalog);
+        if me.is_none() {
+            return refuse(Refusal(
+                "portcullis does not know its own GitHub account, so it cannot tell whether an earlier run anchored evidence here (a deleted state must not start a new chain)\nhint: set `bot_login` in policies/settings.yaml to the GitHub App's login (`<app-slug>[bot]`)".into(),
+            ));
+        }
         if let Some(found) = earlier_anchor(&client, &repo, head, me.as_deref())? {
             return refuse_with_alarm(
                 &client,
