@@ -230,3 +230,64 @@ fn a_first_call_names_the_missing_token_and_reads_the_repository_from_the_remote
         "{err}"
     );
 }
+
+/// Every command that reads the repository takes `--root` relative to the current directory,
+/// resolved once: each runs from the repository's parent with `--root <name>`, and a path it
+/// writes or reads besides (`report --out`, `people sync --from`) is taken from the current
+/// directory too.
+#[test]
+fn every_command_takes_a_relative_root() {
+    let dir = crate::support::example_repo();
+    let parent = dir.path().parent().unwrap().to_owned();
+    let name = dir.path().file_name().unwrap().to_str().unwrap().to_owned();
+    let export = dir.path().join("export.csv");
+    std::fs::write(
+        &export,
+        "id,name,email,github,department,title,manager,type,status,end_date\n",
+    )
+    .unwrap();
+    let export_rel = format!("{name}/export.csv");
+    let report_rel = format!("{name}-site");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["check"],
+        vec!["codeowners", "--check"],
+        vec!["plan", "--base", "HEAD", "--head", "HEAD"],
+        vec!["audit", "--at", "2026-11-22", "--offline"],
+        vec!["report", "--out", &report_rel],
+        vec!["expire"],
+        vec![
+            "request",
+            "--app",
+            "grafana",
+            "--role",
+            "viewer",
+            "--person",
+            "omar",
+            "--for",
+            "2w",
+            "--justification",
+            "Dashboards for the carrier settlement review",
+        ],
+        vec!["people", "sync", "--from", &export_rel],
+    ];
+    for args in runs {
+        let out = portcullis()
+            .args(&args)
+            .args(["--root", &name, "--as-of", "2026-11-22"])
+            .current_dir(&parent)
+            .env_remove("GITHUB_REPOSITORY")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?} with a relative --root: {err}"
+        );
+        assert!(
+            !err.contains("not a portcullis repository"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(parent.join(&report_rel).join("index.html").is_file());
+    let _ = std::fs::remove_dir_all(parent.join(&report_rel));
+}
