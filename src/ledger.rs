@@ -209,6 +209,17 @@ pub struct StoredState {
     pub state: State,
     pub bytes: Vec<u8>,
     pub signature: Option<String>,
+    /// The state ref's commit: one forged state is one incident.
+    pub commit: String,
+}
+
+impl StoredState {
+    /// Whether the apply environment's key signed exactly these bytes.
+    pub fn signed_by(&self, key: &crate::signing::Verifier) -> bool {
+        self.signature
+            .as_deref()
+            .is_some_and(|sig| key.verify(crate::signing::Domain::State, &self.bytes, sig))
+    }
 }
 
 /// The state ref's content, `None` when there is no state ref.
@@ -241,6 +252,7 @@ pub fn read_stored_state(repo: &Repository) -> Result<Option<StoredState>> {
         state,
         bytes,
         signature,
+        commit: commit.id().to_string(),
     }))
 }
 

@@ -59,7 +59,7 @@ const EMERGENCY_LABEL: &str = "portcullis-emergency-review";
 /// Refuses the run and tells the security team once (by the issue's marker).
 fn refuse_with_alarm(
     client: &Client,
-    bot_login: &Option<String>,
+    bot_login: Option<&str>,
     marker: &str,
     title: &str,
     body: &str,
@@ -67,12 +67,18 @@ fn refuse_with_alarm(
     dry_run: bool,
 ) -> Result<Outcome> {
     if !dry_run {
-        let mut issues = applier::Issues::new(client, SECURITY_LABEL, bot_login.clone());
+        let mut issues = applier::Issues::new(client, SECURITY_LABEL, bot_login.map(str::to_owned));
         if let Err(e) = issues.once(marker, title, &format!("{marker}\n{body}")) {
             eprintln!("error: cannot open the security team's issue: {e:#}");
         }
     }
     refuse(Refusal(refusal))
+}
+
+/// The notes ref's id (or `none`): one rewritten chain is one incident.
+fn notes_id(repo: &git2::Repository) -> String {
+    repo.refname_to_id(evidence::NOTES_REF)
+        .map_or_else(|_| "none".to_owned(), |id| id.to_string())
 }
 
 /// The newest of the last 50 first-parent commits from `head` that carries portcullis's own
@@ -91,12 +97,10 @@ fn earlier_anchor(
     walk.simplify_first_parent()?;
     for id in walk.take(50) {
         let sha = id?.to_string();
-        let ours = client.statuses(&sha)?.into_iter().any(|s| {
-            s.context == EVIDENCE_CONTEXT
-                && s.creator
-                    .as_ref()
-                    .is_some_and(|c| c.login.eq_ignore_ascii_case(me))
-        });
+        let ours = client
+            .statuses(&sha)?
+            .iter()
+            .any(|s| s.context == EVIDENCE_CONTEXT && s.is_by(me));
         if ours {
             return Ok(Some(sha));
         }
@@ -184,12 +188,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 );
                 None
             }
-            (Some(k), Some(sig))
-                if k.verifier()
-                    .verify(crate::signing::Domain::State, &s.bytes, sig) =>
-            {
-                None
-            }
+            (Some(k), Some(_)) if s.signed_by(&k.verifier()) => None,
             (Some(_), None) if args.adopt_unsigned_state => {
                 adopted = true;
                 let _ = writeln!(
@@ -212,8 +211,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         if let Some((kind, why)) = verdict {
             return refuse_with_alarm(
                 &client,
-                &early_bot,
-                &format!("<!-- portcullis:state {kind} -->"),
+                early_bot.as_deref(),
+                &format!("<!-- portcullis:state {kind} ref={} -->", s.commit),
                 &format!("The applier's state is {kind}: provisioning stopped"),
                 &format!(
                     "`{}` {why}. A state that cannot be verified could move the last applied commit past unreviewed changes or release quarantined grants, so `apply` provisions nothing until it is restored.\n\nRestore the ref from a trusted copy (`git push --force origin <good-state>:{}`), or, for a repository whose records predate signing, run `portcullis apply --adopt-unsigned-state` once after checking the state by hand.\n",
@@ -247,8 +246,11 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             return refuse_with_alarm(
                 &client,
-                &early_bot,
-                "<!-- portcullis:evidence untrusted -->",
+                early_bot.as_deref(),
+                &format!(
+                    "<!-- portcullis:evidence untrusted notes={} -->",
+                    notes_id(&repo)
+                ),
                 "The evidence chain does not match the signed state: provisioning stopped",
                 &format!(
                     "The evidence notes under `{}` are not what the applier signed:\n```{detail}\n```\nRestore the notes ref from a trusted copy; nothing is provisioned or recorded until then.\n",
@@ -328,8 +330,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         if let Some(found) = earlier_anchor(&client, &repo, head, me.as_deref())? {
             return refuse_with_alarm(
                 &client,
-                &early_bot,
-                "<!-- portcullis:state deleted -->",
+                early_bot.as_deref(),
+                &format!("<!-- portcullis:state deleted anchor={found} -->"),
                 "The applier's state was deleted: provisioning stopped",
                 &format!(
                     "Commit {found} carries portcullis's own `{EVIDENCE_CONTEXT}` status, so `apply` ran here before, yet `{}` is gone. Restore it and the notes ref from a trusted copy.\n",

@@ -29,14 +29,10 @@ pub fn run(args: Args) -> Result<Outcome> {
         // Only our own status marks the head as seen: a writer's early one must not stop us
         // from setting ours (it would then count as nothing, and so would the overrides).
         let me = super::applier::bot_login_at(&root);
-        let seen = client.statuses(&head)?.iter().any(|s| {
-            s.context == STATUS_CONTEXT
-                && me.as_deref().is_some_and(|me| {
-                    s.creator
-                        .as_ref()
-                        .is_some_and(|c| c.login.eq_ignore_ascii_case(me))
-                })
-        });
+        let seen = client
+            .statuses(&head)?
+            .iter()
+            .any(|s| s.context == STATUS_CONTEXT && me.as_deref().is_some_and(|me| s.is_by(me)));
         if !seen {
             client.create_status(&head, "pending", STATUS_CONTEXT, "judging approvals")?;
         }

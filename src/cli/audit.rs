@@ -103,11 +103,7 @@ pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
             .min();
         let mut from = first_signed.unwrap_or(u64::MAX);
         match crate::ledger::read_stored_state(repo)? {
-            Some(s)
-                if s.signature.as_deref().is_some_and(|sig| {
-                    key.verify(crate::signing::Domain::State, &s.bytes, sig)
-                }) =>
-            {
+            Some(s) if s.signed_by(&key) => {
                 from = s.state.signed_from.unwrap_or(1);
                 if let Some(tip) = &s.state.evidence
                     && !records

@@ -256,12 +256,7 @@ pub fn facts(
             Some(me) => client
                 .statuses(head)?
                 .into_iter()
-                .filter(|s| s.context == STATUS_CONTEXT)
-                .filter(|s| {
-                    s.creator
-                        .as_ref()
-                        .is_some_and(|c| c.login.eq_ignore_ascii_case(me))
-                })
+                .filter(|s| s.context == STATUS_CONTEXT && s.is_by(me))
                 .map(|s| s.created_at)
                 .min(),
             None => None,

@@ -81,12 +81,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 Some(k) => {
                     let signer = crate::signing::Signer::parse(&k)
                         .map_err(|e| anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}"))?;
-                    let good = s.signature.as_deref().is_some_and(|sig| {
-                        signer
-                            .verifier()
-                            .verify(crate::signing::Domain::State, &s.bytes, sig)
-                    });
-                    if !good {
+                    if !s.signed_by(&signer.verifier()) {
                         return refuse(Refusal(format!(
                             "the applier's state `{}` is unsigned or not signed with the apply environment's key: it is not used\nhint: `portcullis apply` says more and tells the security team",
                             ledger::STATE_REF

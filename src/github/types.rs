@@ -179,6 +179,16 @@ pub struct Label {
     pub name: String,
 }
 
+impl Status {
+    /// Whether `login` created it: any writer can set a status in any context, so only the
+    /// creator tells portcullis's own from a forged one.
+    pub fn is_by(&self, login: &str) -> bool {
+        self.creator
+            .as_ref()
+            .is_some_and(|c| c.login.eq_ignore_ascii_case(login))
+    }
+}
+
 /// A commit status. Anyone with write access can set one, so portcullis reads statuses only as
 /// hints, never as evidence of approval.
 #[derive(Debug, Clone, Deserialize, Serialize)]

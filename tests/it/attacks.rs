@@ -631,7 +631,19 @@ fn a_state_moved_past_a_direct_push_is_refused() {
             },
         );
         assert!(org.members("vpn-admins").is_empty());
+        let issues = org.issues("portcullis-security");
+        assert_eq!(issues.len(), 1);
+        // Refused again on the next run, reported once.
+        assert_eq!(org.apply(&[]).status.code(), Some(1));
         assert_eq!(org.issues("portcullis-security").len(), 1);
+        // The incident is closed; a second forgery is a second incident, reported anew.
+        org.gh
+            .set_issue_state("token-lena-tw", issues[0].number, "closed");
+        state.quarantine = Default::default();
+        portcullis::ledger::write_state(&repo, &state, forger.as_ref(), "again").unwrap();
+        refused_with(&org.apply(&[]), "refs/portcullis/state");
+        assert_eq!(org.issues("portcullis-security").len(), 2);
+        assert!(org.members("vpn-admins").is_empty());
     }
 }
 
