@@ -632,6 +632,41 @@ pub fn verify_signatures(
     breaks
 }
 
+/// What a signed state says of the chain, checked: every record from `signed_from` on carries
+/// the key's signature, and the record the state anchors (`seq`, `hash`) is there, unchanged.
+/// Deleting the notes, truncating them or re-sealing them fails here.
+pub fn verify_against_anchor(
+    records: &[Located],
+    verifier: &crate::signing::Verifier,
+    signed_from: u64,
+    anchor: Option<(u64, &str)>,
+) -> Vec<ChainBreak> {
+    let mut breaks = verify_signatures(records, verifier, signed_from);
+    if let Some((seq, hash)) = anchor {
+        match records.iter().find(|r| r.note.seq == seq) {
+            None => breaks.push(ChainBreak {
+                kind: BreakKind::Truncated,
+                seq: Some(seq),
+                object: None,
+                message: format!(
+                    "the signed state names evidence record {seq} as the chain's tip, and the notes end at {}: records were deleted (or the notes ref was)",
+                    tip(records).map_or(0, |t| t.seq)
+                ),
+            }),
+            Some(r) if r.note.hash != hash => breaks.push(ChainBreak {
+                kind: BreakKind::Forged,
+                seq: Some(seq),
+                object: Some(r.object.clone()),
+                message: format!(
+                    "evidence record {seq} is not the one the signed state anchors: the chain was re-sealed"
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+    breaks
+}
+
 /// The newest record: the tip the next record links to.
 pub fn tip(records: &[Located]) -> Option<&Note> {
     records.iter().map(|r| &r.note).max_by_key(|n| n.seq)

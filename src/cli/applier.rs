@@ -232,42 +232,19 @@ impl Chain {
         self.tip.as_ref()
     }
 
-    /// What the signed state says of the chain, checked: every record from `signed_from` on
-    /// carries the key's signature, and the record the state anchors is there, unchanged.
-    /// Deleting the notes ref, truncating it or re-sealing it with other content fails here.
+    /// What the signed state says of the chain, checked (see
+    /// [`evidence::verify_against_anchor`]).
     pub fn verify_trust(
         &self,
         verifier: &crate::signing::Verifier,
         state: &ledger::State,
     ) -> Vec<evidence::ChainBreak> {
-        let mut breaks =
-            evidence::verify_signatures(&self.records, verifier, state.signed_from.unwrap_or(1));
-        if let Some(anchor) = &state.evidence {
-            let found = self.records.iter().find(|r| r.note.seq == anchor.seq);
-            match found {
-                None => breaks.push(evidence::ChainBreak {
-                    kind: evidence::BreakKind::Truncated,
-                    seq: Some(anchor.seq),
-                    object: None,
-                    message: format!(
-                        "the signed state names evidence record {} as the chain's tip, and the notes end at {}: records were deleted (or the notes ref was)",
-                        anchor.seq,
-                        self.tip.as_ref().map_or(0, |t| t.seq)
-                    ),
-                }),
-                Some(r) if r.note.hash != anchor.hash => breaks.push(evidence::ChainBreak {
-                    kind: evidence::BreakKind::Forged,
-                    seq: Some(anchor.seq),
-                    object: Some(r.object.clone()),
-                    message: format!(
-                        "evidence record {} is not the one the signed state anchors: the chain was re-sealed",
-                        anchor.seq
-                    ),
-                }),
-                Some(_) => {}
-            }
-        }
-        breaks
+        evidence::verify_against_anchor(
+            &self.records,
+            verifier,
+            state.signed_from.unwrap_or(1),
+            state.evidence.as_ref().map(|t| (t.seq, t.hash.as_str())),
+        )
     }
 
     pub fn has_run(&self, id: &str) -> bool {

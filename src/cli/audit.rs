@@ -96,43 +96,39 @@ pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
     if let Some(key) = public_key(repo, rev)? {
         // Where signing began and the tip, from the applier's state when its signature holds;
         // without a verifiable state, from the first signed record.
-        let first_signed = records
-            .iter()
-            .filter(|r| r.note.sig.is_some())
-            .map(|r| r.note.seq)
-            .min();
-        let mut from = first_signed.unwrap_or(u64::MAX);
         match crate::ledger::read_stored_state(repo)? {
             Some(s) if s.signed_by(&key) => {
-                from = s.state.signed_from.unwrap_or(1);
-                if let Some(tip) = &s.state.evidence
-                    && !records
-                        .iter()
-                        .any(|r| r.note.seq == tip.seq && r.note.hash == tip.hash)
-                {
+                breaks.extend(crate::evidence::verify_against_anchor(
+                    &records,
+                    &key,
+                    s.state.signed_from.unwrap_or(1),
+                    s.state.evidence.as_ref().map(|t| (t.seq, t.hash.as_str())),
+                ));
+            }
+            other => {
+                if other.is_some() {
                     breaks.push(crate::evidence::ChainBreak {
-                        kind: crate::evidence::BreakKind::Truncated,
-                        seq: Some(tip.seq),
+                        kind: crate::evidence::BreakKind::Forged,
+                        seq: None,
                         object: None,
                         message: format!(
-                            "the signed state anchors record {} and the notes do not hold it unchanged: deleted or re-sealed",
-                            tip.seq
+                            "the applier's state `{}` is not signed by `evidence_public_key`",
+                            crate::ledger::STATE_REF
                         ),
                     });
                 }
+                let first_signed = records
+                    .iter()
+                    .filter(|r| r.note.sig.is_some())
+                    .map(|r| r.note.seq)
+                    .min();
+                breaks.extend(crate::evidence::verify_signatures(
+                    &records,
+                    &key,
+                    first_signed.unwrap_or(u64::MAX),
+                ));
             }
-            Some(_) => breaks.push(crate::evidence::ChainBreak {
-                kind: crate::evidence::BreakKind::Forged,
-                seq: None,
-                object: None,
-                message: format!(
-                    "the applier's state `{}` is not signed by `evidence_public_key`",
-                    crate::ledger::STATE_REF
-                ),
-            }),
-            None => {}
         }
-        breaks.extend(crate::evidence::verify_signatures(&records, &key, from));
     }
     timer.lap("notes verified");
     Ok(Sources {
