@@ -882,3 +882,21 @@ fn a_recreated_owner_team_does_not_approve() {
     org.gh.review("token-dana-tw", pr, "APPROVED");
     refused_and_never_provisioned(&org, pr, "not the team", "vpn-users", &["omar"]);
 }
+
+/// Without `bot_login`, apply cannot tell its own evidence status from a forged one, so it
+/// cannot tell a first run from a run over a deleted state: a first run is refused.
+#[test]
+fn a_first_run_without_bot_login_is_refused() {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    let settings = std::fs::read_to_string(org.clone.path().join("policies/settings.yaml"))
+        .unwrap()
+        .replace("bot_login: \"portcullis[bot]\"\n", "");
+    org.merged_pr(
+        "no-bot-login",
+        &[("policies/settings.yaml", Some(&settings))],
+        &["token-lena-tw"],
+    );
+    let out = org.apply(&["--trust-from", "origin/main"]);
+    refused_with(&out, "bot_login");
+    assert!(org.writes().is_empty());
+}
