@@ -56,6 +56,18 @@ fn opened(org: &Org, branch: &str, files: &[(&str, Option<&str>)], email: &str) 
         .open_pull("token-omar-tw", branch, "main", branch, "")
 }
 
+/// Omar opens a pull request on `branch` writing one file.
+fn omar_asks(org: &Org, branch: &str, path: &str, text: &str) -> u64 {
+    opened(org, branch, &[(path, Some(text))], "omar@tidewater.example")
+}
+
+/// Omar holds vpn:staff and the store agrees; the first apply trusted the seed.
+fn trusted() -> Org {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    org
+}
+
 fn staff(person: &str) -> String {
     grants(person, "vpn", &[("staff", "")])
 }
@@ -65,8 +77,7 @@ fn staff(person: &str) -> String {
 /// that needs anyone and passes with no review at all.
 #[test]
 fn a_rule_change_hidden_past_the_3000_file_listing_is_seen() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let notes: Vec<(String, String)> = (0..3000)
         .map(|i| {
             (
@@ -125,8 +136,7 @@ fn a_rule_change_hidden_past_the_3000_file_listing_is_seen() {
 /// so they could approve their own work.
 #[test]
 fn the_author_of_commit_251_cannot_approve_their_own_work() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     for i in 0..250 {
         let note = format!("note {i}\n");
         org.gh.push_commit(
@@ -156,20 +166,12 @@ fn the_author_of_commit_251_cannot_approve_their_own_work() {
 /// comment into an override; it is still shown as hers.
 #[test]
 fn an_edited_comment_is_no_override() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
-    let pr = opened(
+    let org = trusted();
+    let pr = omar_asks(
         &org,
         "omar",
-        &[(
-            "access/vpn/omar.yaml",
-            Some(&grants(
-                "omar",
-                "vpn",
-                &[("staff", ""), ("admin", "2026-12-10")],
-            )),
-        )],
-        "omar@tidewater.example",
+        "access/vpn/omar.yaml",
+        &grants("omar", "vpn", &[("staff", ""), ("admin", "2026-12-10")]),
     );
     assert_eq!(approvals(&org, pr).status.code(), Some(1));
     let id = org
@@ -189,8 +191,7 @@ fn an_edited_comment_is_no_override() {
 /// head was first seen.
 #[test]
 fn a_forged_first_seen_status_does_not_carry_an_override_onto_new_content() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let omar = as_user(&org, "token-omar-tw");
     let harmless = org.gh.push_commit(
         "ana",
@@ -229,14 +230,8 @@ fn a_forged_first_seen_status_does_not_carry_an_override_onto_new_content() {
 /// unedited, by the security team.
 #[test]
 fn an_unedited_override_after_portcullis_saw_the_head_is_provisioned() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
-    let pr = opened(
-        &org,
-        "ana",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        "omar@tidewater.example",
-    );
+    let org = trusted();
+    let pr = omar_asks(&org, "ana", "access/vpn/ana.yaml", &staff("ana"));
     assert_eq!(approvals(&org, pr).status.code(), Some(1));
     org.gh.comment(
         "token-lena-tw",
@@ -331,8 +326,7 @@ fn a_person_added_in_the_same_pull_request_does_not_approve_their_own_grant() {
 /// opened for them, even after removing the "Requested in" line from its body.
 #[test]
 fn the_issue_form_requester_does_not_approve_the_bot_pull_request() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let form = "### App\n\nvpn\n\n### Role\n\nstaff\n\n### Duration\n\n_No response_\n\n### Expires\n\n_No response_\n\n### Justification\n\nWorks from the road most of the week\n\n### Ticket\n\n_No response_\n\n### Person\n\nana\n";
     let issue = org.gh.create_issue(
         "token-kenji-tw",
@@ -364,8 +358,7 @@ fn the_issue_form_requester_does_not_approve_the_bot_pull_request() {
 /// the grant under an address GitHub does not know, then approves.
 #[test]
 fn a_commit_github_cannot_attribute_makes_the_pull_request_ineligible() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let pr = opened(
         &org,
         "ana",
@@ -379,8 +372,7 @@ fn a_commit_github_cannot_attribute_makes_the_pull_request_ineligible() {
 /// THREATS 2: an approval given while the pull request targeted another branch.
 #[test]
 fn an_approval_given_before_a_retarget_does_not_count() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let main = org.gh.branch_sha("main").unwrap();
     org.client().create_branch("sandbox", &main).unwrap();
     org.gh.push_commit(
@@ -414,14 +406,11 @@ fn a_recycled_manager_login_does_not_approve() {
         &["token-lena-tw"],
     );
     org.trust();
-    let pr = opened(
+    let pr = omar_asks(
         &org,
         "ana",
-        &[(
-            "access/vpn/ana.yaml",
-            Some(&grants("ana", "vpn", &[("contractor", "2026-12-20")])),
-        )],
-        "omar@tidewater.example",
+        "access/vpn/ana.yaml",
+        &grants("ana", "vpn", &[("contractor", "2026-12-20")]),
     );
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     org.gh.review("token-elena-tw", pr, "APPROVED");
@@ -432,14 +421,8 @@ fn a_recycled_manager_login_does_not_approve() {
 /// approved and provisioned.
 #[test]
 fn an_ordinary_request_is_still_approved_and_provisioned() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
-    let pr = opened(
-        &org,
-        "ana",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        "omar@tidewater.example",
-    );
+    let org = trusted();
+    let pr = omar_asks(&org, "ana", "access/vpn/ana.yaml", &staff("ana"));
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     let out = approvals(&org, pr);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -465,15 +448,9 @@ fn an_ordinary_request_is_still_approved_and_provisioned() {
 /// never starts a line of any command's output.
 #[test]
 fn untrusted_text_never_starts_a_workflow_command() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let grant = "person: ana\napp: vpn\ngrants:\n  - role: staff\n    justification: |\n      Works from the road most of the week\n      ::error title=pwned::injected\n      ::stop-commands::x\n";
-    let pr = opened(
-        &org,
-        "ana",
-        &[("access/vpn/ana.yaml", Some(grant))],
-        "omar@tidewater.example",
-    );
+    let pr = omar_asks(&org, "ana", "access/vpn/ana.yaml", grant);
     let form = "### App\n\nvpn\n\n### Role\n\n::error::role\n\n### Duration\n\n::warning::d\n\n### Expires\n\n_No response_\n\n### Justification\n\n::add-mask::x\n::error::y\n\n### Ticket\n\n_No response_\n\n### Person\n\nana\n";
     let issue = org
         .gh
@@ -613,8 +590,7 @@ fn refused_with(out: &Output, words: &str) {
 #[test]
 fn a_state_moved_past_a_direct_push_is_refused() {
     for forger in [None, Some(portcullis::signing::Signer::from_seed([1; 32]))] {
-        let org = Org::new(&[("omar", "")], &["omar"]);
-        org.trust();
+        let org = trusted();
         let head = direct_push(&org);
         org.fetch();
         let repo = clone_repo(&org);
@@ -650,8 +626,7 @@ fn a_state_moved_past_a_direct_push_is_refused() {
 /// THREATS 12: emptying the quarantine, keeping the old signature.
 #[test]
 fn an_emptied_quarantine_is_refused() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     direct_push(&org);
     assert_eq!(org.apply(&[]).status.code(), Some(1), "quarantined");
     let repo = clone_repo(&org);
@@ -696,8 +671,7 @@ fn an_emptied_quarantine_is_refused() {
 /// provisioned, the approved grant stays.
 #[test]
 fn an_older_genuine_state_only_makes_apply_verify_more() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let repo = clone_repo(&org);
     let first = repo
         .find_reference(portcullis::ledger::STATE_REF)
@@ -726,8 +700,7 @@ fn an_older_genuine_state_only_makes_apply_verify_more() {
 /// approvers. Re-sealed records carry no valid signature.
 #[test]
 fn a_re_sealed_evidence_chain_is_refused() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     org.merged_pr(
         "access/vpn/ana/staff",
         &[("access/vpn/ana.yaml", Some(&staff("ana")))],
@@ -794,8 +767,7 @@ fn a_re_sealed_evidence_chain_is_refused() {
 /// THREATS 12: deleting the notes ref silently started a new chain.
 #[test]
 fn deleted_evidence_is_refused_and_a_deleted_state_starts_no_new_chain() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     org.merged_pr(
         "access/vpn/ana/staff",
         &[("access/vpn/ana.yaml", Some(&staff("ana")))],
@@ -824,8 +796,7 @@ fn deleted_evidence_is_refused_and_a_deleted_state_starts_no_new_chain() {
 /// explicitly, logged, and signed from then on.
 #[test]
 fn an_unsigned_state_is_adopted_only_explicitly_and_then_signed() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
+    let org = trusted();
     let repo = clone_repo(&org);
     let state = portcullis::ledger::read_state(&repo).unwrap();
     portcullis::ledger::write_state(&repo, &state, None, "as an earlier version wrote it").unwrap();
@@ -863,22 +834,12 @@ fn a_recreated_owner_team_does_not_approve() {
     );
     org.trust();
     // The pin holds for the team as it is: Kenji's approval counts.
-    let pr = opened(
-        &org,
-        "ana",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        "omar@tidewater.example",
-    );
+    let pr = omar_asks(&org, "ana", "access/vpn/ana.yaml", &staff("ana"));
     org.gh.review("token-kenji-tw", pr, "APPROVED");
     assert_eq!(approvals(&org, pr).status.code(), Some(0));
     // The team is made again under its slug, with Dana in it.
     org.gh.recreate_team("tidewater", "it", &["dana-tw"]);
-    let pr = opened(
-        &org,
-        "dana",
-        &[("access/vpn/p1.yaml", Some(&staff("p1")))],
-        "omar@tidewater.example",
-    );
+    let pr = omar_asks(&org, "dana", "access/vpn/p1.yaml", &staff("p1"));
     org.gh.review("token-dana-tw", pr, "APPROVED");
     refused_and_never_provisioned(&org, pr, "not the team", "vpn-users", &["omar"]);
 }

@@ -982,21 +982,24 @@ fn audit_as_of(dir: &Path, as_of: &str, args: &[&str]) -> Output {
 #[test]
 fn a_pack_made_before_its_period_ends_counts_only_what_was_already_due() {
     let h = build();
-    let out = audit_as_of(
-        h.dir.path(),
-        "2026-12-03",
-        &[
-            "--evidence",
-            "--since",
-            "2026-10-01",
-            "--until",
-            "2026-12-31",
-            "--offline",
-            "--format",
-            "json",
-        ],
-    );
-    let pack = json_of(&out);
+    // The fourth quarter's pack, made on `as_of`.
+    let quarter = |as_of: &str| {
+        json_of(&audit_as_of(
+            h.dir.path(),
+            as_of,
+            &[
+                "--evidence",
+                "--since",
+                "2026-10-01",
+                "--until",
+                "2026-12-31",
+                "--offline",
+                "--format",
+                "json",
+            ],
+        ))
+    };
+    let pack = quarter("2026-12-03");
     let revocations = pack["revocations"].as_array().unwrap();
     assert!(!revocations.is_empty());
     for r in revocations {
@@ -1014,21 +1017,7 @@ fn a_pack_made_before_its_period_ends_counts_only_what_was_already_due() {
         "{revocations:#?}"
     );
     // Made after the period, the same revocation is due and late.
-    let out = audit_as_of(
-        h.dir.path(),
-        "2027-01-05",
-        &[
-            "--evidence",
-            "--since",
-            "2026-10-01",
-            "--until",
-            "2026-12-31",
-            "--offline",
-            "--format",
-            "json",
-        ],
-    );
-    let pack = json_of(&out);
+    let pack = quarter("2027-01-05");
     assert!(
         pack["revocations"]
             .as_array()
