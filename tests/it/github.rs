@@ -751,3 +751,88 @@ fn large_files_are_read_through_their_blob() {
     let err = client.file("policies", &commit).unwrap_err().to_string();
     assert!(err.contains("is a dir, not a file"), "{err}");
 }
+
+/// The contract between the client and GitHub's description: every call portcullis makes,
+/// answered with the least GitHub may send for it (every required field and no other, `null`
+/// wherever the description allows it, one item in a list), is read, with its meaning.
+#[test]
+fn every_call_reads_the_least_github_may_send() {
+    let w = world();
+    let n = pull(&w);
+    let client = w.client(&w.bot);
+    let sha = client.pull(n).unwrap().head.sha;
+    let least = |method: &str, needle: &str, status: u16| {
+        w.gh.answer_least_next(method, needle, status);
+    };
+
+    least("GET", "/pulls/", 200);
+    client.pull(n).unwrap();
+    least("GET", "/pulls?", 200);
+    assert_eq!(client.pulls("open", None).unwrap().len(), 1);
+    least("GET", "/pulls", 200);
+    assert_eq!(client.commit_pulls(&sha).unwrap().len(), 1);
+    least("GET", "/commits", 200);
+    let commits = client.pull_commits(n).unwrap();
+    assert!(
+        commits[0].author.is_none() && commits[0].committer.is_none(),
+        "a commit GitHub links to no account is nobody's"
+    );
+    least("GET", "/files", 200);
+    assert_eq!(client.pull_files(n).unwrap().len(), 1);
+    least("GET", "/events", 200);
+    assert_eq!(client.issue_events(n).unwrap().len(), 1);
+    least("GET", "/reviews", 200);
+    let reviews = client.pull_reviews(n).unwrap();
+    assert!(reviews[0].user.is_none(), "a review from a deleted account");
+    least("GET", "/issues/", 200);
+    assert_eq!(client.issue(n).unwrap().user.login, "ghost");
+    least("GET", "/issues?", 200);
+    assert_eq!(client.issues("open", &[]).unwrap().len(), 1);
+    least("GET", "/comments", 200);
+    let comments = client.comments(n).unwrap();
+    assert!(comments[0].user.is_none() && comments[0].body.is_empty());
+    least("GET", "/statuses", 200);
+    let statuses = client.statuses(&sha).unwrap();
+    assert!(
+        !statuses[0].is_by("portcullis[bot]"),
+        "a status with no creator is nobody's"
+    );
+    least("GET", "/members", 200);
+    assert_eq!(client.team_members("acme", "crm-owners").unwrap().len(), 1);
+    least("GET", "/teams/", 200);
+    assert_eq!(client.team("acme", "crm-owners").unwrap(), Some(0));
+    least("GET", "/memberships/", 200);
+    assert!(
+        client
+            .team_membership("acme", "crm-owners", "bob-gh")
+            .unwrap()
+            .is_some()
+    );
+    least("PUT", "/memberships/", 200);
+    client
+        .add_team_membership("acme", "crm-owners", "bob-gh")
+        .unwrap();
+    least("GET", "/users/", 200);
+    assert!(client.user("bob-gh").unwrap().is_some());
+    least("GET", "/git/ref/", 200);
+    assert!(client.branch_sha("main").unwrap().is_some());
+
+    least("POST", "/pulls", 201);
+    client
+        .create_pull("t", "request/alice", "main", "b")
+        .unwrap();
+    least("PATCH", "/pulls/", 200);
+    client.update_pull(n, Some("t"), None, None).unwrap();
+    least("POST", "/issues", 201);
+    client.create_issue("t", "b", &[], &[]).unwrap();
+    least("PATCH", "/issues/", 200);
+    client.update_issue(n, Some("closed"), None).unwrap();
+    least("POST", "/comments", 201);
+    let id = client.create_comment(n, "b").unwrap().id;
+    least("PATCH", "/comments/", 200);
+    client.update_comment(id, "c").unwrap();
+    least("POST", "/statuses/", 201);
+    client
+        .create_status(&sha, "success", "portcullis/approvals", "ok")
+        .unwrap();
+}

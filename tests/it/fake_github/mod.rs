@@ -581,6 +581,21 @@ impl FakeGitHub {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             remaining: count,
+            least: false,
+        });
+    }
+
+    /// The next request with `method` whose path and query contain `path_substring` gets the
+    /// least answer GitHub's description allows for it: every required field and no other,
+    /// `null` wherever it may be null, one item in a list.
+    pub fn answer_least_next(&self, method: &str, path_substring: &str, status: u16) {
+        self.lock().faults.push(Fault {
+            method: method.to_owned(),
+            needle: path_substring.to_owned(),
+            status,
+            headers: Vec::new(),
+            remaining: 1,
+            least: true,
         });
     }
 

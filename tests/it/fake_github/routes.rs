@@ -157,32 +157,49 @@ impl State {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Reply {
-        let (reply, fault) = match self.fault(method, raw_path, raw_query) {
-            Some(reply) => (reply, true),
+        let (mut reply, fault) = match self.fault(method, raw_path, raw_query) {
+            Some(injected) => injected,
             None => (
                 self.respond(method, raw_path, raw_query, headers, body),
                 false,
             ),
         };
+        if !fault && let Some(body) = reply.body.as_mut() {
+            super::openapi::complete(method, raw_path, reply.status, body);
+        }
         self.log.push(Logged {
             method: method.to_owned(),
             path: raw_path.to_owned(),
             query: raw_query.to_owned(),
             status: reply.status,
             headers: headers.to_vec(),
+            request: body.to_vec(),
             response: reply.body.clone(),
             fault,
         });
         reply
     }
 
-    fn fault(&mut self, method: &str, raw_path: &str, raw_query: &str) -> Option<Reply> {
+    /// An injected answer to this request, and whether it is a failure (the least answer is
+    /// not: it is held to the description like any other).
+    fn fault(&mut self, method: &str, raw_path: &str, raw_query: &str) -> Option<(Reply, bool)> {
         let target = format!("{raw_path}?{raw_query}");
         let i = self.faults.iter().position(|f| {
             (f.method == "*" || f.method.eq_ignore_ascii_case(method)) && target.contains(&f.needle)
         })?;
         let fault = &mut self.faults[i];
         fault.remaining -= 1;
+        if fault.least {
+            let status = fault.status;
+            if fault.remaining == 0 {
+                self.faults.remove(i);
+            }
+            let body =
+                super::openapi::least_answer(method, raw_path, status).unwrap_or_else(|| {
+                    panic!("GitHub documents no {status} JSON answer to {method} {raw_path}")
+                });
+            return Some((Reply::json(status, body), false));
+        }
         let rate_limited = fault
             .headers
             .iter()
@@ -199,7 +216,7 @@ impl State {
         if fault.remaining == 0 {
             self.faults.remove(i);
         }
-        Some(reply)
+        Some((reply, true))
     }
 
     fn respond(
@@ -210,6 +227,16 @@ impl State {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Reply {
+        // "All API requests must include a valid User-Agent header."
+        if !headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("user-agent") && !v.is_empty())
+        {
+            return Reply::error(
+                403,
+                "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
+            );
+        }
         let auth = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))

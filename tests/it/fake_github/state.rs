@@ -107,6 +107,8 @@ pub struct Fault {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub remaining: u32,
+    /// Not a failure: the least answer GitHub's description allows, with `status`.
+    pub least: bool,
 }
 
 /// One request as the fake received it: the raw (still percent-encoded) path and query.
@@ -117,6 +119,8 @@ pub struct Logged {
     pub query: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The request body as sent.
+    pub request: Vec<u8>,
     /// The JSON the fake answered with, and whether an injected fault made it.
     pub response: Option<serde_json::Value>,
     pub fault: bool,
