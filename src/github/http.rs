@@ -21,7 +21,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// GitHub caps at 100 MB).
 const MAX_BODY: u64 = 128 * 1024 * 1024;
 
-const MAX_PAGES: usize = 10_000;
+pub(super) const MAX_PAGES: usize = 10_000;
 
 /// How long and how often a call may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +97,14 @@ impl Reply {
     }
 }
 
+/// The path [`Transport`] sends GraphQL queries to: not a REST path (those start with `/`).
+pub(super) const GRAPHQL: &str = "graphql";
+
 pub(super) struct Transport {
     pub api_url: String,
+    /// `https://api.github.com/graphql`, or a server's `https://HOST/api/graphql` beside its
+    /// `https://HOST/api/v3`: where `GITHUB_GRAPHQL_URL` points in GitHub Actions.
+    graphql_url: String,
     pub token: Option<String>,
     pub policy: RetryPolicy,
     agent: ureq::Agent,
@@ -122,7 +128,12 @@ impl Transport {
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_global(Some(Duration::from_secs(120)))
             .build();
+        let graphql_url = match api_url.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => format!("{api_url}/graphql"),
+        };
         Ok(Transport {
+            graphql_url,
             api_url,
             token: token.filter(|t| !t.is_empty()).map(str::to_owned),
             policy: RetryPolicy::default(),
@@ -157,6 +168,40 @@ impl Transport {
             _ if reply.ok() => decode(&method, path, &reply).map(Some),
             _ => Err(failure(&method, path, &reply)),
         }
+    }
+
+    /// A GraphQL query, read as `T` (its `data`); errors GitHub reports in the body fail it.
+    pub fn graphql<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<T> {
+        #[derive(serde::Deserialize)]
+        struct Answer<T> {
+            data: Option<T>,
+            #[serde(default)]
+            errors: Vec<Problem>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Problem {
+            message: String,
+        }
+        let body = serde_json::json!({"query": query, "variables": variables});
+        let answer: Answer<T> = self.json(Method::POST, GRAPHQL, Some(&body))?;
+        if !answer.errors.is_empty() {
+            bail!(
+                "GitHub GraphQL API: {}",
+                answer
+                    .errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        answer
+            .data
+            .ok_or_else(|| anyhow!("GitHub GraphQL API: the answer holds no data"))
     }
 
     /// A call whose response body does not matter; `also_ok` lists statuses that count as done.
@@ -223,7 +268,8 @@ impl Transport {
     /// One request with the retry policy applied. Rate limits are retried for every method (the
     /// request was refused, not performed); 5xx and connection errors only for idempotent ones.
     fn send(&self, method: &Method, path: &str, body: Option<&serde_json::Value>) -> Result<Reply> {
-        let idempotent = *method != Method::POST;
+        // A GraphQL query is a read, though sent with POST.
+        let idempotent = *method != Method::POST || path == GRAPHQL;
         let body = body.map(serde_json::to_vec).transpose()?;
         let policy = self.policy;
         let mut waited = Duration::ZERO;
@@ -288,7 +334,11 @@ impl Transport {
     fn once(&self, method: &Method, path: &str, body: Option<&[u8]>) -> Result<Reply, ureq::Error> {
         let mut request = Request::builder()
             .method(method.clone())
-            .uri(format!("{}{path}", self.api_url))
+            .uri(if path == GRAPHQL {
+                self.graphql_url.clone()
+            } else {
+                format!("{}{path}", self.api_url)
+            })
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28");
         if let Some(token) = &self.token {

@@ -412,6 +412,78 @@ impl Client {
         ))
     }
 
+    /// The logins of the team's direct members, `None` when no team has that slug. GitHub's
+    /// REST listing also holds every child team's members, who keep their access through the
+    /// child team whatever happens to the parent: only GraphQL tells direct members apart.
+    pub fn team_direct_members(&self, org: &str, slug: &str) -> Result<Option<Vec<String>>> {
+        const QUERY: &str = "query($org: String!, $slug: String!, $cursor: String) {
+  organization(login: $org) {
+    team(slug: $slug) {
+      members(first: 100, after: $cursor, membership: IMMEDIATE) {
+        pageInfo { hasNextPage endCursor }
+        nodes { login }
+      }
+    }
+  }
+}";
+        #[derive(Deserialize)]
+        struct Data {
+            organization: Option<Org>,
+        }
+        #[derive(Deserialize)]
+        struct Org {
+            team: Option<Team>,
+        }
+        #[derive(Deserialize)]
+        struct Team {
+            members: Members,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Members {
+            page_info: PageInfo,
+            nodes: Vec<Option<Login>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PageInfo {
+            has_next_page: bool,
+            end_cursor: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Login {
+            login: String,
+        }
+        let mut logins = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..http::MAX_PAGES {
+            let data: Data = self
+                .http
+                .graphql(QUERY, json!({"org": org, "slug": slug, "cursor": cursor}))?;
+            let Some(team) = data.organization.and_then(|o| o.team) else {
+                return Ok(None);
+            };
+            logins.extend(team.members.nodes.into_iter().flatten().map(|n| n.login));
+            match team.members.page_info {
+                PageInfo {
+                    has_next_page: true,
+                    end_cursor: Some(next),
+                } => cursor = Some(next),
+                PageInfo {
+                    has_next_page: true,
+                    end_cursor: None,
+                } => anyhow::bail!(
+                    "GitHub GraphQL API: the members of @{org}/{slug} go on past a page without a cursor; no partial list is used"
+                ),
+                _ => return Ok(Some(logins)),
+            }
+        }
+        anyhow::bail!(
+            "GitHub GraphQL API: the members of @{org}/{slug} go on past {} pages; refusing to go on",
+            http::MAX_PAGES
+        )
+    }
+
     /// The team's numeric id, `None` when no team has that slug.
     pub fn team(&self, org: &str, slug: &str) -> Result<Option<u64>> {
         #[derive(Deserialize)]

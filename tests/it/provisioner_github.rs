@@ -135,7 +135,8 @@ fn github_team_listing_fails_whole_when_a_page_fails() {
     gh.add_team("tidewater", "engineering", &refs);
     let mut p = connect(&gh, &bot, &team_app());
     assert_eq!(p.list("engineering").unwrap().len(), 150);
-    gh.fail_next("GET", "page=2", 422, &[], 1);
+    // The second page of the listing is refused.
+    gh.fail_nth("POST", "/graphql", 2, 422);
     let e = format!("{:#}", p.list("engineering").unwrap_err());
     assert!(e.contains("engineering"), "{e}");
 }
@@ -252,4 +253,75 @@ fn manual_counts_only_its_own_issues() {
     gh.set_issue_state("token-mallory", forged, "closed");
     let mut p = connect(&gh, &bot, &manual_app(&["@tidewater/sales-ops"]));
     assert_eq!(p.list("sales-user").unwrap(), set(&[]));
+}
+
+/// GitHub counts a child team's members as the parent's (REST lists them, and they keep the
+/// parent's access through the child). The provisioner manages direct memberships only: it
+/// never "removes" what it cannot take away, and a grant makes a membership of its own.
+#[test]
+fn github_team_manages_direct_members_and_leaves_child_teams_alone() {
+    let (gh, bot) = world();
+    gh.add_team("tidewater", "engineering", &["alice-gh"]);
+    gh.add_child_team("tidewater", "engineering", "platform", &["bob-gh"]);
+    let client = Client::new(&gh.url(), Some(&bot), REPO).unwrap();
+    let rest: BTreeSet<String> = client
+        .team_members("tidewater", "engineering")
+        .unwrap()
+        .into_iter()
+        .map(|u| u.login)
+        .collect();
+    assert_eq!(rest, set(&["alice-gh", "bob-gh"]), "GitHub's REST listing");
+
+    let mut p = connect(&gh, &bot, &team_app());
+    assert_eq!(p.list("engineering").unwrap(), set(&["alice-gh"]));
+    let writes = gh.writes().len();
+    assert_eq!(
+        p.remove("engineering", "bob-gh").unwrap(),
+        Outcome::Unchanged
+    );
+    assert_eq!(gh.writes().len(), writes, "nothing to remove at the parent");
+
+    // A grant of the parent to bob is a direct membership, which survives his leaving the
+    // child team; its revocation leaves the child team's membership alone.
+    assert_eq!(p.add("engineering", "bob-gh").unwrap(), Outcome::Changed);
+    assert_eq!(p.list("engineering").unwrap(), set(&["alice-gh", "bob-gh"]));
+    assert_eq!(p.add("engineering", "bob-gh").unwrap(), Outcome::Unchanged);
+    assert_eq!(p.remove("engineering", "bob-gh").unwrap(), Outcome::Changed);
+    assert_eq!(p.list("engineering").unwrap(), set(&["alice-gh"]));
+    assert_eq!(
+        gh.team("tidewater", "platform"),
+        vec![("bob-gh".to_owned(), "active".to_owned())]
+    );
+}
+
+/// Direct members are read through GraphQL, page by page to the end.
+#[test]
+fn github_team_direct_members_are_paged_to_the_end() {
+    let (gh, bot) = world();
+    let logins: Vec<String> = (0..230).map(|i| format!("user-{i:03}")).collect();
+    for l in &logins {
+        gh.add_user(l, &format!("{l}@example.com"));
+    }
+    let refs: Vec<&str> = logins.iter().map(String::as_str).collect();
+    gh.add_team("tidewater", "everyone", &refs);
+    gh.add_child_team("tidewater", "everyone", "platform", &["bob-gh"]);
+    let client = Client::new(&gh.url(), Some(&bot), REPO).unwrap();
+    let direct = client
+        .team_direct_members("tidewater", "everyone")
+        .unwrap()
+        .unwrap();
+    assert_eq!(direct, logins);
+    let queries = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/graphql")
+        .count();
+    assert_eq!(queries, 3);
+    assert_eq!(
+        client.team_direct_members("tidewater", "nobody").unwrap(),
+        None
+    );
+    // A page that fails fails the listing: no partial list.
+    gh.fail_nth("POST", "/graphql", 3, 422);
+    assert!(client.team_direct_members("tidewater", "everyone").is_err());
 }

@@ -12,6 +12,7 @@
 
 mod git;
 mod git_data;
+mod graphql;
 mod issues;
 pub mod openapi;
 mod pulls;
@@ -166,6 +167,16 @@ impl FakeGitHub {
             .team_ids
             .entry((org.to_owned(), slug.to_owned()))
             .or_insert(id);
+    }
+
+    /// A team of `org` nested under `parent`, with these members: GitHub lists them as
+    /// members of the parent too.
+    pub fn add_child_team(&self, org: &str, parent: &str, slug: &str, members: &[&str]) {
+        self.add_team(org, slug, members);
+        self.lock()
+            .people
+            .parents
+            .insert((org.to_owned(), slug.to_owned()), parent.to_owned());
     }
 
     /// An org owner deletes the team and makes a new one under the same slug: same name, new id.
@@ -581,6 +592,20 @@ impl FakeGitHub {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             remaining: count,
+            skip: 0,
+            least: false,
+        });
+    }
+
+    /// Like [`FakeGitHub::fail_next`], failing only the `nth` (from 1) matching request, once.
+    pub fn fail_nth(&self, method: &str, path_substring: &str, nth: u32, status: u16) {
+        self.lock().faults.push(Fault {
+            method: method.to_owned(),
+            needle: path_substring.to_owned(),
+            status,
+            headers: Vec::new(),
+            remaining: 1,
+            skip: nth.saturating_sub(1),
             least: false,
         });
     }
@@ -595,6 +620,7 @@ impl FakeGitHub {
             status,
             headers: Vec::new(),
             remaining: 1,
+            skip: 0,
             least: true,
         });
     }
@@ -604,11 +630,11 @@ impl FakeGitHub {
         self.lock().log.clone()
     }
 
-    /// The requests other than GETs.
+    /// The requests other than GETs and GraphQL queries (reads, though sent with POST).
     pub fn writes(&self) -> Vec<Logged> {
         self.requests()
             .into_iter()
-            .filter(|r| r.method != "GET")
+            .filter(|r| r.method != "GET" && r.path != "/graphql")
             .collect()
     }
 }

@@ -359,8 +359,17 @@ pub fn violations(log: &[Logged]) -> Vec<String> {
     let d = description();
     let mut out = Vec::new();
     for entry in log {
-        // GraphQL is not a REST operation; the fake checks its queries itself.
+        // GraphQL is not a REST operation: its queries are held to GitHub's GraphQL schema.
         if entry.path == "/graphql" {
+            let query = serde_json::from_slice::<Value>(&entry.request)
+                .ok()
+                .and_then(|b| b["query"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if let Some(why) = super::graphql::refused(&query) {
+                out.push(format!(
+                    "POST /graphql: GitHub would refuse the query: {why}"
+                ));
+            }
             continue;
         }
         let Some(template) = operation(d, &entry.method, &entry.path) else {

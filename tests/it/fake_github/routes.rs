@@ -188,6 +188,10 @@ impl State {
             (f.method == "*" || f.method.eq_ignore_ascii_case(method)) && target.contains(&f.needle)
         })?;
         let fault = &mut self.faults[i];
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return None;
+        }
         fault.remaining -= 1;
         if fault.least {
             let status = fault.status;
@@ -353,15 +357,18 @@ impl State {
                     "description": null,
                 }))
             }
+            // Child teams' members are members, as GitHub lists them.
             ("GET", ["orgs", org, "teams", slug, "members"]) => {
-                let team = self.people.team(org, slug).ok_or_else(Reply::not_found)?;
-                let members = team
+                self.people.team(org, slug).ok_or_else(Reply::not_found)?;
+                let members = self
+                    .people
+                    .all_members(org, slug)
                     .iter()
-                    .filter(|(_, state)| state == "active")
-                    .map(|(login, _)| self.people.user_json(login))
+                    .map(|login| self.people.user_json(login))
                     .collect();
                 Ok(self.page(req, members))
             }
+            ("POST", ["graphql"]) => super::graphql::answer(&self.people, req),
             (method, ["orgs", org, "teams", slug, "memberships", login]) => {
                 self.membership(method, org, slug, login)
             }
@@ -385,13 +392,25 @@ impl State {
                 .get(org)
                 .is_some_and(|m| m.contains(l))
         });
+        let position = self
+            .people
+            .team(org, slug)
+            .ok_or_else(Reply::not_found)?
+            .iter()
+            .position(|(l, _)| l.eq_ignore_ascii_case(login));
+        let render = |state: &str| json!({"url": url, "role": "member", "state": state});
+        // "Team members will include the members of child teams."
+        let through_child = self
+            .people
+            .all_members(org, slug)
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(login));
         let team = self
             .people
             .team_mut(org, slug)
             .ok_or_else(Reply::not_found)?;
-        let position = team.iter().position(|(l, _)| l.eq_ignore_ascii_case(login));
-        let render = |state: &str| json!({"url": url, "role": "member", "state": state});
         match (method, position) {
+            ("GET", None) if through_child => Reply::ok(render("active")),
             ("GET", Some(i)) => Reply::ok(render(&team[i].1)),
             ("PUT", Some(i)) => Reply::ok(render(&team[i].1)),
             ("PUT", None) => {

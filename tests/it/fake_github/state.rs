@@ -49,6 +49,8 @@ pub struct People {
     pub teams: BTreeMap<(String, String), Vec<(String, String)>>,
     /// `(org, slug)` -> the team's numeric id; a team deleted and made again gets a new one.
     pub team_ids: BTreeMap<(String, String), u64>,
+    /// `(org, child slug)` -> the parent team's slug.
+    pub parents: BTreeMap<(String, String), String>,
 }
 
 impl People {
@@ -79,6 +81,36 @@ impl People {
         self.teams.get(&(org.to_owned(), slug.to_owned()))
     }
 
+    /// The team and every team below it, nearest first.
+    pub fn with_descendants(&self, org: &str, slug: &str) -> Vec<String> {
+        let mut out = vec![slug.to_owned()];
+        let mut i = 0;
+        while i < out.len() {
+            let parent = out[i].clone();
+            out.extend(
+                self.parents
+                    .iter()
+                    .filter(|((o, _), p)| o == org && **p == parent)
+                    .map(|((_, child), _)| child.clone()),
+            );
+            i += 1;
+        }
+        out
+    }
+
+    /// Active members of the team and, as GitHub's REST API counts them, of its child teams.
+    pub fn all_members(&self, org: &str, slug: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for team in self.with_descendants(org, slug) {
+            for (login, state) in self.team(org, &team).into_iter().flatten() {
+                if state == "active" && !out.contains(login) {
+                    out.push(login.clone());
+                }
+            }
+        }
+        out
+    }
+
     pub fn team_mut(&mut self, org: &str, slug: &str) -> Option<&mut Vec<(String, String)>> {
         self.teams.get_mut(&(org.to_owned(), slug.to_owned()))
     }
@@ -107,6 +139,8 @@ pub struct Fault {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub remaining: u32,
+    /// Matching requests to let through before the first failure.
+    pub skip: u32,
     /// Not a failure: the least answer GitHub's description allows, with `status`.
     pub least: bool,
 }
