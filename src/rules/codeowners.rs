@@ -1,7 +1,7 @@
 //! `codeowners-drift`: the routing of reviews must be exactly what the catalog says.
 
 use crate::diag::{Diagnostic, Rule};
-use crate::model::{CODEOWNERS_FILE, Catalog, Pos};
+use crate::model::{CODEOWNERS_FILE, Catalog, Pos, SETTINGS_FILE};
 
 use super::Context;
 
@@ -13,12 +13,16 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
     let generated = crate::codeowners::generate(catalog);
     let hint = "run `portcullis codeowners --write` and commit the result";
     match ctx.codeowners {
+        // A finding must point at a file that exists (code scanning shows it there): the
+        // settings, which name the security team every path is routed to at the least.
         None => out.push(
             Diagnostic::new(
                 Rule::CodeownersDrift,
-                CODEOWNERS_FILE,
+                SETTINGS_FILE,
                 Pos::START,
-                format!("`{CODEOWNERS_FILE}` is missing"),
+                format!(
+                    "`{CODEOWNERS_FILE}` is missing: no review is routed to the security team or the owners these policies name"
+                ),
             )
             .hint(hint),
         ),

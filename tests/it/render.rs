@@ -244,3 +244,47 @@ fn sarif_results_carry_fingerprints_and_rules_their_help() {
         "a finding three lines lower is the same alert"
     );
 }
+
+/// Code scanning shows a finding in the file it names: every location of every result names
+/// a file of the repository, even when the finding is that a file is missing.
+#[test]
+fn sarif_locations_name_files_that_exist() {
+    let repo = crate::support::example_repo();
+    std::fs::remove_file(repo.path().join(".github/CODEOWNERS")).unwrap();
+    std::fs::write(
+        repo.path().join("access/payments/omar.yaml"),
+        "person: omar\napp: payments\ngrants:\n  - role: nope\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--root"])
+        .arg(repo.path())
+        .args(["--as-of", "2026-11-22", "--format", "sarif"])
+        .output()
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let rules: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["ruleId"].as_str())
+        .collect();
+    assert!(rules.contains(&"codeowners-drift"), "{rules:?}");
+    for r in results {
+        for l in r["locations"]
+            .as_array()
+            .into_iter()
+            .chain(r["relatedLocations"].as_array())
+            .flatten()
+        {
+            let uri = l["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap();
+            assert!(
+                repo.path().join(uri).is_file(),
+                "{} points at `{uri}`, which does not exist",
+                r["ruleId"]
+            );
+        }
+    }
+}
