@@ -1312,3 +1312,141 @@ fn a_relative_root_runs_command_programs_from_the_repository() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(org.writes(), ["add vpn-users omar"]);
 }
+
+/// The world of the obligation tests: trusted, then an emergency grant merged (its owners are
+/// owed a review) and a direct push (the security team is owed an issue).
+fn owing() -> Org {
+    let org = Org::new(&[("omar", "")], &["omar"]);
+    org.trust();
+    let emergency = grants("ana", "vpn", &[("admin", "2026-11-22T20:00:00Z")]);
+    org.merged_pr(
+        "access/vpn/ana/admin",
+        &[("access/vpn/ana.yaml", Some(&emergency))],
+        &["token-dana-tw"],
+    );
+    org.gh.push_commit(
+        "main",
+        &[(
+            "access/vpn/kenji.yaml",
+            Some(&grants("kenji", "vpn", &[("staff", "")])),
+        )],
+        "omar@tidewater.example",
+    );
+    org
+}
+
+/// What must hold once the runs after a failure are done: each obligation met once, the grant
+/// provisioned once, the pushed one never, the state complete and the chain whole.
+fn owed_and_met_once(org: &Org, case: &str) {
+    assert_eq!(org.members("vpn-admins"), set(&["ana"]), "{case}");
+    assert_eq!(org.writes(), ["add vpn-admins ana"], "{case}");
+    assert_eq!(org.issues("portcullis-security").len(), 1, "{case}");
+    assert_eq!(org.issues("portcullis-emergency-review").len(), 1, "{case}");
+    let repo = git2::Repository::open(org.clone.path()).unwrap();
+    let state = portcullis::ledger::read_state(&repo).unwrap();
+    assert!(
+        state.obligations.is_empty(),
+        "{case}: {:?}",
+        state.obligations
+    );
+    assert_eq!(
+        state.applied,
+        org.gh.branch_sha("main"),
+        "{case}: the state reaches the head"
+    );
+    org.evidence();
+}
+
+/// Issue 18: apply killed while any one of its GitHub calls is in flight (before GitHub did
+/// it, and after), or that call failing (refused, or done with the answer lost): the next
+/// run finishes the job, meeting every obligation exactly once and repeating no write.
+#[test]
+fn apply_killed_or_failed_at_any_github_call_meets_every_obligation_once() {
+    let baseline = owing();
+    let before = baseline.gh.requests().len();
+    let out = baseline.apply(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let calls: Vec<(String, String)> = baseline.gh.requests()[before..]
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    owed_and_met_once(&baseline, "without a failure");
+    assert!(calls.len() > 5, "{calls:?}");
+
+    use crate::fake_github::Injected;
+    for (n, (method, path)) in calls.iter().enumerate() {
+        let write = method != "GET";
+        let mut cases = vec![
+            (Injected::Hang { perform: false }, 0),
+            (Injected::Fail, 502),
+        ];
+        if write {
+            cases.push((Injected::Hang { perform: true }, 0));
+            cases.push((Injected::FailAfter, 502));
+            cases.push((Injected::Fail, 403));
+        }
+        for (kind, status) in cases {
+            let mut org = owing();
+            let case = format!(
+                "call {} ({method} {path}), {}",
+                n + 1,
+                match kind {
+                    Injected::Hang { perform: true } => "killed after GitHub did it".to_owned(),
+                    Injected::Hang { perform: false } => "killed before GitHub did it".to_owned(),
+                    Injected::FailAfter => format!("done, answered {status}"),
+                    _ => format!("refused with {status}"),
+                }
+            );
+            // Paths hold commit ids, which differ from world to world (the store's path is
+            // in the policies): the run makes the same calls in the same order, so the call
+            // is found by its place.
+            let before = org.gh.requests().len();
+            org.gh.inject_nth("*", "", n as u32 + 1, kind, status);
+            if matches!(kind, Injected::Hang { .. }) {
+                org.fetch();
+                let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+                    .args(["apply", "--root"])
+                    .arg(org.clone.path())
+                    .args(["--as-of", "2026-11-22"])
+                    .env("GITHUB_API_URL", org.gh.url())
+                    .env("GITHUB_TOKEN", &org.bot)
+                    .env("PORTCULLIS_SIGNING_KEY", crate::support::TEST_SIGNING_KEY)
+                    .env("GITHUB_REPOSITORY", REPO)
+                    .env("STORE", org.store.path())
+                    .env_remove("GITHUB_RUN_ID")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let started = std::time::Instant::now();
+                while org.gh.requests().len() <= before + n {
+                    if let Some(status) = child.try_wait().unwrap() {
+                        panic!("{case}: the run ended ({status}) before the call");
+                    }
+                    assert!(started.elapsed().as_secs() < 60, "{case}: no call");
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                child.kill().unwrap();
+                child.wait().unwrap();
+            } else {
+                // No retry budget: the one failure is the run's.
+                org.env
+                    .push(("PORTCULLIS_GITHUB_MAX_WAIT".to_owned(), "0".to_owned()));
+                let out = org.apply(&[]);
+                assert_ne!(out.status.code(), Some(0), "{case}: {}", text(&out));
+                org.env.clear();
+            }
+            // The next run finishes the job, however the last one ended.
+            let out = org.apply(&[]);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{case}: {}",
+                text(&out)
+            );
+            owed_and_met_once(&org, &case);
+            let out = org.apply(&[]);
+            assert_eq!(out.status.code(), Some(0), "{case}: {}", text(&out));
+            owed_and_met_once(&org, &case);
+        }
+    }
+}

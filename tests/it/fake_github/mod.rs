@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
+pub use state::Injected;
 pub use state::Logged;
 use state::{FakeUser, Fault, People, Repo, State, Ticker};
 
@@ -593,12 +594,25 @@ impl FakeGitHub {
                 .collect(),
             remaining: count,
             skip: 0,
-            least: false,
+            kind: Injected::Fail,
         });
     }
 
     /// Like [`FakeGitHub::fail_next`], failing only the `nth` (from 1) matching request, once.
     pub fn fail_nth(&self, method: &str, path_substring: &str, nth: u32, status: u16) {
+        self.inject_nth(method, path_substring, nth, Injected::Fail, status);
+    }
+
+    /// Injects `kind` into the `nth` (from 1) request with `method` (`*` for any) whose path
+    /// and query contain `path_substring`, once.
+    pub fn inject_nth(
+        &self,
+        method: &str,
+        path_substring: &str,
+        nth: u32,
+        kind: Injected,
+        status: u16,
+    ) {
         self.lock().faults.push(Fault {
             method: method.to_owned(),
             needle: path_substring.to_owned(),
@@ -606,7 +620,7 @@ impl FakeGitHub {
             headers: Vec::new(),
             remaining: 1,
             skip: nth.saturating_sub(1),
-            least: false,
+            kind,
         });
     }
 
@@ -621,7 +635,7 @@ impl FakeGitHub {
             headers: Vec::new(),
             remaining: 1,
             skip: 0,
-            least: true,
+            kind: Injected::Least,
         });
     }
 
@@ -664,6 +678,10 @@ async fn serve(
         &headers,
         &bytes,
     );
+    if reply.hang {
+        // Held open: the client times out, or is killed while it waits.
+        std::future::pending::<()>().await;
+    }
     let mut response = axum::response::Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
         response = response.header(k.as_str(), v.as_str());

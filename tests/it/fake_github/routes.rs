@@ -5,12 +5,14 @@ use git2::Oid;
 use serde_json::{Value, json};
 
 use super::git;
-use super::state::{Logged, Repo, State};
+use super::state::{Injected, Logged, Repo, State};
 
 pub struct Reply {
     pub status: u16,
     pub body: Option<Value>,
     pub headers: Vec<(String, String)>,
+    /// Never sent: the connection is held open until the client goes away.
+    pub hang: bool,
 }
 
 pub type Res = Result<Reply, Reply>;
@@ -21,6 +23,7 @@ impl Reply {
             status,
             body: Some(body),
             headers: Vec::new(),
+            hang: false,
         }
     }
 
@@ -37,6 +40,7 @@ impl Reply {
             status: 204,
             body: None,
             headers: Vec::new(),
+            hang: false,
         })
     }
 
@@ -158,11 +162,23 @@ impl State {
         body: &[u8],
     ) -> Reply {
         let (mut reply, fault) = match self.fault(method, raw_path, raw_query) {
-            Some(injected) => injected,
             None => (
                 self.respond(method, raw_path, raw_query, headers, body),
                 false,
             ),
+            Some((Injected::Fail, reply)) => (reply, true),
+            Some((Injected::Least, reply)) => (reply, false),
+            Some((Injected::FailAfter, reply)) => {
+                let _ = self.respond(method, raw_path, raw_query, headers, body);
+                (reply, true)
+            }
+            Some((Injected::Hang { perform }, mut reply)) => {
+                if perform {
+                    reply = self.respond(method, raw_path, raw_query, headers, body);
+                }
+                reply.hang = true;
+                (reply, !perform)
+            }
         };
         if !fault && let Some(body) = reply.body.as_mut() {
             super::openapi::complete(method, raw_path, reply.status, body);
@@ -180,9 +196,14 @@ impl State {
         reply
     }
 
-    /// An injected answer to this request, and whether it is a failure (the least answer is
-    /// not: it is held to the description like any other).
-    fn fault(&mut self, method: &str, raw_path: &str, raw_query: &str) -> Option<(Reply, bool)> {
+    /// The fault injected into this request, if any, with the answer it gives (the least
+    /// answer for [`Injected::Least`], else GitHub's error body for its status).
+    fn fault(
+        &mut self,
+        method: &str,
+        raw_path: &str,
+        raw_query: &str,
+    ) -> Option<(Injected, Reply)> {
         let target = format!("{raw_path}?{raw_query}");
         let i = self.faults.iter().position(|f| {
             (f.method == "*" || f.method.eq_ignore_ascii_case(method)) && target.contains(&f.needle)
@@ -193,34 +214,32 @@ impl State {
             return None;
         }
         fault.remaining -= 1;
-        if fault.least {
-            let status = fault.status;
-            if fault.remaining == 0 {
-                self.faults.remove(i);
-            }
-            let body =
-                super::openapi::least_answer(method, raw_path, status).unwrap_or_else(|| {
-                    panic!("GitHub documents no {status} JSON answer to {method} {raw_path}")
-                });
-            return Some((Reply::json(status, body), false));
-        }
+        let (kind, status) = (fault.kind, fault.status);
         let rate_limited = fault
             .headers
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("x-ratelimit-remaining") && v == "0");
-        let message = match fault.status {
+        let headers = fault.headers.clone();
+        if fault.remaining == 0 {
+            self.faults.remove(i);
+        }
+        if kind == Injected::Least {
+            let body =
+                super::openapi::least_answer(method, raw_path, status).unwrap_or_else(|| {
+                    panic!("GitHub documents no {status} JSON answer to {method} {raw_path}")
+                });
+            return Some((kind, Reply::json(status, body)));
+        }
+        let message = match status {
             429 => "API rate limit exceeded".to_owned(),
             403 if rate_limited => "API rate limit exceeded for user ID 1.".to_owned(),
             403 => "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.".to_owned(),
             s if s >= 500 => "Server Error".to_owned(),
             s => format!("Injected failure {s}"),
         };
-        let mut reply = Reply::error(fault.status, &message);
-        reply.headers = fault.headers.clone();
-        if fault.remaining == 0 {
-            self.faults.remove(i);
-        }
-        Some((reply, true))
+        let mut reply = Reply::error(status, &message);
+        reply.headers = headers;
+        Some((kind, reply))
     }
 
     fn respond(

@@ -141,8 +141,22 @@ pub struct Fault {
     pub remaining: u32,
     /// Matching requests to let through before the first failure.
     pub skip: u32,
+    pub kind: Injected,
+}
+
+/// What an injected fault does to the request it matches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Injected {
+    /// Refused with `status` and GitHub's error body; nothing is done.
+    Fail,
+    /// Done, and then answered with `status` as if it had failed: a write GitHub performed
+    /// whose answer never arrived intact (a 502 from a proxy, a reset connection).
+    FailAfter,
     /// Not a failure: the least answer GitHub's description allows, with `status`.
-    pub least: bool,
+    Least,
+    /// Done (or with `perform: false`, not), and never answered: the request hangs until the
+    /// client gives up or is killed.
+    Hang { perform: bool },
 }
 
 /// One request as the fake received it: the raw (still percent-encoded) path and query.
