@@ -219,7 +219,20 @@ fn close_stale(client: &Client, catalog: &Catalog, as_of: DateTime<Utc>) -> Resu
             })
         })
         .collect();
-    for number in expire::stale(&open, ttl, as_of) {
+    let stale = expire::stale(&open, ttl, as_of);
+    // A run stopped between its comment and the close left a request whose last activity
+    // is that comment: it is no longer idle, and would stay open for good. Finish it.
+    let me = super::pull::own_login(client, catalog);
+    for r in open
+        .iter()
+        .filter(|r| crate::request::is_request_branch(&r.branch) && !stale.contains(&r.number))
+    {
+        if closing_begun(client, me.as_deref(), r)? {
+            client.update_pull(r.number, None, None, Some("closed"))?;
+            eprintln!("closed #{}: an earlier run had begun to close it", r.number);
+        }
+    }
+    for number in stale {
         bot_pr::close(client, number, &expire::stale_comment(ttl))?;
         eprintln!(
             "closed #{number}: no activity for {}",
@@ -227,4 +240,22 @@ fn close_stale(client: &Client, catalog: &Catalog, as_of: DateTime<Utc>) -> Resu
         );
     }
     Ok(())
+}
+
+/// Whether the request's last activity is portcullis's own closing comment: nothing (a
+/// reopening, a push, a comment) came after it, so the close it announced is still owed.
+fn closing_begun(client: &Client, me: Option<&str>, r: &expire::OpenRequest) -> Result<bool> {
+    let Some(me) = me else {
+        return Ok(false);
+    };
+    // GitHub moves `updated_at` with the comment, within a moment.
+    let slack = chrono::Duration::seconds(60);
+    Ok(client.comments(r.number)?.iter().any(|c| {
+        c.body.starts_with(expire::STALE_MARKER)
+            && c.user
+                .as_ref()
+                .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
+            && DateTime::parse_from_rfc3339(&c.created_at)
+                .is_ok_and(|at| at.with_timezone(&Utc) + slack >= r.updated_at)
+    }))
 }

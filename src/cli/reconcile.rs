@@ -214,7 +214,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         .iter()
         .map(|(app, target, e)| format!("{app}/{target}: {e}"))
         .collect();
-    if !args.fix || drifted == 0 {
+    // Without drift there is nothing to fix, unless a killed run left its journal: it is
+    // recorded now, or its writes would never reach the evidence.
+    if !args.fix || (drifted == 0 && ledger::read_journal(&repo)?.is_none()) {
         return finish(failures, drifted > 0);
     }
 

@@ -79,6 +79,16 @@ pub fn run(args: Args) -> Result<Outcome> {
                     "the review of `{app}` is already open: #{} {} (left as it is: its owners may have revoked grants there)",
                     open.number, open.html_url
                 );
+                // A run stopped right after opening it never asked the owners: ask them now,
+                // unless someone is asked already or has reviewed.
+                let asked =
+                    !open.requested_reviewers.is_empty() || !open.requested_teams.is_empty();
+                if !asked
+                    && client.pull_reviews(open.number)?.is_empty()
+                    && let Some(policy) = catalog.apps.get(&app)
+                {
+                    bot_pr::request_reviews(client, open.number, &policy.owners);
+                }
                 continue;
             }
             let sha = bot_pr::base_sha(client, &args.base_branch)?;
@@ -207,20 +217,27 @@ fn history(
                 continue;
             };
             let full = ids.get(&added.commit).cloned().unwrap_or_default();
-            let pull = match (client, pulls.get(&full)) {
-                (_, Some(found)) => found.clone(),
-                (Some(client), None) => {
-                    let found = client
-                        .commit_pulls(&full)
-                        .ok()
-                        .and_then(|list| {
-                            list.into_iter().find(|p| p.merged || p.merged_at.is_some())
-                        })
-                        .map(|p| (p.number, p.user.login));
-                    pulls.insert(full.clone(), found.clone());
-                    found
-                }
-                (None, None) => None,
+            let (pull, looked_up) = match (client, pulls.get(&full)) {
+                (_, Some(found)) => (found.clone(), true),
+                (Some(client), None) => match client.commit_pulls(&full) {
+                    Ok(list) => {
+                        let found = list
+                            .into_iter()
+                            .find(|p| p.merged || p.merged_at.is_some())
+                            .map(|p| (p.number, p.user.login));
+                        pulls.insert(full.clone(), found.clone());
+                        (found, true)
+                    }
+                    // An open review is the owners' to edit and is never rebuilt, so a
+                    // gap in it would stay: nothing is opened, the next run tries again.
+                    Err(e) => {
+                        return Err(e.context(format!(
+                            "cannot look up the pull request of commit {}; nothing was opened, the next run tries again",
+                            crate::model::short_id(&full, 12)
+                        )));
+                    }
+                },
+                (None, None) => (None, false),
             };
             out.insert(
                 (h.path.clone(), h.role.clone()),
@@ -228,7 +245,7 @@ fn history(
                     commit: added.commit.clone(),
                     date: added.date,
                     pull,
-                    looked_up: client.is_some(),
+                    looked_up,
                 },
             );
         }

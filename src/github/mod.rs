@@ -53,7 +53,8 @@ use ureq::http::Method;
 pub use http::RetryPolicy;
 use http::{Transport, query, segment, segments};
 pub use types::{
-    Branch, Comment, Issue, IssueEvent, Label, Pull, PullCommit, PullFile, Review, Status, User,
+    Branch, Comment, Issue, IssueEvent, Label, Pull, PullCommit, PullFile, Review, Status, TeamRef,
+    User,
 };
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";

@@ -61,6 +61,25 @@ pub struct Pull {
     pub commits: Option<u64>,
     #[serde(default)]
     pub changed_files: Option<u64>,
+    /// Users and teams asked to review who have not reviewed yet.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub requested_reviewers: Vec<Option<User>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub requested_teams: Vec<TeamRef>,
+}
+
+/// A team as a pull request names it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TeamRef {
+    pub slug: String,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// An event on an issue or pull request's timeline; `base_ref_changed` is a retarget.

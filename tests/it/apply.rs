@@ -1362,91 +1362,60 @@ fn owed_and_met_once(org: &Org, case: &str) {
 /// run finishes the job, meeting every obligation exactly once and repeating no write.
 #[test]
 fn apply_killed_or_failed_at_any_github_call_meets_every_obligation_once() {
-    let baseline = owing();
-    let before = baseline.gh.requests().len();
-    let out = baseline.apply(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let calls: Vec<(String, String)> = baseline.gh.requests()[before..]
-        .iter()
-        .map(|r| (r.method.clone(), r.path.clone()))
-        .collect();
-    owed_and_met_once(&baseline, "without a failure");
-    assert!(calls.len() > 5, "{calls:?}");
+    let tried = crate::resume::at_every_call(&crate::resume::Subject {
+        setup: &owing,
+        gh: &|o: &Org| &o.gh,
+        command: &|o: &Org| {
+            o.fetch();
+            let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+            c.args(["apply", "--root"])
+                .arg(o.clone.path())
+                .args(["--as-of", "2026-11-22"])
+                .env("GITHUB_API_URL", o.gh.url())
+                .env("GITHUB_TOKEN", &o.bot)
+                .env("PORTCULLIS_SIGNING_KEY", crate::support::TEST_SIGNING_KEY)
+                .env("GITHUB_REPOSITORY", REPO)
+                .env("STORE", o.store.path())
+                .env_remove("GITHUB_RUN_ID");
+            c
+        },
+        // The pushed commit's alarm is raised by the run that first sees it.
+        done: &[0, 1],
+        settled: &owed_and_met_once,
+    });
+    assert!(tried > 20, "{tried}");
+}
 
-    use crate::fake_github::Injected;
-    for (n, (method, path)) in calls.iter().enumerate() {
-        let write = method != "GET";
-        let mut cases = vec![
-            (Injected::Hang { perform: false }, 0),
-            (Injected::Fail, 502),
-        ];
-        if write {
-            cases.push((Injected::Hang { perform: true }, 0));
-            cases.push((Injected::FailAfter, 502));
-            cases.push((Injected::Fail, 403));
-        }
-        for (kind, status) in cases {
-            let mut org = owing();
-            let case = format!(
-                "call {} ({method} {path}), {}",
-                n + 1,
-                match kind {
-                    Injected::Hang { perform: true } => "killed after GitHub did it".to_owned(),
-                    Injected::Hang { perform: false } => "killed before GitHub did it".to_owned(),
-                    Injected::FailAfter => format!("done, answered {status}"),
-                    _ => format!("refused with {status}"),
-                }
-            );
-            // Paths hold commit ids, which differ from world to world (the store's path is
-            // in the policies): the run makes the same calls in the same order, so the call
-            // is found by its place.
-            let before = org.gh.requests().len();
-            org.gh.inject_nth("*", "", n as u32 + 1, kind, status);
-            if matches!(kind, Injected::Hang { .. }) {
-                org.fetch();
-                let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-                    .args(["apply", "--root"])
-                    .arg(org.clone.path())
-                    .args(["--as-of", "2026-11-22"])
-                    .env("GITHUB_API_URL", org.gh.url())
-                    .env("GITHUB_TOKEN", &org.bot)
-                    .env("PORTCULLIS_SIGNING_KEY", crate::support::TEST_SIGNING_KEY)
-                    .env("GITHUB_REPOSITORY", REPO)
-                    .env("STORE", org.store.path())
-                    .env_remove("GITHUB_RUN_ID")
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
-                let started = std::time::Instant::now();
-                while org.gh.requests().len() <= before + n {
-                    if let Some(status) = child.try_wait().unwrap() {
-                        panic!("{case}: the run ended ({status}) before the call");
-                    }
-                    assert!(started.elapsed().as_secs() < 60, "{case}: no call");
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                child.kill().unwrap();
-                child.wait().unwrap();
-            } else {
-                // No retry budget: the one failure is the run's.
-                org.env
-                    .push(("PORTCULLIS_GITHUB_MAX_WAIT".to_owned(), "0".to_owned()));
-                let out = org.apply(&[]);
-                assert_ne!(out.status.code(), Some(0), "{case}: {}", text(&out));
-                org.env.clear();
-            }
-            // The next run finishes the job, however the last one ended.
-            let out = org.apply(&[]);
-            assert!(
-                matches!(out.status.code(), Some(0 | 1)),
-                "{case}: {}",
-                text(&out)
-            );
-            owed_and_met_once(&org, &case);
-            let out = org.apply(&[]);
-            assert_eq!(out.status.code(), Some(0), "{case}: {}", text(&out));
-            owed_and_met_once(&org, &case);
-        }
+/// `reconcile --fix` is held to apply's rule: killed after any write, the next run resumes
+/// from its journal, repeats no write, and records the killed run's writes as evidence.
+#[test]
+fn reconcile_fix_killed_after_any_write_resumes_without_repeating_one() {
+    let wanted = set(&["omar", "p1", "p2", "p3", "breakglass"]);
+    for n in 1..=3 {
+        let org = Org::new(&[("omar", ""), ("p1", ""), ("p2", ""), ("p3", "")], &[]);
+        org.trust();
+        let before = org.writes().len();
+        org.edit_store(|s| {
+            s["targets"]["vpn-users"] = json!(["omar", "p1", "intruder", "breakglass"]);
+            s["writes"] = json!(0);
+            s["crash_after"] = json!(n);
+        });
+        let killed = org.run(&["reconcile", "--fix"], "2026-11-22");
+        assert_eq!(killed.status.code(), None, "run {n}: {}", text(&killed));
+        assert_eq!(org.writes().len() - before, n);
+        org.edit_store(|s| s["crash_after"] = json!(0));
+        let out = org.run(&["reconcile", "--fix"], "2026-11-22");
+        assert_eq!(out.status.code(), Some(0), "after kill {n}: {}", text(&out));
+        assert_eq!(org.members("vpn-users"), wanted, "after kill {n}");
+        let fixes: Vec<String> = org.writes()[before..].to_vec();
+        let unique: BTreeSet<&String> = fixes.iter().collect();
+        assert_eq!(fixes.len(), 3, "after kill {n}: {fixes:?}");
+        assert_eq!(unique.len(), 3, "a write was repeated: {fixes:?}");
+        assert!(
+            org.evidence().iter().any(|r| r.run.finished_at.is_none()),
+            "after kill {n}: the killed run is on the chain"
+        );
+        let out = org.run(&["reconcile"], "2026-11-22");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
 }

@@ -10,15 +10,18 @@ use crate::pr_flow::{REPO, World};
 use crate::support::git;
 
 fn run_at(w: &World, as_of: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
+    command_at(w, as_of, args).output().unwrap()
+}
+
+fn command_at(w: &World, as_of: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    c.args(args)
         .args(["--root", w.clone.path().to_str().unwrap(), "--as-of", as_of])
         .env("GITHUB_API_URL", w.gh.url())
         .env("GITHUB_TOKEN", &w.bot)
         .env("GITHUB_REPOSITORY", REPO)
-        .env("PORTCULLIS_GITHUB_MAX_WAIT", "5")
-        .output()
-        .unwrap()
+        .env("PORTCULLIS_GITHUB_MAX_WAIT", "5");
+    c
 }
 
 fn text(o: &Output) -> String {
@@ -821,4 +824,148 @@ fn an_end_date_still_to_come_revokes_nothing() {
     assert!(ines("2026-12-31").is_empty());
     let end = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
     assert_eq!(ines("2027-01-01"), vec![vec![Reason::PastEndDate(end)]; 5]);
+}
+
+// -- failures half way ------------------------------------------------------------------------
+
+/// What the lifecycle commands leave on GitHub: every pull request (branch, title, state,
+/// body, the tree at its head, the reviewers asked, its comments) and every issue (title,
+/// state, labels, body, comments). A duplicate or a lost piece shows as a difference.
+fn made(w: &World) -> serde_json::Value {
+    use serde_json::json;
+    let c = client(w);
+    let repo = git2::Repository::open_bare(w.gh.git_dir(REPO)).unwrap();
+    let comments =
+        |n: u64| -> Vec<String> { c.comments(n).unwrap().into_iter().map(|c| c.body).collect() };
+    let mut pulls: Vec<serde_json::Value> = c
+        .pulls("all", None)
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            let head = git2::Oid::from_str(&p.head.sha).unwrap();
+            json!({
+                "branch": p.head.name, "title": p.title, "state": p.state, "body": p.body,
+                "tree": repo.find_commit(head).unwrap().tree_id().to_string(),
+                "reviewers": w.gh.requested_reviewers(p.number),
+                "comments": comments(p.number),
+            })
+        })
+        .collect();
+    let mut issues: Vec<serde_json::Value> = c
+        .issues("all", &[])
+        .unwrap()
+        .into_iter()
+        .map(|i| {
+            let labels: Vec<String> = i.labels.iter().map(|l| l.name.clone()).collect();
+            json!({
+                "title": i.title, "state": i.state, "labels": labels, "body": i.body,
+                "comments": comments(i.number),
+            })
+        })
+        .collect();
+    pulls.sort_by_key(|v| v.to_string());
+    issues.sort_by_key(|v| v.to_string());
+    json!({"pulls": pulls, "issues": issues})
+}
+
+/// `args` as of `as_of` on worlds from `setup`, failed or killed at each of its GitHub calls
+/// in turn: the next run leaves on GitHub exactly what one clean run leaves.
+fn completes_after_any_failure(setup: &dyn Fn() -> World, as_of: &str, args: &[&str]) {
+    let expected = std::cell::OnceCell::new();
+    let settled = |w: &World, case: &str| {
+        let got = made(w);
+        let want = expected.get_or_init(|| got.clone());
+        assert_eq!(&got, want, "{case}");
+    };
+    let tried = crate::resume::at_every_call(&crate::resume::Subject {
+        setup,
+        gh: &|w: &World| &w.gh,
+        command: &|w: &World| {
+            // From inside the repository, as an operator runs it: paths on the command line
+            // are the current directory's.
+            let mut c = command_at(w, as_of, args);
+            c.current_dir(w.clone.path());
+            c
+        },
+        done: &[0],
+        settled: &settled,
+    });
+    assert!(tried > 2, "{tried}");
+}
+
+fn leaver_world() -> World {
+    let w = World::new();
+    owner_teams(&w);
+    let people = with_people(&w, |p| {
+        p.replace(WEI, &WEI.replace("status: active", "status: leaver"))
+    });
+    commit_on_main(&w, &[("policies/people.yaml", Some(&people))]);
+    w
+}
+
+#[test]
+fn expire_failed_at_any_call_completes_on_the_next_run() {
+    completes_after_any_failure(&leaver_world, "2026-11-23", &["expire", "--open-pr"]);
+}
+
+#[test]
+fn closing_stale_requests_failed_at_any_call_completes_on_the_next_run() {
+    let setup = || {
+        let w = World::new();
+        w.gh.set_now("2026-10-01T09:00:00Z");
+        w.gh.push_commit(
+            "access/grafana/omar/viewer",
+            &[("access/grafana/omar.yaml", Some("person: omar\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
+            "omar@tidewater.example",
+        );
+        w.gh.open_pull(
+            "token-omar-tw",
+            "access/grafana/omar/viewer",
+            "main",
+            "Access request",
+            "",
+        );
+        w.gh.set_now("2026-11-20T09:00:00Z");
+        w
+    };
+    completes_after_any_failure(&setup, "2026-11-22", &["expire", "--close-stale"]);
+}
+
+#[test]
+fn people_sync_failed_at_any_call_completes_on_the_next_run() {
+    let setup = || {
+        let w = World::new();
+        owner_teams(&w);
+        let csv = export(
+            &w,
+            |mut row| {
+                if row[0] == "wei" {
+                    row[8] = "leaver".into();
+                }
+                Some(row)
+            },
+            &[NINA],
+        );
+        std::fs::write(w.clone.path().join("hr-export.csv"), csv).unwrap();
+        w
+    };
+    completes_after_any_failure(
+        &setup,
+        "2026-11-22",
+        &["people", "sync", "--from", "hr-export.csv", "--open-pr"],
+    );
+}
+
+#[test]
+fn review_failed_at_any_call_completes_on_the_next_run() {
+    completes_after_any_failure(
+        &World::new,
+        "2026-11-22",
+        &["review", "--app", "payments", "--open-pr"],
+    );
+}
+
+#[test]
+fn remind_failed_at_any_call_completes_on_the_next_run() {
+    completes_after_any_failure(&World::new, "2026-11-22", &["remind"]);
 }

@@ -26,6 +26,7 @@ mod render;
 mod report;
 mod request;
 mod request_cli;
+mod resume;
 mod rules;
 mod schema_fast;
 mod services;

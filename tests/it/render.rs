@@ -156,7 +156,10 @@ fn github() {
     }
     assert!(out.contains("creates %250A::warning::x"), "{out}");
     assert!(out.contains("y%0Aand approves"), "{out}");
-    assert!(out.contains("::notice file=.github/CODEOWNERS"));
+    assert!(
+        out.contains("::notice file=policies/settings.yaml"),
+        "{out}"
+    );
 }
 
 #[test]
