@@ -1223,14 +1223,7 @@ fn a_converged_run_over_many_grants_writes_nothing() {
 /// run, with no new commit, opens it, exactly once.
 #[test]
 fn an_obligation_that_fails_is_owed_until_a_later_run_meets_it_once() {
-    let org = Org::new(&[("omar", "")], &["omar"]);
-    org.trust();
-    let emergency = grants("ana", "vpn", &[("admin", "2026-11-22T20:00:00Z")]);
-    org.merged_pr(
-        "access/vpn/ana/admin",
-        &[("access/vpn/ana.yaml", Some(&emergency))],
-        &["token-dana-tw"],
-    );
+    let org = emergency_merged();
     for status in [403, 502] {
         org.gh.fail_next("POST", "/issues", status, &[], 1);
         let out = org.apply(&[]);
@@ -1313,9 +1306,8 @@ fn a_relative_root_runs_command_programs_from_the_repository() {
     assert_eq!(org.writes(), ["add vpn-users omar"]);
 }
 
-/// The world of the obligation tests: trusted, then an emergency grant merged (its owners are
-/// owed a review) and a direct push (the security team is owed an issue).
-fn owing() -> Org {
+/// Trusted, then an emergency grant of `vpn:admin` to ana merged with the on-call's approval.
+fn emergency_merged() -> Org {
     let org = Org::new(&[("omar", "")], &["omar"]);
     org.trust();
     let emergency = grants("ana", "vpn", &[("admin", "2026-11-22T20:00:00Z")]);
@@ -1324,6 +1316,13 @@ fn owing() -> Org {
         &[("access/vpn/ana.yaml", Some(&emergency))],
         &["token-dana-tw"],
     );
+    org
+}
+
+/// The world of the obligation tests: trusted, then an emergency grant merged (its owners are
+/// owed a review) and a direct push (the security team is owed an issue).
+fn owing() -> Org {
+    let org = emergency_merged();
     org.gh.push_commit(
         "main",
         &[(

@@ -225,6 +225,25 @@ fn a_contractor_past_the_end_date_loses_every_grant() {
     assert_eq!(check_at(&w, &pr.head.sha, "2026-11-22").0, 0);
 }
 
+/// A request pull request by omar, idle since 2026-10-01; the clock is then 2026-11-20.
+fn idle_request(w: &World) -> u64 {
+    w.gh.set_now("2026-10-01T09:00:00Z");
+    w.gh.push_commit(
+        "access/grafana/omar/viewer",
+        &[("access/grafana/omar.yaml", Some("person: omar\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
+        "omar@tidewater.example",
+    );
+    let number = w.gh.open_pull(
+        "token-omar-tw",
+        "access/grafana/omar/viewer",
+        "main",
+        "Access request",
+        "",
+    );
+    w.gh.set_now("2026-11-20T09:00:00Z");
+    number
+}
+
 #[test]
 fn nothing_to_revoke_opens_nothing_and_stale_requests_are_closed() {
     let w = World::new();
@@ -233,20 +252,7 @@ fn nothing_to_revoke_opens_nothing_and_stale_requests_are_closed() {
     assert!(pulls(&w).is_empty());
 
     // Two request PRs: one idle since 2026-10-01, one touched recently.
-    w.gh.set_now("2026-10-01T09:00:00Z");
-    w.gh.push_commit(
-        "access/grafana/omar/viewer",
-        &[("access/grafana/omar.yaml", Some("person: omar\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
-        "omar@tidewater.example",
-    );
-    let idle = w.gh.open_pull(
-        "token-omar-tw",
-        "access/grafana/omar/viewer",
-        "main",
-        "Access request",
-        "",
-    );
-    w.gh.set_now("2026-11-20T09:00:00Z");
+    let idle = idle_request(&w);
     w.gh.push_commit(
         "access/grafana/elena/viewer",
         &[("access/grafana/elena.yaml", Some("person: elena\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
@@ -912,20 +918,7 @@ fn expire_failed_at_any_call_completes_on_the_next_run() {
 fn closing_stale_requests_failed_at_any_call_completes_on_the_next_run() {
     let setup = || {
         let w = World::new();
-        w.gh.set_now("2026-10-01T09:00:00Z");
-        w.gh.push_commit(
-            "access/grafana/omar/viewer",
-            &[("access/grafana/omar.yaml", Some("person: omar\napp: grafana\ngrants:\n  - role: viewer\n    justification: Carrier latency dashboards for the review\n"))],
-            "omar@tidewater.example",
-        );
-        w.gh.open_pull(
-            "token-omar-tw",
-            "access/grafana/omar/viewer",
-            "main",
-            "Access request",
-            "",
-        );
-        w.gh.set_now("2026-11-20T09:00:00Z");
+        idle_request(&w);
         w
     };
     completes_after_any_failure(&setup, "2026-11-22", &["expire", "--close-stale"]);

@@ -628,15 +628,7 @@ impl FakeGitHub {
     /// least answer GitHub's description allows for it: every required field and no other,
     /// `null` wherever it may be null, one item in a list.
     pub fn answer_least_next(&self, method: &str, path_substring: &str, status: u16) {
-        self.lock().faults.push(Fault {
-            method: method.to_owned(),
-            needle: path_substring.to_owned(),
-            status,
-            headers: Vec::new(),
-            remaining: 1,
-            skip: 0,
-            kind: Injected::Least,
-        });
+        self.inject_nth(method, path_substring, 1, Injected::Least, status);
     }
 
     /// Every request received, in order (helpers' calls are not in it).
