@@ -13,6 +13,7 @@ mod codeowners;
 mod comment;
 mod expire;
 mod explain;
+mod import;
 mod keygen;
 pub mod out;
 mod people;
@@ -51,6 +52,7 @@ enum Command {
     Comment(comment::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
+    Import(import::Args),
     Keygen(keygen::Args),
     Expire(expire::Args),
     People(people::Args),
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Comment(args) => comment::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Import(args) => import::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Expire(args) => expire::run(args),
         Command::People(args) => people::run(args),

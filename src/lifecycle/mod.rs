@@ -7,6 +7,7 @@
 //!   marker that keeps reminders from repeating.
 //! - [`review`]: the access review campaign of one app: `reviewed:` set on every grant, and a
 //!   body listing each holder with when and by whom the grant was made.
+//! - [`import`]: the members an app's systems hold today, written as grants (adoption).
 //! - [`people`]: the HR export read and validated line by line, the directory diff (joiners,
 //!   movers, leavers) and the birthright grants it implies.
 //!
@@ -18,6 +19,7 @@
 //! `check` rejects.
 
 pub mod expire;
+pub mod import;
 pub mod people;
 pub mod remind;
 pub mod review;

@@ -17,6 +17,7 @@ mod comment;
 mod edit;
 mod fuzz;
 mod github;
+mod import;
 mod lifecycle;
 mod pr_flow;
 mod provisioner;

@@ -1,0 +1,199 @@
+//! `import --app A [--open-pr]`: today's members of every target of A, written as grant files
+//! (see `crate::lifecycle::import`), checked by the same rules as `check` before anything is
+//! written; with `--open-pr`, proposed as one pull request for the app's owners.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::bot_pr::{self, Proposal, Proposed};
+use super::{Common, Outcome};
+use crate::lifecycle::import;
+
+/// Write a grant file for every current member of an app's targets who maps to a person, so
+/// that a first `apply` removes nobody
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The app, by its id in `policies/apps/`
+    #[arg(long, value_name = "A")]
+    app: String,
+    /// Propose the grant files as one pull request through the GitHub API (GITHUB_TOKEN,
+    /// GITHUB_REPOSITORY, GITHUB_API_URL) instead of writing them here
+    #[arg(long)]
+    open_pr: bool,
+    /// The branch the pull request targets
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    base_branch: String,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let root = args.common.root()?;
+    let as_of = args.common.as_of()?;
+    let snapshot = crate::worktree::read(&root)?;
+    let catalog = crate::check::load(&snapshot).catalog;
+    let Some(app) = catalog.apps.get(&args.app) else {
+        let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
+        bail!(
+            "there is no app `{}` in the catalog\nhint: use one of: {}",
+            args.app,
+            known.join(", ")
+        );
+    };
+    let kind = app.provisioner.kind();
+    if kind == "manual" {
+        bail!(
+            "`{}` is provisioned by hand (`manual`): there is no system to list its members from\nhint: write its grant files by hand, or with `portcullis request`",
+            args.app
+        );
+    }
+    let mut backend =
+        crate::provisioner::connect_in(app, catalog.settings.as_ref(), &root, &|k| {
+            std::env::var(k).ok()
+        })?;
+    let targets: BTreeSet<&str> = app
+        .roles
+        .values()
+        .map(crate::provisioner::target_of)
+        .collect();
+    let mut listed = BTreeMap::new();
+    for target in targets {
+        // A partial listing would import part of the truth: any failure stops the import.
+        let members = backend.list(target).with_context(|| {
+            format!(
+                "cannot list `{target}` of `{}`; nothing was written",
+                args.app
+            )
+        })?;
+        listed.insert(target.to_owned(), members);
+    }
+    drop(backend);
+    let imported = import::import(&snapshot, &catalog, app, kind, &listed, as_of)
+        .map_err(|e| anyhow!("{e}"))?;
+
+    for (target, roles) in &imported.shared {
+        eprintln!(
+            "note: `{target}` serves the roles {}: its members are imported as `{}`; change a grant's role by hand where another is meant",
+            roles.join(", "),
+            roles[0]
+        );
+    }
+    for w in &imported.written {
+        println!(
+            "imported: `{}:{}` of `{}` (member of `{}`){}",
+            args.app,
+            w.role,
+            w.person,
+            w.target,
+            w.expires
+                .as_deref()
+                .map(|e| format!(", expires {e}"))
+                .unwrap_or_default()
+        );
+    }
+    for (target, account, person) in &imported.kept {
+        println!("kept: `{account}` in `{target}` is `{person}`, who already holds it");
+    }
+    for l in &imported.refused {
+        println!("not imported: `{}` in `{}`: {}", l.account, l.target, l.why);
+    }
+    for l in &imported.unmapped {
+        println!("nobody: `{}` in `{}` {}", l.account, l.target, l.why);
+    }
+
+    let errors = crate::lifecycle::new_errors(&snapshot, &imported.edits, as_of);
+    if !errors.is_empty() {
+        for d in &errors {
+            eprintln!("{}:{}: {}", d.file, d.pos.line, d.message);
+        }
+        bail!(
+            "the imported grants would not pass `check`; nothing was written\nhint: fix what is named above (the directory or the app's policy), then import again"
+        );
+    }
+
+    if imported.edits.is_empty() {
+        eprintln!("nothing to import into `{}`", args.app);
+    } else if args.open_pr {
+        let client = crate::github::Client::from_env()?;
+        let base_sha = bot_pr::base_sha(&client, &args.base_branch)?;
+        let title = format!(
+            "Import {} grant(s) of `{}` from {kind}",
+            imported.written.len(),
+            args.app
+        );
+        let body = body(&args.app, kind, &imported);
+        let branch = format!("portcullis/import/{}", args.app);
+        let proposed = bot_pr::propose(
+            &client,
+            &args.base_branch,
+            &base_sha,
+            &Proposal {
+                branch: &branch,
+                title: &title,
+                body: &body,
+                message: &format!("{title}\n\nProposed by `portcullis import`."),
+                edits: &imported.edits,
+                owners: &app.owners,
+            },
+        )?;
+        let did = match &proposed {
+            Proposed::Opened(_) => "opened",
+            Proposed::Updated(_) => "updated",
+        };
+        eprintln!("{did} #{}: {title}", proposed.pull().number);
+        println!("{}", proposed.pull().html_url);
+    } else {
+        super::people::write_edits(&root, &imported.edits)?;
+        eprintln!(
+            "{} grant(s) written into {} file(s); review them, then commit them through a pull request",
+            imported.written.len(),
+            imported.edits.len()
+        );
+    }
+
+    if imported.unmapped.is_empty() {
+        Ok(Outcome::Success)
+    } else {
+        eprintln!(
+            "error: {} account(s) map to nobody: the first apply would remove them\nhint: add each service or break-glass account to `unmanaged:` in {}, and each person to policies/people.yaml (with the field the app's `login` template uses)",
+            imported.unmapped.len(),
+            app.file
+        );
+        Ok(Outcome::Findings)
+    }
+}
+
+/// The pull request's body: what was imported, and what was not, for the owners to confirm.
+fn body(app: &str, kind: &str, imported: &import::Imported) -> String {
+    use std::fmt::Write as _;
+    // Accounts come from the target system: inert text, never a code span it could close.
+    let md = crate::diag::render::markdown::escape;
+    let mut out = format!(
+        "<!-- portcullis:import -->\n### Import of `{app}` from {kind}\n\nThe members each target holds today, as grants. Owners: confirm each person should keep this access; delete a grant here to have the first `apply` remove it.\n\n| person | role | target | expires |\n|---|---|---|---|\n"
+    );
+    for w in &imported.written {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            md(&w.person),
+            md(&w.role),
+            md(&w.target),
+            w.expires.as_deref().unwrap_or("never")
+        );
+    }
+    let left: Vec<&import::Left> = imported.unmapped.iter().chain(&imported.refused).collect();
+    if !left.is_empty() {
+        out.push_str("\n**Not imported** (the first `apply` removes these unless they are made `unmanaged:` or granted):\n\n");
+        for l in left {
+            let _ = writeln!(
+                out,
+                "- {} in {}: {}",
+                md(&l.account),
+                md(&l.target),
+                md(&l.why)
+            );
+        }
+    }
+    out
+}
