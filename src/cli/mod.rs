@@ -14,7 +14,9 @@ mod comment;
 mod expire;
 mod explain;
 mod import;
+mod init;
 mod keygen;
+mod manual;
 pub mod out;
 mod people;
 mod plan;
@@ -53,6 +55,7 @@ enum Command {
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Import(import::Args),
+    Init(init::Args),
     Keygen(keygen::Args),
     Expire(expire::Args),
     People(people::Args),
@@ -62,6 +65,10 @@ enum Command {
     Request(request::Args),
     Review(review::Args),
     Report(report::Args),
+    #[command(hide = true)]
+    Completions(manual::CompletionArgs),
+    #[command(hide = true)]
+    Man(manual::ManArgs),
 }
 
 /// What a command ended with; `main` maps it to the exit code.
@@ -125,6 +132,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Import(args) => import::run(args),
+        Command::Init(args) => init::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Expire(args) => expire::run(args),
         Command::People(args) => people::run(args),
@@ -134,6 +142,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Request(args) => request::run(args),
         Command::Review(args) => review::run(args),
         Command::Report(args) => report::run(args),
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::man(args),
     }
 }
 

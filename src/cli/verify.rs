@@ -78,6 +78,7 @@ pub const TOOL_PATHS: &[&str] = &[
     "rust-toolchain.toml",
     "scripts",
     "src",
+    "templates",
 ];
 
 /// The paths besides `access/` whose content decides what is provisioned and how: the rules,

@@ -5,7 +5,7 @@
 
 use serde_json::Value as Json;
 
-use super::{Change, Doc, EditError, Field, Splice, apply, verify};
+use super::{Change, Doc, EditError, Field, Splice, Style, apply, render_block_item, verify};
 use crate::load::layout::is_id;
 
 /// The fields of a person in the order SPEC writes them: the schema's own list.
@@ -101,6 +101,29 @@ pub fn upsert_people(text: &str, records: &[PersonRecord]) -> Result<String, Edi
             }
         }
     }
+    // An empty flow list (`people: []`, as `init` writes it) becomes a block list: a
+    // directory is read by people, and one line of every person's fields is unreadable.
+    if doc.items.is_empty() && doc.is_flow(&doc.grants) && !appended.is_empty() {
+        let start = doc.start(&doc.grants);
+        let end = doc.value_end(&doc.grants);
+        let mut block = String::new();
+        for r in records {
+            let set: Vec<(&str, Field)> = r
+                .fields()
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect();
+            for line in render_block_item(&set, "  ", " ", "    ", Style::Block)? {
+                block.push('\n');
+                block.push_str(&line);
+            }
+        }
+        // `people: []` -> `people:` and the items, each on its own lines.
+        let key_end = text[..start].trim_end_matches(' ').len();
+        let out = apply(text, vec![(key_end..end, block)]);
+        verify(&out, &expected)?;
+        return Ok(out);
+    }
     let mut splices: Vec<Splice> = at.map(|r| (r, appended)).into_iter().collect();
     splices.extend(edits);
     let out = apply(text, splices);
@@ -111,6 +134,22 @@ pub fn upsert_people(text: &str, records: &[PersonRecord]) -> Result<String, Edi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty directory (`people: []`) takes several people at once, as a block list.
+    #[test]
+    fn an_empty_flow_list_becomes_a_block_list() {
+        let text = "# The directory\npeople: []   # none yet\n";
+        let mut helen = sam();
+        helen.id = "helen".into();
+        helen.manager = None;
+        let out = upsert_people(text, &[helen, sam()]).unwrap();
+        assert!(
+            out.starts_with("# The directory\npeople:\n  - id: helen\n"),
+            "{out}"
+        );
+        assert!(out.contains("\n  - id: sam\n    name: Sam Lee\n"), "{out}");
+        assert!(out.ends_with("   # none yet\n"), "{out}");
+    }
 
     const PEOPLE: &str = "# The directory\npeople:\n  # Exec\n  - id: helen\n    name: Helen Marsh\n    email: helen@x.example\n    department: exec\n    type: employee\n    status: active\n\n  # Sales\n  - id: sam\n    name: Sam Lee   # preferred name\n    email: sam@x.example\n    department: sales\n    title: Account Executive\n    manager: helen\n    type: employee\n    status: active\n";
 

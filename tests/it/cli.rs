@@ -291,3 +291,26 @@ fn every_command_takes_a_relative_root() {
     assert!(parent.join(&report_rel).join("index.html").is_file());
     let _ = std::fs::remove_dir_all(parent.join(&report_rel));
 }
+
+/// What a release ships beside the binary is generated from the commands themselves: every
+/// command is completed, and the man page is roff naming them.
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(&["completions", shell]);
+        for command in ["check", "apply", "import", "reconcile"] {
+            assert!(script.contains(command), "{shell}: {command}");
+        }
+    }
+    let man = run(&["man"]);
+    assert!(man.contains(".TH portcullis 1"), "{man}");
+    assert!(man.contains("import"), "{man}");
+}

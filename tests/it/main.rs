@@ -6,6 +6,7 @@
 mod fake_github;
 mod support;
 
+mod action;
 mod apply;
 mod apply_bench;
 mod approval;
@@ -18,6 +19,7 @@ mod edit;
 mod fuzz;
 mod github;
 mod import;
+mod init;
 mod lifecycle;
 mod pr_flow;
 mod provisioner;
