@@ -87,6 +87,17 @@ impl Proposed {
             Proposed::Opened(p) | Proposed::Updated(p) => p,
         }
     }
+
+    /// Says what was done on stderr and prints the pull request's address on stdout, for the
+    /// workflow's log and for scripts.
+    pub fn report(&self, title: &str) {
+        let did = match self {
+            Proposed::Opened(_) => "opened",
+            Proposed::Updated(_) => "updated",
+        };
+        eprintln!("{did} #{}: {title}", self.pull().number);
+        println!("{}", self.pull().html_url);
+    }
 }
 
 /// One commit of the edits on `base_sha`, the branch moved to it, and the pull request opened,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::bot_pr::{self, Proposal, Proposed};
+use super::bot_pr::{self, Proposal};
 use super::{Common, Outcome};
 use crate::lifecycle::import;
 
@@ -137,12 +137,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 owners: &app.owners,
             },
         )?;
-        let did = match &proposed {
-            Proposed::Opened(_) => "opened",
-            Proposed::Updated(_) => "updated",
-        };
-        eprintln!("{did} #{}: {title}", proposed.pull().number);
-        println!("{}", proposed.pull().html_url);
+        proposed.report(&title);
     } else {
         super::people::write_edits(&root, &imported.edits)?;
         eprintln!(

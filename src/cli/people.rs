@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::bot_pr::{self, Proposal, Proposed};
+use super::bot_pr::{self, Proposal};
 use super::{Common, Outcome, write_file};
 use crate::github::Client;
 use crate::lifecycle::people::{self, Row, Sync};
@@ -141,12 +141,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                     owners: &owners,
                 },
             )?;
-            let did = match &proposed {
-                Proposed::Opened(_) => "opened",
-                Proposed::Updated(_) => "updated",
-            };
-            eprintln!("{did} #{}: {title}", proposed.pull().number);
-            println!("{}", proposed.pull().html_url);
+            proposed.report(&title);
         }
         _ => {
             write_edits(&root, &sync.edits)?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
-use super::bot_pr::{self, Proposal, Proposed};
+use super::bot_pr::{self, Proposal};
 use super::people::write_edits;
 use super::plan::parse;
 use super::{Common, Outcome};
@@ -147,12 +147,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                         owners: &app_policy.owners,
                     },
                 )?;
-                let did = match &proposed {
-                    Proposed::Opened(_) => "opened",
-                    Proposed::Updated(_) => "updated",
-                };
-                eprintln!("{did} #{}: {title}", proposed.pull().number);
-                println!("{}", proposed.pull().html_url);
+                proposed.report(&title);
             }
             _ => {
                 write_edits(&root, &edits)?;
