@@ -11,6 +11,7 @@ mod bot_pr;
 mod check;
 mod codeowners;
 mod comment;
+mod doctor;
 mod expire;
 mod explain;
 mod import;
@@ -52,6 +53,7 @@ enum Command {
     Approvals(approvals::Args),
     Audit(audit::Args),
     Comment(comment::Args),
+    Doctor(doctor::Args),
     Codeowners(codeowners::Args),
     Explain(explain::Args),
     Import(import::Args),
@@ -129,6 +131,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Approvals(args) => approvals::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Comment(args) => comment::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Codeowners(args) => codeowners::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Import(args) => import::run(args),

@@ -180,6 +180,23 @@ impl Client {
         format!("{}/{rest}", self.repo_path)
     }
 
+    /// `GET /repos/{owner}/{repo}` or a path under it, as JSON; `None` for a 404. For the
+    /// settings `doctor` reads, whose shapes it checks field by field.
+    pub fn repo_json(&self, rest: &str) -> Result<Option<serde_json::Value>> {
+        let path = if rest.is_empty() {
+            self.repo_path.clone()
+        } else {
+            self.repo(rest)
+        };
+        self.http.json_or_none(Method::GET, &path, None)
+    }
+
+    /// The rules that apply to `branch`, from every active ruleset.
+    pub fn branch_rules(&self, branch: &str) -> Result<Vec<serde_json::Value>> {
+        self.http
+            .list(&self.repo(&format!("rules/branches/{}", segment(branch)?)))
+    }
+
     // -- pulls --
 
     pub fn pull(&self, number: u64) -> Result<Pull> {

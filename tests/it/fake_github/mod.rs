@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 pub use state::Injected;
 pub use state::Logged;
-use state::{FakeUser, Fault, People, Repo, State, Ticker};
+use state::{FakeEnvironment, FakeUser, Fault, People, Repo, State, Ticker};
 
 pub struct FakeGitHub {
     state: Arc<Mutex<State>>,
@@ -180,6 +180,69 @@ impl FakeGitHub {
             .insert((org.to_owned(), slug.to_owned()), parent.to_owned());
     }
 
+    // -- the repository's settings, as an admin makes them --
+
+    /// A repository ruleset; `rules` as GitHub renders them (`[{"type": "deletion"}, ...]`),
+    /// applying to the default branch. Returns its id.
+    pub fn add_ruleset(&self, name: &str, rules: Value, bypass_actors: Value) -> u64 {
+        let mut state = self.lock();
+        let id = state.ticker.id();
+        let name_of_repo = Self::first_repo(&state);
+        let repo = state.repos.get_mut(&name_of_repo).unwrap();
+        repo.settings.rulesets.push(json!({
+            "id": id, "name": name, "target": "branch", "source_type": "Repository",
+            "source": name_of_repo, "enforcement": "active",
+            "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+            "rules": rules, "bypass_actors": bypass_actors,
+        }));
+        id
+    }
+
+    /// An environment that `branches` may deploy from (`None`: any), holding these secrets.
+    pub fn add_environment(&self, name: &str, branches: Option<&[&str]>, secrets: &[&str]) {
+        let mut state = self.lock();
+        let id = state.ticker.id();
+        let repo_name = Self::first_repo(&state);
+        state
+            .repos
+            .get_mut(&repo_name)
+            .unwrap()
+            .settings
+            .environments
+            .insert(
+                name.to_owned(),
+                FakeEnvironment {
+                    id,
+                    branches: branches.map(|b| b.iter().map(|s| (*s).to_owned()).collect()),
+                    secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
+                },
+            );
+    }
+
+    pub fn set_variable(&self, name: &str, value: &str) {
+        let mut state = self.lock();
+        let repo_name = Self::first_repo(&state);
+        state
+            .repos
+            .get_mut(&repo_name)
+            .unwrap()
+            .settings
+            .variables
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    /// What GitHub reports wrong in CODEOWNERS (`GET /repos/{o}/{r}/codeowners/errors`).
+    pub fn set_codeowners_errors(&self, errors: Value) {
+        let mut state = self.lock();
+        let repo_name = Self::first_repo(&state);
+        state
+            .repos
+            .get_mut(&repo_name)
+            .unwrap()
+            .settings
+            .codeowners_errors = errors.as_array().cloned().unwrap_or_default();
+    }
+
     /// An org owner deletes the team and makes a new one under the same slug: same name, new id.
     pub fn recreate_team(&self, org: &str, slug: &str, members: &[&str]) {
         {
@@ -242,6 +305,7 @@ impl FakeGitHub {
                 items: Default::default(),
                 comments: Vec::new(),
                 statuses: Vec::new(),
+                settings: Default::default(),
             },
         );
     }

@@ -27,6 +27,10 @@ impl Reply {
         }
     }
 
+    pub fn json_ok(body: Value) -> Reply {
+        Reply::json(200, body)
+    }
+
     pub fn ok(body: Value) -> Res {
         Ok(Reply::json(200, body))
     }
@@ -503,6 +507,100 @@ impl State {
 
     fn repo_route(&mut self, method: &str, full: &str, rest: &[&str], req: &Req<'_>) -> Res {
         match (method, rest) {
+            ("GET", []) => {
+                let r = &self.repos[full];
+                Reply::ok(json!({
+                    "id": 1, "name": full.split('/').nth(1), "full_name": full,
+                    "private": true, "default_branch": "main",
+                    "owner": self.people.user_json(r.owner()),
+                }))
+            }
+            ("GET", ["rules", "branches", branch]) => {
+                let settings = &self.repos[full].settings;
+                let rules: Vec<Value> = settings
+                    .rulesets
+                    .iter()
+                    .filter(|r| r["enforcement"] == "active" && *branch == "main")
+                    .flat_map(|r| {
+                        r["rules"].as_array().cloned().unwrap_or_default().into_iter().map(
+                            move |mut rule| {
+                                rule["ruleset_source_type"] = json!("Repository");
+                                rule["ruleset_source"] = r["source"].clone();
+                                rule["ruleset_id"] = r["id"].clone();
+                                rule
+                            },
+                        )
+                    })
+                    .collect();
+                Ok(self.page(req, rules))
+            }
+            ("GET", ["rulesets", id]) => {
+                let id = number(id)?;
+                self.repos[full]
+                    .settings
+                    .rulesets
+                    .iter()
+                    .find(|r| r["id"] == id)
+                    .cloned()
+                    .map(Reply::json_ok)
+                    .ok_or_else(Reply::not_found)
+            }
+            ("GET", ["codeowners", "errors"]) => {
+                Reply::ok(json!({"errors": self.repos[full].settings.codeowners_errors}))
+            }
+            ("GET", ["environments"]) => {
+                let envs: Vec<Value> = self.repos[full]
+                    .settings
+                    .environments
+                    .iter()
+                    .map(|(name, e)| {
+                        json!({
+                            "id": e.id, "name": name,
+                            "deployment_branch_policy": e.branches.as_ref().map(|_| json!({
+                                "protected_branches": false, "custom_branch_policies": true,
+                            })),
+                        })
+                    })
+                    .collect();
+                Reply::ok(json!({"total_count": envs.len(), "environments": envs}))
+            }
+            ("GET", ["environments", name, "deployment-branch-policies"]) => {
+                let env = self.repos[full]
+                    .settings
+                    .environments
+                    .get(*name)
+                    .ok_or_else(Reply::not_found)?;
+                let policies: Vec<Value> = env
+                    .branches
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, b)| json!({"id": i + 1, "name": b, "type": "branch"}))
+                    .collect();
+                Reply::ok(json!({"total_count": policies.len(), "branch_policies": policies}))
+            }
+            ("GET", ["environments", name, "secrets"]) => {
+                let env = self.repos[full]
+                    .settings
+                    .environments
+                    .get(*name)
+                    .ok_or_else(Reply::not_found)?;
+                let secrets: Vec<Value> = env
+                    .secrets
+                    .iter()
+                    .map(|s| json!({"name": s, "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}))
+                    .collect();
+                Reply::ok(json!({"total_count": secrets.len(), "secrets": secrets}))
+            }
+            ("GET", ["actions", "variables", name]) => self.repos[full]
+                .settings
+                .variables
+                .get(*name)
+                .map(|v| {
+                    Reply::json_ok(json!({"name": name, "value": v,
+                        "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}))
+                })
+                .ok_or_else(Reply::not_found),
             ("GET", ["pulls"]) => self.list_pulls(full, req),
             ("POST", ["pulls"]) => self.create_pull(full, req),
             ("GET", ["pulls", n]) => self.get_pull(full, number(n)?),

@@ -181,6 +181,24 @@ pub struct Repo {
     pub items: BTreeMap<u64, Item>,
     pub comments: Vec<CommentRec>,
     pub statuses: Vec<StatusRec>,
+    /// What `doctor` reads: rulesets as GitHub renders them, environments, variables, and the
+    /// errors GitHub finds in CODEOWNERS.
+    pub settings: RepoSettings,
+}
+
+#[derive(Default)]
+pub struct RepoSettings {
+    pub rulesets: Vec<serde_json::Value>,
+    pub environments: BTreeMap<String, FakeEnvironment>,
+    pub variables: BTreeMap<String, String>,
+    pub codeowners_errors: Vec<serde_json::Value>,
+}
+
+pub struct FakeEnvironment {
+    pub id: u64,
+    /// `None`: any branch may deploy; `Some(branches)`: only these (a custom policy).
+    pub branches: Option<Vec<String>>,
+    pub secrets: Vec<String>,
 }
 
 pub struct Item {
