@@ -182,3 +182,65 @@ fn init_overwrites_nothing_and_names_what_is_wrong() {
     );
     assert!(!fresh.exists(), "nothing written");
 }
+
+/// The first steps of the README's tutorial, as a newcomer takes them: a new repository, one
+/// request, and `check` counting what it holds in words spelled for their number.
+#[test]
+fn the_tutorial_first_steps_run_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("hr.csv");
+    std::fs::write(
+        &csv,
+        "id,name,email,github,department,title,manager,type,status,end_date\nsara,Sara Lind,sara@acme.example,sara-gh,security,Security Lead,,employee,active,\ntom,Tom Berg,tom@acme.example,tom-gh,it,Engineer,sara,employee,active,\n",
+    )
+    .unwrap();
+    let dir = tmp.path().join("access");
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("init")
+        .arg(&dir)
+        .args([
+            "--org",
+            "acme",
+            "--security-team",
+            "@acme/security",
+            "--people",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("replace the tag with the commit"),
+        "{}",
+        text(&out)
+    );
+    let request = portcullis(
+        &[
+            "request",
+            "--app",
+            "example",
+            "--role",
+            "viewer",
+            "--person",
+            "tom",
+            "--justification",
+            "Reads the example reports for the weekly review",
+            "--as-of",
+            "2026-12-03",
+        ],
+        Some(&dir),
+    );
+    assert!(request.status.success(), "{}", text(&request));
+    assert!(
+        text(&request).contains("approvals needed: owner"),
+        "{}",
+        text(&request)
+    );
+    let check = portcullis(&["check", "--as-of", "2026-12-03"], Some(&dir));
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert!(
+        text(&check).contains("checked 4 files, 1 grant: 0 errors, 0 warnings"),
+        "{}",
+        text(&check)
+    );
+}

@@ -47,9 +47,9 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "portcullis check: {} errors, {} warnings, {} pre-existing",
-        report.errors(),
-        report.warnings(),
+        "portcullis check: {}, {}, {} pre-existing",
+        super::text::counted(report.errors(), "error"),
+        super::text::counted(report.warnings(), "warning"),
         report.pre_existing()
     );
     out

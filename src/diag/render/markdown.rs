@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::text::counted;
 use crate::diag::Report;
 use crate::model::Severity;
 
@@ -38,16 +39,16 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "### portcullis check {verdict}\n");
     let _ = writeln!(
         out,
-        "{} files{}, {} grants: **{} errors**, {} warnings, {} pre-existing\n",
-        report.files,
+        "{}{}, {}: **{}**, {}, {} pre-existing\n",
+        counted(report.files, "file"),
         if report.partial {
             " (what the change reaches)"
         } else {
             ""
         },
-        report.grants,
-        errors,
-        report.warnings(),
+        counted(report.grants, "grant"),
+        counted(errors, "error"),
+        counted(report.warnings(), "warning"),
         report.pre_existing()
     );
     if report.diagnostics.is_empty() {

@@ -22,24 +22,31 @@ impl Style {
     }
 }
 
+/// `1 file`, `2 files`: every count a person reads is spelled for its number.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn render(report: &Report, sources: &dyn Sources, style: Style) -> String {
     let mut out = findings(&report.diagnostics, sources, style);
     let errors = report.errors();
     let warnings = report.warnings();
     let pre = report.pre_existing();
     let mut summary = format!(
-        "checked {} files{}, {} grants: {} {}, {} {}",
-        report.files,
+        "checked {}{}, {}: {}, {}",
+        counted(report.files, "file"),
         if report.partial {
             " the change reaches"
         } else {
             ""
         },
-        report.grants,
-        errors,
-        if errors == 1 { "error" } else { "errors" },
-        warnings,
-        if warnings == 1 { "warning" } else { "warnings" },
+        counted(report.grants, "grant"),
+        counted(errors, "error"),
+        counted(warnings, "warning"),
     );
     if pre > 0 {
         let _ = write!(summary, " ({pre} pre-existing, not counted as errors)");
