@@ -300,3 +300,28 @@ fn no_job_with_a_secret_compiles_anything() {
         }
     }
 }
+
+/// No workflow compiles the tool per run: only CI (the project's tests) and the release build
+/// it. Every other workflow that runs portcullis installs the pinned release through the action.
+#[test]
+fn only_ci_and_the_release_compile_the_tool() {
+    for (name, node) in workflows() {
+        let mut runs = Vec::new();
+        run_lines(&node, &mut runs);
+        let compiles = runs.iter().any(|(_, r)| r.contains("cargo "));
+        if name == "ci.yml" || name == "release.yml" {
+            continue;
+        }
+        assert!(!compiles, "{name} compiles the tool");
+        let runs_tool = runs.iter().any(|(_, r)| r.contains("\"$PORTCULLIS\""));
+        let mut found = Vec::new();
+        strings(&node, &mut Vec::new(), &mut found);
+        let action = found.iter().any(|(p, s)| {
+            p.last().map(String::as_str) == Some("uses") && (*s == "./" || *s == "./base")
+        });
+        assert_eq!(
+            runs_tool, action,
+            "{name}: runs portcullis without the action, or the other way"
+        );
+    }
+}
