@@ -284,7 +284,15 @@ fn errors_of(validator: &jsonschema::Validator, root: &Node, prefix: &str) -> Ve
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 let name = unexpected.first().cloned().unwrap_or_default();
                 let pos = node.key_pos(&name).unwrap_or(node.pos);
-                let hint = closest_field(&name).map(|f| format!("did you mean `{f}`?"));
+                // A field of another kind of file (or of another provisioner type) is not a
+                // typo: "did you mean `login`" for `login` helps nobody.
+                let hint = match closest_field(&name) {
+                    Some(f) if f == name => Some(format!(
+                        "`{name}` is not a field here (it belongs to another kind of entry); remove it, and see the schema for the fields allowed here"
+                    )),
+                    Some(f) => Some(format!("did you mean `{f}`?")),
+                    None => None,
+                };
                 (
                     pos,
                     format!("unknown field `{name}`"),

@@ -155,9 +155,26 @@ fn one(g: &GrantRef, settings: &Settings, ctx: &Context, out: &mut Vec<Diagnosti
                     expires.pos,
                     format!("{} expires {}", g.label(), shown(&expires.value)),
                 )
-                .hint("renew it if it is still needed: `portcullis request ... --for 30d`"),
+                .hint(renewal(g)),
             ),
         );
+    }
+}
+
+/// The command that renews a grant, runnable as written: without `--for` it asks for the
+/// longest the role allows (a fixed duration may be more than the role's maximum). An
+/// emergency grant is not renewed: the access, if still needed, is asked for like any other.
+fn renewal(g: &super::GrantRef<'_>) -> String {
+    let ask = format!(
+        "portcullis request --app {} --role {} --person {} --justification \"…\"",
+        g.file.app.value, g.grant.role.value, g.file.person.value
+    );
+    if g.grant.emergency {
+        format!(
+            "an emergency grant is not renewed; if the access is still needed, ask for it as a normal request: `{ask}`"
+        )
+    } else {
+        format!("renew it if it is still needed, with a new justification: `{ask}`")
     }
 }
 

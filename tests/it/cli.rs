@@ -314,3 +314,47 @@ fn completions_and_the_man_page_cover_every_command() {
     assert!(man.contains(".TH portcullis 1"), "{man}");
     assert!(man.contains("import"), "{man}");
 }
+
+/// The renewal `expiring-soon` suggests runs as written, for an ordinary grant and for an
+/// emergency one (which is asked for again as a normal request, never extended).
+#[test]
+fn the_renewal_an_expiring_grant_suggests_runs_as_written() {
+    let repo = crate::support::example_repo();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--as-of", "2026-11-22", "--root"])
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let commands: Vec<String> = said
+        .lines()
+        .filter(|l| l.contains("= hint:") && l.contains("`portcullis request "))
+        .map(|l| {
+            l.rsplit_once("`portcullis ")
+                .unwrap()
+                .1
+                .trim_end_matches('`')
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(commands.len(), 2, "{said}");
+    assert!(said.contains("an emergency grant is not renewed"), "{said}");
+    for command in commands {
+        let command = command.replace('…', "Still reconciles the nightly billing exports");
+        // The suggestion quotes one argument, the justification.
+        let (head, quoted) = command.split_once(" \"").unwrap();
+        let mut args: Vec<String> = head.split_whitespace().map(str::to_owned).collect();
+        args.push(quoted.trim_end_matches('"').to_owned());
+        let ran = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(&args)
+            .args(["--as-of", "2026-11-22", "--root"])
+            .arg(repo.path())
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+}

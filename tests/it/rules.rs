@@ -634,6 +634,24 @@ fn schema_typo_field_gets_a_did_you_mean_hint() {
     assert_eq!(hint(d), "did you mean `expires`?");
 }
 
+/// A field of another provisioner type is no typo: the hint says it does not belong here,
+/// never "did you mean" the very same name.
+#[test]
+fn schema_a_field_of_another_kind_is_not_taken_for_a_typo() {
+    let crm = "policies/apps/crm.yaml";
+    let report = Org::base()
+        .edit(
+            crm,
+            "  checklist: [\"Add the user in the CRM admin console\"]",
+            "  checklist: [\"Add the user in the CRM admin console\"]\n  login: \"{id}\"",
+        )
+        .check();
+    let d = only(&report, at("schema", crm, 8, 3));
+    assert!(d.message.contains("unknown field `login`"), "{}", d.message);
+    assert!(!hint(d).contains("did you mean"), "{}", hint(d));
+    assert!(hint(d).contains("not a field here"), "{}", hint(d));
+}
+
 #[test]
 fn schema_typo_in_settings() {
     let report = Org::base()
