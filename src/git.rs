@@ -41,9 +41,7 @@ fn is_governed(path: &str) -> bool {
 /// The change from `base` to the work tree (index and unstaged edits included, untracked files
 /// too), with the base content of each changed path.
 pub fn change_since(repo: &Repository, base: &str) -> Result<Change> {
-    let object = repo
-        .revparse_single(base)
-        .with_context(|| format!("cannot resolve `--base {base}`"))?;
+    let object = revision(repo, base, "--base ")?;
     let tree = object
         .peel_to_tree()
         .with_context(|| format!("`{base}` does not name a commit or tree"))?;
@@ -199,18 +197,33 @@ fn with_base_content(
     Ok(change)
 }
 
+/// The object a revision names, or an error a person can act on: what was not found, and how
+/// to name it (libgit2's own message carries class and code numbers).
+fn revision<'r>(repo: &'r Repository, rev: &str, flag: &str) -> Result<git2::Object<'r>> {
+    repo.revparse_single(rev).map_err(|e| {
+        let why = if e.code() == git2::ErrorCode::NotFound {
+            "no branch, tag or commit has that name here".to_owned()
+        } else if e.code() == git2::ErrorCode::Ambiguous {
+            "it is the start of more than one commit id".to_owned()
+        } else {
+            e.message().to_owned()
+        };
+        anyhow::anyhow!(
+            "cannot resolve `{flag}{rev}`: {why}\nhint: name a branch, tag or commit of this repository (e.g. `origin/main`, after `git fetch origin main`), and see the names there are with `git branch -a` and `git log --oneline -5`"
+        )
+    })
+}
+
 /// A revision's tree, for reading files without a checkout.
 pub fn tree_at<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Tree<'r>> {
-    repo.revparse_single(rev)
-        .with_context(|| format!("cannot resolve revision `{rev}`"))?
+    revision(repo, rev, "")?
         .peel_to_tree()
         .with_context(|| format!("`{rev}` does not name a commit or tree"))
 }
 
 /// The commit a revision names.
 pub fn commit_at<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Commit<'r>> {
-    repo.revparse_single(rev)
-        .with_context(|| format!("cannot resolve revision `{rev}`"))?
+    revision(repo, rev, "")?
         .peel_to_commit()
         .with_context(|| format!("`{rev}` does not name a commit"))
 }

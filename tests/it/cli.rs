@@ -358,3 +358,24 @@ fn the_renewal_an_expiring_grant_suggests_runs_as_written() {
         );
     }
 }
+
+/// A revision that does not exist is named as such, with what to do, not libgit2's codes.
+#[test]
+fn an_unknown_base_revision_is_said_plainly() {
+    let repo = crate::support::example_repo();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--base", "nosuchrev", "--root"])
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(
+            "cannot resolve `--base nosuchrev`: no branch, tag or commit has that name here"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("hint: "), "{said}");
+    assert!(!said.contains("class="), "{said}");
+}
