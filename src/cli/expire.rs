@@ -92,6 +92,12 @@ pub fn run(args: Args) -> Result<Outcome> {
         print_list(&computed.removals, url.as_deref(), args.format)?;
     } else {
         print_list(&computed.removals, None, args.format)?;
+        if !computed.removals.is_empty() {
+            eprintln!(
+                "next: `portcullis expire --open-pr` opens one pull request revoking {} for the owners to merge (apply already treats expired grants as gone); or remove them by hand in a pull request",
+                crate::diag::render::text::counted(computed.removals.len(), "grant")
+            );
+        }
     }
     if let (Some(client), true) = (&client, args.close_stale) {
         close_stale(client, &computed.catalog, as_of)?;

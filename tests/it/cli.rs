@@ -379,3 +379,22 @@ fn an_unknown_base_revision_is_said_plainly() {
     assert!(said.contains("hint: "), "{said}");
     assert!(!said.contains("class="), "{said}");
 }
+
+/// `expire` without `--open-pr` lists what is due and says what to do next.
+#[test]
+fn expire_names_the_next_step() {
+    let repo = crate::support::example_repo();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["expire", "--as-of", "2026-11-23", "--root"])
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        said.contains(
+            "next: `portcullis expire --open-pr` opens one pull request revoking 1 grant"
+        ),
+        "{said}"
+    );
+}
