@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     offline: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, requires = "base")]
     full: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 

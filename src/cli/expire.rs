@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     close_stale: bool,
     /// Output format of the list
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// The branch the pull request targets
     #[arg(long, value_name = "BRANCH", default_value = "main")]

@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, value_name = "REV")]
     head: Option<String>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 

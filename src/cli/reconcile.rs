@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     allow_mass_removal: bool,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
 

@@ -16,7 +16,7 @@ pub struct Args {
     #[command(flatten)]
     common: Common,
     /// Output format of the list (JSON for other channels: chat, email)
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// List only; post nothing to GitHub
     #[arg(long)]

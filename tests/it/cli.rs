@@ -398,3 +398,31 @@ fn expire_names_the_next_step() {
         "{said}"
     );
 }
+
+/// `-f` is `--format` for every command that has one.
+#[test]
+fn format_has_a_short_flag() {
+    let repo = crate::support::example_repo();
+    for command in ["check", "plan", "expire", "remind", "audit"] {
+        let mut args = vec![command, "-f", "json", "--as-of", "2026-11-22"];
+        if command == "remind" {
+            args.push("--dry-run");
+        }
+        if command == "plan" {
+            args.extend(["--base", "HEAD"]);
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(&args)
+            .arg("--root")
+            .arg(repo.path())
+            .output()
+            .unwrap();
+        let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&out.stdout);
+        assert!(
+            parsed.is_ok(),
+            "{command}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
