@@ -53,6 +53,15 @@ pub struct Args {
     /// The branch the pull request targets
     #[arg(long, value_name = "BRANCH", default_value = "main")]
     base_branch: String,
+    /// How the result is printed on stdout: `text` for people, `json` for scripts
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -77,7 +86,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         emergency: args.emergency,
     };
     let style = Style {
-        color: use_color(std::io::stderr().is_terminal()),
+        color: use_color(std::io::stdout().is_terminal()),
     };
     match prepare(&snapshot, &request, as_of) {
         Ok(prepared) if args.open_pr => {
@@ -93,7 +102,10 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         Ok(prepared) => {
             write_file(&root.join(&prepared.path), &prepared.content)?;
-            report(&prepared, &snapshot, style);
+            match args.format {
+                Format::Text => print!("{}", report(&prepared, &snapshot, style)),
+                Format::Json => println!("{:#}", as_json(&prepared)),
+            }
             Ok(Outcome::Success)
         }
         Err(RequestError::Refused { message, hint }) => {
@@ -116,33 +128,55 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 }
 
-/// What was written and what happens next, on stderr.
-fn report(p: &Prepared, snapshot: &Snapshot, style: Style) {
+/// What was written and what happens next: the command's result, for stdout.
+fn report(p: &Prepared, snapshot: &Snapshot, style: Style) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let did = match p.upsert {
         Upsert::Created => "created",
         Upsert::Added => "added to",
         Upsert::Renewed => "renewed in",
     };
-    eprintln!("{did} `{}`: {}", p.path, p.title);
-    match &p.expiry_note {
-        Some(note) => eprintln!("  expires: {} ({note})", p.expires),
-        None => eprintln!("  expires: {}", p.expires),
-    }
+    let _ = writeln!(out, "{did} `{}`: {}", p.path, p.title);
+    let _ = match &p.expiry_note {
+        Some(note) => writeln!(out, "  expires: {} ({note})", p.expires),
+        None => writeln!(out, "  expires: {}", p.expires),
+    };
     let approvals: Vec<String> = p
         .approvals
         .iter()
         .map(|a| format!("{} ({})", a.kind, a.who))
         .collect();
-    eprintln!("  approvals needed: {}", approvals.join("; "));
+    let _ = writeln!(out, "  approvals needed: {}", approvals.join("; "));
     if !p.diagnostics.is_empty() {
         let mut edited = snapshot.clone();
         edited.insert_bytes(&p.path, p.content.as_bytes());
-        eprint!("{}", text::findings(&p.diagnostics, &edited, style));
+        out.push_str(&text::findings(&p.diagnostics, &edited, style));
     }
-    eprintln!(
+    let _ = writeln!(
+        out,
         "  next: commit it on a branch `{}` and open a pull request titled \"{}\"",
         p.branch, p.title
     );
+    out
+}
+
+/// The same, for scripts.
+fn as_json(p: &Prepared) -> serde_json::Value {
+    serde_json::json!({
+        "path": p.path,
+        "did": match p.upsert {
+            Upsert::Created => "created",
+            Upsert::Added => "added",
+            Upsert::Renewed => "renewed",
+        },
+        "expires": p.expires,
+        "expiry_note": p.expiry_note,
+        "approvals": p.approvals.iter().map(|a| serde_json::json!({"kind": a.kind, "who": a.who})).collect::<Vec<_>>(),
+        "warnings": p.diagnostics.iter().map(|d| serde_json::json!({"rule": d.rule.id(), "line": d.pos.line, "message": d.message})).collect::<Vec<_>>(),
+        "branch": p.branch,
+        "title": p.title,
+    })
 }
 
 /// The person whose `email` in the people directory is the repository's `user.email`.

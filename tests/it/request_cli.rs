@@ -21,6 +21,10 @@ fn request(root: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -65,7 +69,8 @@ fn a_new_file_is_created_and_passes_check() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let err = stderr(&out);
+    // The result is the command's output: stdout.
+    let err = stdout(&out);
     assert!(err.contains("created `access/grafana/nadia.yaml`"), "{err}");
     assert!(
         err.contains("expires: 2027-05-20 (the maximum for"),
@@ -108,7 +113,7 @@ fn a_role_is_added_to_a_file_keeping_its_comments_and_key_order() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("added to `access/grafana/nadia.yaml`"));
+    assert!(stdout(&out).contains("added to `access/grafana/nadia.yaml`"));
     assert_eq!(
         read(root, "access/grafana/nadia.yaml"),
         format!(
@@ -139,7 +144,7 @@ fn an_existing_role_is_renewed_in_place() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("renewed in `access/grafana/nadia.yaml`"));
+    assert!(stdout(&out).contains("renewed in `access/grafana/nadia.yaml`"));
     assert_eq!(
         read(root, "access/grafana/nadia.yaml"),
         NADIA
@@ -358,4 +363,33 @@ fn expires_and_for_together_are_bad_usage() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--format json` gives scripts the same result as data.
+#[test]
+fn the_result_is_json_for_scripts() {
+    let dir = example_repo();
+    let root = dir.path();
+    let out = request(
+        root,
+        &[
+            "--app",
+            "grafana",
+            "--role",
+            "viewer",
+            "--person",
+            "nadia",
+            "--justification",
+            "Watches the support queue dashboards",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["path"], "access/grafana/nadia.yaml");
+    assert_eq!(v["did"], "created");
+    assert_eq!(v["branch"], "access/grafana/nadia/viewer");
+    assert_eq!(v["approvals"][0]["kind"], "owner");
+    assert!(v["expires"].as_str().is_some_and(|e| e.starts_with("20")));
 }
