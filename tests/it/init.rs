@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use portcullis::load::yaml::{self, Node, Value};
 
+/// Two people in the `people sync` export format: a security lead and an engineer.
+const HR: &str = "id,name,email,github,department,title,manager,type,status,end_date\nsara,Sara Lind,sara@acme.example,sara-gh,security,Security Lead,,employee,active,\ntom,Tom Berg,tom@acme.example,tom-gh,it,Engineer,sara,employee,active,\n";
+
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn portcullis(args: &[&str], dir: Option<&Path>) -> Output {
@@ -46,11 +49,7 @@ fn walk(node: &Node, uses: &mut Vec<String>, runs: &mut Vec<String>) {
 fn a_new_repository_passes_check_and_its_workflows_compile_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let csv = tmp.path().join("hr.csv");
-    std::fs::write(
-        &csv,
-        "id,name,email,github,department,title,manager,type,status,end_date\nsara,Sara Lind,sara@acme.example,sara-gh,security,Security Lead,,employee,active,\ntom,Tom Berg,tom@acme.example,tom-gh,it,Engineer,sara,employee,active,\n",
-    )
-    .unwrap();
+    std::fs::write(&csv, HR).unwrap();
     let dir = tmp.path().join("access");
     let action = format!("acme/portcullis@{SHA}");
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -189,11 +188,7 @@ fn init_overwrites_nothing_and_names_what_is_wrong() {
 fn the_tutorial_first_steps_run_as_written() {
     let tmp = tempfile::tempdir().unwrap();
     let csv = tmp.path().join("hr.csv");
-    std::fs::write(
-        &csv,
-        "id,name,email,github,department,title,manager,type,status,end_date\nsara,Sara Lind,sara@acme.example,sara-gh,security,Security Lead,,employee,active,\ntom,Tom Berg,tom@acme.example,tom-gh,it,Engineer,sara,employee,active,\n",
-    )
-    .unwrap();
+    std::fs::write(&csv, HR).unwrap();
     let dir = tmp.path().join("access");
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("init")

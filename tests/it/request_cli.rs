@@ -40,6 +40,18 @@ fn passes_check(root: &Path) {
     assert_eq!(json["summary"]["errors"], 0);
 }
 
+/// Nadia asks for grafana's viewer role.
+const NADIA_VIEWER: &[&str] = &[
+    "--app",
+    "grafana",
+    "--role",
+    "viewer",
+    "--person",
+    "nadia",
+    "--justification",
+    "Watches the support queue dashboards",
+];
+
 const NADIA: &str = "\
 # yaml-language-server: $schema=../../schemas/grant.schema.json
 # Nadia's dashboards (PLAT-900).
@@ -55,19 +67,7 @@ grants:
 fn a_new_file_is_created_and_passes_check() {
     let repo = example_repo();
     let root = repo.path();
-    let out = request(
-        root,
-        &[
-            "--app",
-            "grafana",
-            "--role",
-            "viewer",
-            "--person",
-            "nadia",
-            "--justification",
-            "Watches the support queue dashboards",
-        ],
-    );
+    let out = request(root, NADIA_VIEWER);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The result is the command's output: stdout.
     let err = stdout(&out);
@@ -370,21 +370,7 @@ fn expires_and_for_together_are_bad_usage() {
 fn the_result_is_json_for_scripts() {
     let dir = example_repo();
     let root = dir.path();
-    let out = request(
-        root,
-        &[
-            "--app",
-            "grafana",
-            "--role",
-            "viewer",
-            "--person",
-            "nadia",
-            "--justification",
-            "Watches the support queue dashboards",
-            "-f",
-            "json",
-        ],
-    );
+    let out = request(root, &[NADIA_VIEWER, &["-f", "json"]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["path"], "access/grafana/nadia.yaml");

@@ -182,34 +182,39 @@ impl FakeGitHub {
 
     // -- the repository's settings, as an admin makes them --
 
+    /// The first repository's settings, changed by `f`.
+    fn settings(&self, f: impl FnOnce(&mut state::RepoSettings, u64)) {
+        let mut state = self.lock();
+        let id = state.ticker.id();
+        let name = Self::first_repo(&state);
+        f(&mut state.repos.get_mut(&name).unwrap().settings, id);
+    }
+
     /// A repository ruleset; `rules` as GitHub renders them (`[{"type": "deletion"}, ...]`),
     /// applying to the default branch. Returns its id.
     pub fn add_ruleset(&self, name: &str, rules: Value, bypass_actors: Value) -> u64 {
-        let mut state = self.lock();
-        let id = state.ticker.id();
-        let name_of_repo = Self::first_repo(&state);
-        let repo = state.repos.get_mut(&name_of_repo).unwrap();
-        repo.settings.rulesets.push(json!({
-            "id": id, "name": name, "target": "branch", "source_type": "Repository",
-            "source": name_of_repo, "enforcement": "active",
-            "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
-            "rules": rules, "bypass_actors": bypass_actors,
-        }));
-        id
+        let source = self
+            .lock()
+            .first_repo
+            .clone()
+            .expect("create a repository first");
+        let mut made = 0;
+        self.settings(|settings, id| {
+            made = id;
+            settings.rulesets.push(json!({
+                "id": id, "name": name, "target": "branch", "source_type": "Repository",
+                "source": source, "enforcement": "active",
+                "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+                "rules": rules, "bypass_actors": bypass_actors,
+            }));
+        });
+        made
     }
 
     /// An environment that `branches` may deploy from (`None`: any), holding these secrets.
     pub fn add_environment(&self, name: &str, branches: Option<&[&str]>, secrets: &[&str]) {
-        let mut state = self.lock();
-        let id = state.ticker.id();
-        let repo_name = Self::first_repo(&state);
-        state
-            .repos
-            .get_mut(&repo_name)
-            .unwrap()
-            .settings
-            .environments
-            .insert(
+        self.settings(|settings, id| {
+            settings.environments.insert(
                 name.to_owned(),
                 FakeEnvironment {
                     id,
@@ -217,30 +222,20 @@ impl FakeGitHub {
                     secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
                 },
             );
+        });
     }
 
     pub fn set_variable(&self, name: &str, value: &str) {
-        let mut state = self.lock();
-        let repo_name = Self::first_repo(&state);
-        state
-            .repos
-            .get_mut(&repo_name)
-            .unwrap()
-            .settings
-            .variables
-            .insert(name.to_owned(), value.to_owned());
+        self.settings(|settings, _| {
+            settings.variables.insert(name.to_owned(), value.to_owned());
+        });
     }
 
     /// What GitHub reports wrong in CODEOWNERS (`GET /repos/{o}/{r}/codeowners/errors`).
     pub fn set_codeowners_errors(&self, errors: Value) {
-        let mut state = self.lock();
-        let repo_name = Self::first_repo(&state);
-        state
-            .repos
-            .get_mut(&repo_name)
-            .unwrap()
-            .settings
-            .codeowners_errors = errors.as_array().cloned().unwrap_or_default();
+        self.settings(|settings, _| {
+            settings.codeowners_errors = errors.as_array().cloned().unwrap_or_default();
+        });
     }
 
     /// An org owner deletes the team and makes a new one under the same slug: same name, new id.

@@ -450,6 +450,14 @@ impl State {
         }
     }
 
+    fn environment(&self, full: &str, name: &str) -> Result<&super::state::FakeEnvironment, Reply> {
+        self.repos[full]
+            .settings
+            .environments
+            .get(name)
+            .ok_or_else(Reply::not_found)
+    }
+
     /// One page of `items` as GitHub pages lists: `per_page` (default 30, at most 100) and
     /// `page`, with `Link` relations to the other pages.
     pub fn page(&self, req: &Req<'_>, items: Vec<Value>) -> Reply {
@@ -565,11 +573,7 @@ impl State {
                 Reply::ok(json!({"total_count": envs.len(), "environments": envs}))
             }
             ("GET", ["environments", name, "deployment-branch-policies"]) => {
-                let env = self.repos[full]
-                    .settings
-                    .environments
-                    .get(*name)
-                    .ok_or_else(Reply::not_found)?;
+                let env = self.environment(full, name)?;
                 let policies: Vec<Value> = env
                     .branches
                     .iter()
@@ -580,11 +584,7 @@ impl State {
                 Reply::ok(json!({"total_count": policies.len(), "branch_policies": policies}))
             }
             ("GET", ["environments", name, "secrets"]) => {
-                let env = self.repos[full]
-                    .settings
-                    .environments
-                    .get(*name)
-                    .ok_or_else(Reply::not_found)?;
+                let env = self.environment(full, name)?;
                 let secrets: Vec<Value> = env
                     .secrets
                     .iter()
