@@ -277,13 +277,21 @@ fn find_app<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c App, RequestError>
         .collect();
     Err(refused(
         format!("there is no app `{id}` in the catalog (`policies/apps/`)"),
-        format!("use one of: {}", apps.join(", ")),
+        crate::diag::suggest::hint(
+            id,
+            catalog.apps.keys(),
+            &format!("use one of: {}", apps.join(", ")),
+        ),
     ))
 }
 
 fn find_role<'a>(app: &'a App, id: &str) -> Result<&'a Role, RequestError> {
     app.roles.get(id).ok_or_else(|| {
-        let mut hint = format!("the roles of `{}` are:", app.id.value);
+        let mut hint = crate::diag::suggest::hint(
+            id,
+            app.roles.keys(),
+            &format!("the roles of `{}` are:", app.id.value),
+        );
         for r in app.roles.values() {
             let privileged = if r.privileged { " (privileged)" } else { "" };
             let _ = write!(hint, "\n  {}: {}{privileged}", r.id.value, r.description);
@@ -296,7 +304,11 @@ fn find_person<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c Person, Request
     let person = catalog.people.get(id).ok_or_else(|| {
         refused(
             format!("`{id}` is not in `{PEOPLE_FILE}`"),
-            "pass `--person` with an id from the people directory; new joiners are added by `portcullis people sync`",
+            crate::diag::suggest::hint(
+                id,
+                catalog.people.keys(),
+                "pass `--person` with an id from the people directory; new joiners are added by `portcullis people sync`",
+            ),
         )
     })?;
     if person.leaver {

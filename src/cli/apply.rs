@@ -27,6 +27,10 @@ use crate::provision::{GrantKey, desired, execute};
 
 /// Make every target match the default branch's head: verified grants only, revocations first
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis apply --dry-run               what would be provisioned, changing nothing
+  portcullis apply                         provision the default branch's head
+  portcullis apply --trust-from v1-import  first run: trust the history up to that commit")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

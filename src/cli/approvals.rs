@@ -4,8 +4,11 @@ use super::pull::{STATUS_CONTEXT, judge};
 use super::{Common, Outcome};
 use crate::github::Client;
 
-/// Judge a pull request's approvals (SPEC section 6) and set the `portcullis/approvals` status
+/// Judge a pull request's approvals against the rules and set the `portcullis/approvals` status
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis approvals --pr 42 --no-status   print the verdict only
+  portcullis approvals --pr 42               and set the `portcullis/approvals` status")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

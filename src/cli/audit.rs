@@ -22,6 +22,11 @@ use crate::revision::Revision;
 /// evidence pack for the period (SOC 2 CC6.1–CC6.3, ISO 27001 A.5.15–A.5.18), exit 1 when it
 /// holds exceptions (late revocations, bypassed approvals, a broken evidence chain).
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis audit --person aisha                      every change to aisha's access
+  portcullis audit --app payments --since 2026-01-01   one app's history this year
+  portcullis audit --at 2026-06-30 -f csv              who held what at quarter end
+  portcullis audit --evidence --since 2026-01-01 -f json   the evidence pack for an auditor")]
 pub struct Args {
     #[command(flatten)]
     common: Common,
@@ -269,7 +274,12 @@ fn known_ids(repo: &Repository, index: &Index, rev: &str, filter: &Filter) -> Re
         && !index.keys.iter().any(|k| &k.person == p)
     {
         return Err(anyhow!(
-            "no person `{p}` in policies/people.yaml or in the history of `{rev}`\nhint: `--person` takes a person id from people.yaml (not a GitHub login)"
+            "no person `{p}` in policies/people.yaml or in the history of `{rev}`\nhint: {}",
+            crate::diag::suggest::hint(
+                p,
+                catalog.people.keys(),
+                "`--person` takes a person id from people.yaml (not a GitHub login)"
+            )
         ));
     }
     if let Some(a) = &filter.app
@@ -277,7 +287,12 @@ fn known_ids(repo: &Repository, index: &Index, rev: &str, filter: &Filter) -> Re
         && !index.keys.iter().any(|k| &k.app == a)
     {
         return Err(anyhow!(
-            "no app `{a}` in policies/apps/ or in the history of `{rev}`\nhint: `--app` takes an app id, the name of its file in policies/apps/"
+            "no app `{a}` in policies/apps/ or in the history of `{rev}`\nhint: {}",
+            crate::diag::suggest::hint(
+                a,
+                catalog.apps.keys(),
+                "`--app` takes an app id, the name of its file in policies/apps/"
+            )
         ));
     }
     Ok(())

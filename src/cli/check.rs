@@ -8,8 +8,13 @@ use crate::diag::render::{self, text::Style};
 use crate::revision::Revision;
 use crate::snapshot::{GOVERNED_DIRS, Snapshot};
 
-/// Check every rule over the repository (SPEC section 4)
+/// Check every rule over the repository
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis check                         every rule over the work tree
+  portcullis check --base origin/main      fail only on what this branch changes
+  portcullis check -f sarif > check.sarif  for GitHub code scanning
+  portcullis explain expiry-too-long       what a finding means and how to fix it")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -5,6 +5,10 @@ use crate::model::CODEOWNERS_FILE;
 
 /// Print the CODEOWNERS generated from the catalog (or write it, or check it)
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis codeowners            print the CODEOWNERS the catalog implies
+  portcullis codeowners --check    exit 1 with a diff when the file has drifted
+  portcullis codeowners --write    write .github/CODEOWNERS")]
 pub struct Args {
     #[command(flatten)]
     common: Common,
@@ -23,6 +27,12 @@ pub fn run(args: Args) -> Result<Outcome> {
     if loaded.catalog.settings.is_none() {
         anyhow::bail!(
             "cannot generate CODEOWNERS: `policies/settings.yaml` did not load\nhint: run `portcullis check` to see why"
+        );
+    }
+    if let Some(app) = loaded.catalog.broken_apps.iter().next() {
+        // Generating without it would route its files to nobody but the security team.
+        anyhow::bail!(
+            "cannot generate CODEOWNERS: `policies/apps/{app}.yaml` does not load, and its owners would be left out\nhint: run `portcullis check` and fix the file first"
         );
     }
     let generated = crate::codeowners::generate(&loaded.catalog);

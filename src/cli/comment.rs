@@ -8,6 +8,9 @@ use crate::revision::Revision;
 
 /// Post or update the one sticky pull request comment: check result, plan, approvals
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis comment --pr 42 --dry-run   print the comment instead of posting it
+  portcullis comment --pr 42             post or update the one sticky comment")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -20,6 +20,8 @@ use crate::model::{Catalog, Provisioner};
 
 /// Check the GitHub setup the control relies on (rulesets, environments, secrets, CODEOWNERS)
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  GITHUB_TOKEN=$(gh auth token) portcullis doctor   each gap in the GitHub setup, with its fix")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -19,6 +19,9 @@ use crate::snapshot::Snapshot;
 /// Revoke what has run out: expired grants, every grant of a leaver, grants past a person's end
 /// date. Lists them; `--open-pr` opens (or updates) the one revocation pull request
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis expire                 list the grants past their expiry
+  portcullis expire --open-pr       open (or update) the revocation pull request")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

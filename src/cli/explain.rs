@@ -5,6 +5,9 @@ use crate::diag::Rule;
 
 /// Explain a rule: what it means, why it exists, an example, and the fix
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis explain --list          every rule id and its severity
+  portcullis explain sod-conflict    what it means, why, an example and the fix")]
 pub struct Args {
     /// The rule id, e.g. `expired`; `--list` prints them all
     #[arg(required_unless_present = "list")]
@@ -23,7 +26,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let id = args.rule.unwrap_or_default();
     let rule = Rule::from_id(&id).ok_or_else(|| {
-        anyhow!("unknown rule `{id}`\nhint: `portcullis explain --list` prints every rule id")
+        anyhow!(
+            "unknown rule `{id}`\nhint: {}",
+            crate::diag::suggest::hint(
+                &id,
+                Rule::ALL.iter().map(|r| r.id()),
+                "`portcullis explain --list` prints every rule id"
+            )
+        )
     })?;
     print!("{}", rule.doc());
     Ok(Outcome::Success)

@@ -13,6 +13,9 @@ use crate::lifecycle::import;
 /// Write a grant file for every current member of an app's targets who maps to a person, so
 /// that a first `apply` removes nobody
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis import --app billing-db             write a grant file for each member found
+  portcullis import --app github --open-pr       propose them as one pull request")]
 pub struct Args {
     #[command(flatten)]
     common: Common,
@@ -36,9 +39,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     let Some(app) = catalog.apps.get(&args.app) else {
         let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
         bail!(
-            "there is no app `{}` in the catalog\nhint: use one of: {}",
+            "there is no app `{}` in the catalog\nhint: {}",
             args.app,
-            known.join(", ")
+            crate::diag::suggest::hint(
+                &args.app,
+                &known,
+                &format!("use one of: {}", known.join(", "))
+            )
         );
     };
     let kind = app.provisioner.kind();

@@ -17,6 +17,9 @@ use crate::snapshot::Snapshot;
 
 /// Create a new access repository that passes `check` as written
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis init access --org acme --security-team @acme/security
+  portcullis init access --org acme --security-team @acme/security --people hr-export.csv")]
 pub struct Args {
     /// Where to create it (created if missing; must not hold `policies/` already)
     #[arg(value_name = "DIR", default_value = ".")]

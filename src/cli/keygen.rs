@@ -8,6 +8,8 @@ use super::Outcome;
 
 /// Print a new key pair: the secret for `PORTCULLIS_SIGNING_KEY`, the public key for settings
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis keygen    the secret goes in PORTCULLIS_SIGNING_KEY, the public key in settings")]
 pub struct Args {}
 
 pub fn run(_args: Args) -> Result<Outcome> {

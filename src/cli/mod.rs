@@ -44,7 +44,22 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour the findings: `auto` on a terminal unless `NO_COLOR` is set, `always` (for a
+    /// pager such as `less -R`), or `never`
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    color: ColorWhen,
 }
+
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Set once from the command line, before any command runs.
+static COLOR: std::sync::OnceLock<ColorWhen> = std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
@@ -125,6 +140,7 @@ impl Common {
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
+    let _ = COLOR.set(cli.color);
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Apply(args) => apply::run(args),
@@ -150,9 +166,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
-/// Colour only on a terminal, and never with `NO_COLOR` set.
+/// `--color`; by default colour only on a terminal, and never with `NO_COLOR` set.
 fn use_color(stream_is_terminal: bool) -> bool {
-    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {

@@ -15,6 +15,9 @@ use crate::snapshot::Snapshot;
 
 /// The people directory (`policies/people.yaml`)
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis people sync --from hr-export.csv            show what the export changes
+  portcullis people sync --from hr-export.csv --open-pr  propose it as a pull request")]
 pub struct Args {
     #[command(subcommand)]
     command: PeopleCommand,
@@ -29,6 +32,9 @@ enum PeopleCommand {
 /// trade the old department's birthright grants for the new one's, leavers are marked and lose
 /// every grant. Any bad row refuses the whole export and nothing is written
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis people sync --from hr-export.csv            show what the export changes
+  portcullis people sync --from hr-export.csv --open-pr  propose it as a pull request")]
 struct SyncArgs {
     #[command(flatten)]
     common: Common,

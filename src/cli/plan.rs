@@ -17,6 +17,9 @@ use crate::snapshot::Entry;
 
 /// Show the grant-level change between two revisions, with approvals needed and insights
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis plan --base origin/main             what this branch grants, changes and removes
+  portcullis plan --base main --head HEAD -f markdown   as the pull request comment shows it")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

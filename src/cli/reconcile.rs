@@ -23,6 +23,9 @@ use crate::provision::{desired, execute};
 
 /// Report drift between the targets and the repository (the last applied commit); `--fix` repairs it
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis reconcile                  drift between the systems and the last applied commit
+  portcullis reconcile --app payments --fix   repair one app's drift")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -12,6 +12,9 @@ use crate::lifecycle::remind::{self, Group, LABEL};
 /// Remind owners and holders of grants expiring within `warn_days`: one tracking issue per
 /// owner group, one comment a day mentioning the owners and each person (never twice a day)
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis remind --dry-run    the grants expiring soon, grouped by owner
+  portcullis remind              one comment a day to each owner group")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -9,6 +9,8 @@ use super::{Common, Outcome};
 /// Write a static HTML site of who has access to what: an overview, a page per app and per
 /// person, recent changes and charts (works from `file://` and any static host)
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis report --out site     write the HTML site into `site/`")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -12,6 +12,13 @@ use crate::snapshot::Snapshot;
 /// Request access: write the grant into `access/<app>/<person>.yaml` (creating the file, adding
 /// the role, or renewing it), checked by the same rules as `check`
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis request --app payments --role viewer --for 30d \\
+      --justification \"Reconcile the Q4 refunds (FIN-1042)\"
+  portcullis request --app payments --role viewer --for 30d --open-pr \\
+      --justification \"Reconcile the Q4 refunds (FIN-1042)\"
+  portcullis request --app aws-prod --role admin --emergency --for 4h \\
+      --justification \"INC-311: restore the cluster\"")]
 pub struct Args {
     #[command(flatten)]
     common: Common,

@@ -20,6 +20,9 @@ use crate::snapshot::Snapshot;
 /// An access review campaign: a pull request that sets `reviewed:` on every grant of an app.
 /// Owners revoke by deleting grants in it; the merge is the certification
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  portcullis review --app payments --open-pr   open the review of one app
+  portcullis review --due --open-pr            every app whose review is due")]
 pub struct Args {
     #[command(flatten)]
     common: Common,
@@ -57,8 +60,12 @@ pub fn run(args: Args) -> Result<Outcome> {
         if !catalog.apps.contains_key(&id) {
             let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
             bail!(
-                "there is no app `{id}` in the catalog\nhint: use one of: {}",
-                known.join(", ")
+                "there is no app `{id}` in the catalog\nhint: {}",
+                crate::diag::suggest::hint(
+                    &id,
+                    &known,
+                    &format!("use one of: {}", known.join(", "))
+                )
             );
         }
         vec![id]

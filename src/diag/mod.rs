@@ -2,6 +2,7 @@
 //! reads. Rules push diagnostics and go on; the exit code comes from the whole report.
 
 pub mod render;
+pub mod suggest;
 
 use crate::model::{Pos, Severity};
 

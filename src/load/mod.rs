@@ -10,6 +10,7 @@ pub mod pieces;
 mod policies;
 pub mod schema;
 mod shape;
+mod syntax;
 pub mod yaml;
 
 use rayon::prelude::*;
@@ -199,8 +200,20 @@ pub fn schema_errors(
     node: &Node,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
+    schema_errors_but(kind, path, node, diags, |_| false)
+}
+
+/// `schema_errors` without the violations `skip` leaves to a rule that explains them better.
+fn schema_errors_but(
+    kind: Kind,
+    path: &str,
+    node: &Node,
+    diags: &mut Vec<Diagnostic>,
+    skip: impl Fn(&schema::SchemaError) -> bool,
+) -> Vec<String> {
     schema::validate(kind, node)
         .into_iter()
+        .filter(|e| !skip(e))
         .map(|e| {
             let mut d = Diagnostic::new(Rule::Schema, path, e.pos, e.message);
             d.hint = e.hint;
@@ -288,7 +301,15 @@ pub(crate) fn duration_of(
 
 /// One `access/<app>/<person>.yaml`: schema, then values, then its place in the tree.
 pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<GrantFile> {
-    if !schema_ok(Kind::Grant, path, node, diags) {
+    // `justification:` left empty is a missing justification, which `justification-required`
+    // explains in the words of the policy; it is not a type error.
+    let empty_justification = |e: &schema::SchemaError| {
+        e.pointer.ends_with("/justification")
+            && node
+                .at_pointer(&e.pointer)
+                .is_some_and(|n| n.value == yaml::Value::Null)
+    };
+    if !schema_errors_but(Kind::Grant, path, node, diags, empty_justification).is_empty() {
         return None;
     }
     let person = spanned_str(node.get("person"))?;
@@ -321,7 +342,13 @@ pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Optio
         grants.push(Grant {
             role,
             item: item.pos,
-            justification: spanned_str(item.get("justification")),
+            justification: item.get("justification").and_then(|n| match &n.value {
+                yaml::Value::Null => Some(Spanned {
+                    value: String::new(),
+                    pos: n.pos,
+                }),
+                _ => spanned_str(Some(n)),
+            }),
             expires,
             ticket: str_of(item, "ticket"),
             emergency: bool_of(item, "emergency"),
@@ -340,10 +367,18 @@ pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Optio
                     app.value
                 ),
             )
-            .hint(format!(
-                "move it to `access/{}/{}.yaml`, or fix `app:`",
-                app.value, person.value
-            ))
+            .hint(
+                match crate::diag::suggest::closest(&app.value, [folder_app]) {
+                    Some(f) => format!(
+                        "did you mean `app: {f}`? If not, move the file to `access/{}/{}.yaml`",
+                        app.value, person.value
+                    ),
+                    None => format!(
+                        "move it to `access/{}/{}.yaml`, or fix `app:`",
+                        app.value, person.value
+                    ),
+                },
+            )
             .subject(Some(&person.value), Some(&app.value), None),
         );
     }
@@ -358,10 +393,12 @@ pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Optio
                     person.value
                 ),
             )
-            .hint(format!(
-                "rename it to `access/{}/{}.yaml`, or fix `person:`",
-                app.value, person.value
-            ))
+            .hint(
+                match crate::diag::suggest::closest(&person.value, [file_person]) {
+                    Some(f) => format!("did you mean `person: {f}`? If not, rename the file to `access/{}/{}.yaml`", app.value, person.value),
+                    None => format!("rename it to `access/{}/{}.yaml`, or fix `person:`", app.value, person.value),
+                },
+            )
             .subject(Some(&person.value), Some(&app.value), None),
         );
     }

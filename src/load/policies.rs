@@ -61,7 +61,9 @@ pub fn require_core_files(snapshot: &Snapshot, diags: &mut Vec<Diagnostic>) {
                     Pos::START,
                     format!("`{file}` is missing"),
                 )
-                .hint(format!("create `{file}` with {what}; see SPEC section 2")),
+                .hint(format!(
+                    "create `{file}` with {what}; `portcullis init` writes one to start from"
+                )),
             );
         }
     }

@@ -314,16 +314,41 @@ fn errors_of(validator: &jsonschema::Validator, root: &Node, prefix: &str) -> Ve
                 format!("`{}` is not a valid {}", display(node), describe(field)),
                 None,
             ),
-            ValidationErrorKind::Enum { options } => (
-                node.pos,
-                format!("`{}` is not one of {}", display(node), options),
-                None,
-            ),
-            ValidationErrorKind::Type { .. } => (
-                node.pos,
-                format!("`{field}` has the wrong type: {error}"),
-                type_hint(node),
-            ),
+            ValidationErrorKind::Enum { options } => {
+                let allowed: Vec<String> = options
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let listed: Vec<String> = allowed.iter().map(|o| format!("`{o}`")).collect();
+                let shown = display(node);
+                (
+                    node.pos,
+                    format!(
+                        "`{field}` cannot be `{shown}`: it is one of {}",
+                        listed.join(", ")
+                    ),
+                    crate::diag::suggest::closest(&shown, allowed.iter().map(String::as_str))
+                        .map(|c| format!("did you mean `{c}`?")),
+                )
+            }
+            ValidationErrorKind::Type { kind } => {
+                let wanted = match kind {
+                    jsonschema::error::TypeKind::Single(t) => kind_name(*t),
+                    jsonschema::error::TypeKind::Multiple(_) => "another kind of value",
+                };
+                (
+                    node.pos,
+                    format!(
+                        "`{field}` must be {wanted}, but here it is {}",
+                        value_kind(node)
+                    ),
+                    type_hint(node, wanted),
+                )
+            }
             _ => (
                 node.pos,
                 format!(
@@ -353,7 +378,42 @@ fn display(node: &Node) -> String {
     }
 }
 
-fn type_hint(node: &Node) -> Option<String> {
+/// What a person reading the file sees, in their words rather than JSON's.
+fn kind_name(t: jsonschema::JsonType) -> &'static str {
+    use jsonschema::JsonType as T;
+    match t {
+        T::Array => "a list",
+        T::Object => "a mapping of `key: value` lines",
+        T::String => "text",
+        T::Integer => "a whole number",
+        T::Number => "a number",
+        T::Boolean => "`true` or `false`",
+        T::Null => "empty",
+    }
+}
+
+fn value_kind(node: &Node) -> &'static str {
+    use super::yaml::Value as V;
+    match &node.value {
+        V::Null => "empty",
+        V::Bool(_) => "`true` or `false`",
+        V::Int(_) | V::Float(_) => "a number",
+        V::Str(_) => "text",
+        V::Seq(_) => "a list",
+        V::Map(_) => "a mapping",
+    }
+}
+
+fn type_hint(node: &Node, wanted: &str) -> Option<String> {
+    if wanted == "a list" && matches!(node.value, super::yaml::Value::Map(_)) {
+        return Some(
+            "start each entry of the list with `- ` (a dash and a space), one entry after another"
+                .into(),
+        );
+    }
+    if matches!(node.value, super::yaml::Value::Null) {
+        return Some("write the value after the colon".into());
+    }
     match &node.value {
         super::yaml::Value::Int(_) | super::yaml::Value::Float(_) => {
             Some("quote the value (`\"123\"`) if it is a name or id".into())
@@ -390,27 +450,10 @@ fn describe(field: &str) -> &'static str {
 }
 
 fn closest_field(name: &str) -> Option<&'static str> {
-    fields::ALL
-        .iter()
-        .flat_map(|f| f.iter().copied())
-        .map(|f| (edit_distance(name, f), f))
-        .filter(|(d, f)| *d <= 2.max(f.len() / 4))
-        .min()
-        .map(|(_, f)| f)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    let all = || fields::ALL.iter().flat_map(|f| f.iter().copied());
+    all()
+        .find(|f| *f == name)
+        .or_else(|| crate::diag::suggest::closest(name, all()))
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ impl Node {
 pub struct YamlError {
     pub pos: Pos,
     pub message: String,
-    pub hint: &'static str,
+    pub hint: String,
 }
 
 /// Nesting deeper than any governed file needs; bounds the tree and every walk over it.
@@ -150,7 +150,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, YamlError> {
         YamlError {
             pos: Pos { line, col, len: 1 },
             message: "file is not valid UTF-8".into(),
-            hint: "save the file as UTF-8",
+            hint: "save the file as UTF-8".into(),
         }
     })?;
     check_characters(text)?;
@@ -213,7 +213,7 @@ pub(crate) fn check_characters(text: &str) -> Result<(), YamlError> {
             return Err(YamlError {
                 pos: Pos { line, col, len: 1 },
                 message: format!("{what} U+{:04X} is not allowed", c as u32),
-                hint: "delete the character; governed files hold visible text only",
+                hint: "delete the character; governed files hold visible text only".into(),
             });
         }
     }
@@ -312,7 +312,7 @@ fn err(pos: Pos, message: impl Into<String>, hint: &'static str) -> YamlError {
     YamlError {
         pos,
         message: message.into(),
-        hint,
+        hint: hint.into(),
     }
 }
 
@@ -361,15 +361,12 @@ fn build(text: &str) -> Result<Node, YamlError> {
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let m = e.marker();
-            err(
-                Pos {
-                    line: m.line() as u32,
-                    col: m.col() as u32 + 1,
-                    len: 1,
-                },
-                format!("invalid YAML: {}", e.info()),
-                "check the indentation and quoting around this point",
-            )
+            let at = Pos {
+                line: m.line() as u32,
+                col: m.col() as u32 + 1,
+                len: 1,
+            };
+            super::syntax::explain(text, e.info(), at)
         })?;
         let pos = marker_pos(&span);
         let node = match event {

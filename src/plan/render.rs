@@ -239,6 +239,9 @@ fn facts(c: &Change) -> Vec<String> {
     {
         out.push(format!("justification: {j}"));
     }
+    if let (Some(before), Some(after)) = (&c.before, &c.after) {
+        out.extend(changed(before, after));
+    }
     if c.op == Op::Remove {
         out.push(if i.other_access.is_empty() {
             "access left after this: none".to_owned()
@@ -304,6 +307,35 @@ fn facts(c: &Change) -> Vec<String> {
     out
 }
 
+/// What an edit changes, old value first: an approver judges the difference, not the result.
+fn changed(before: &GrantView, after: &GrantView) -> Vec<String> {
+    let shown = |v: &Option<String>| {
+        v.as_deref()
+            .map_or_else(|| "(none)".to_owned(), str::to_owned)
+    };
+    let flag = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let fields = [
+        (
+            "justification",
+            shown(&before.justification),
+            shown(&after.justification),
+        ),
+        ("expires", shown(&before.expires), shown(&after.expires)),
+        ("ticket", shown(&before.ticket), shown(&after.ticket)),
+        ("reviewed", shown(&before.reviewed), shown(&after.reviewed)),
+        ("emergency", flag(before.emergency), flag(after.emergency)),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, old, new)| old != new)
+        .map(|(name, old, new)| match name {
+            // A justification is a sentence: the new one is on the line above.
+            "justification" => format!("changed: justification, was: {old}"),
+            _ => format!("changed: {name} {old} → {new}"),
+        })
+        .collect()
+}
+
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     if plan.changes.is_empty() {
@@ -360,7 +392,15 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for c in &plan.changes {
         let g = c.after.as_ref().or(c.before.as_ref());
-        let expires = g.and_then(|g| g.expires.as_deref()).unwrap_or("never");
+        let mut expires = g
+            .and_then(|g| g.expires.as_deref())
+            .unwrap_or("never")
+            .to_owned();
+        if let (Some(b), Some(a)) = (&c.before, &c.after)
+            && b.expires != a.expires
+        {
+            expires = format!("{} → {expires}", b.expires.as_deref().unwrap_or("never"));
+        }
         let needs: Vec<String> = c.approvals.iter().map(requirement_label).collect();
         let mut risk = c.risk.map(|r| r.as_str()).unwrap_or("unknown").to_owned();
         if c.privileged {
@@ -376,7 +416,7 @@ pub fn markdown(plan: &Plan) -> String {
             c.app,
             c.role,
             c.person,
-            escape(expires),
+            escape(&expires),
             escape(&needs.join(" + "))
         );
     }

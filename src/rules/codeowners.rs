@@ -6,8 +6,10 @@ use crate::model::{CODEOWNERS_FILE, Catalog, Pos, SETTINGS_FILE};
 use super::Context;
 
 pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
-    if catalog.settings.is_none() {
-        // Without the security team there is nothing correct to compare against.
+    if catalog.settings.is_none() || !catalog.broken_apps.is_empty() {
+        // Without the security team, or with an app file that does not load, there is nothing
+        // correct to compare against: the generated file would drop that app's owners, and the
+        // hint to write it would delete their line. The file's own error says what to fix.
         return;
     }
     let generated = crate::codeowners::generate(catalog);

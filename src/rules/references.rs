@@ -13,6 +13,7 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         .settings
         .as_ref()
         .map_or(15, |s| s.min_justification) as usize;
+    let mut suggested = 0;
     for file in &catalog.grant_files {
         if !catalog.people.contains_key(&file.person.value)
             && !catalog.broken_people.contains(&file.person.value)
@@ -24,7 +25,7 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
                     file.person.pos,
                     format!("`{}` is not in `{PEOPLE_FILE}`", file.person.value),
                 )
-                .hint("add the person to the people directory first, or fix the id")
+                .hint(person_hint(catalog, &file.person.value, &mut suggested))
                 .subject(Some(&file.person.value), Some(&file.app.value), None),
             );
         }
@@ -41,9 +42,13 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
                         file.app.value
                     ),
                 )
-                .hint(format!(
-                    "add `policies/apps/{}.yaml`, or fix the app id",
-                    file.app.value
+                .hint(crate::diag::suggest::hint(
+                    &file.app.value,
+                    catalog.apps.keys(),
+                    &format!(
+                        "add `policies/apps/{}.yaml`, or fix the app id",
+                        file.app.value
+                    ),
                 ))
                 .subject(Some(&file.person.value), Some(&file.app.value), None),
             );
@@ -93,7 +98,11 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
                             app.id.value, g.grant.role.value
                         ),
                     )
-                    .hint(format!("use one of: {}", roles.join(", "))),
+                    .hint(crate::diag::suggest::hint(
+                        &g.grant.role.value,
+                        &roles,
+                        &format!("use one of: {}", roles.join(", ")),
+                    )),
                 ),
             );
         }
@@ -118,6 +127,9 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         let text = g.grant.justification.as_ref().map(|j| j.value.trim());
         if text.is_none_or(|t| t.chars().count() < min) {
             let (pos, message) = match &g.grant.justification {
+                Some(j) if j.value.trim().is_empty() => {
+                    (j.pos, format!("{} has an empty justification", g.label()))
+                }
                 Some(j) => (
                     j.pos,
                     format!(
@@ -193,6 +205,19 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Suggestions scan the whole directory: after this many in one run, a mass of unknown ids
+/// (a pasted list from another system) gets the plain hint and the run stays linear.
+const PERSON_SUGGESTIONS: usize = 20;
+
+fn person_hint(catalog: &Catalog, id: &str, suggested: &mut usize) -> String {
+    let rest = "add the person to the people directory first, or fix the id";
+    if *suggested >= PERSON_SUGGESTIONS {
+        return rest.to_owned();
+    }
+    *suggested += 1;
+    crate::diag::suggest::hint(id, catalog.people.keys(), rest)
+}
+
 /// An `app:role` reference in a policy file resolves.
 fn app_role_exists(
     catalog: &Catalog,
@@ -216,9 +241,17 @@ fn app_role_exists(
         ),
         Some(_) => return,
     };
+    let hint = match catalog.apps.get(&r.app) {
+        None => {
+            crate::diag::suggest::hint(&r.app, catalog.apps.keys(), "fix the `app:role` reference")
+        }
+        Some(app) => {
+            crate::diag::suggest::hint(&r.role, app.roles.keys(), "fix the `app:role` reference")
+        }
+    };
     out.push(
         Diagnostic::new(rule, file, r.pos, message)
-            .hint("fix the `app:role` reference")
+            .hint(hint)
             .subject(None, Some(&r.app), Some(&r.role)),
     );
 }

@@ -153,7 +153,14 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
             let why = if catalog.sod_rules.iter().any(|r| r.id.value == e.rule.value) {
                 format!("`{}` holds no conflicting roles", e.person.value)
             } else {
-                format!("there is no SoD rule `{}`", e.rule.value)
+                let ids = catalog.sod_rules.iter().map(|r| r.id.value.as_str());
+                match crate::diag::suggest::closest(&e.rule.value, ids) {
+                    Some(c) => format!(
+                        "there is no SoD rule `{}` (did you mean `{c}`?)",
+                        e.rule.value
+                    ),
+                    None => format!("there is no SoD rule `{}`", e.rule.value),
+                }
             };
             out.push(subject(
                 Diagnostic::new(

@@ -22,6 +22,7 @@ mod github;
 mod import;
 mod init;
 mod lifecycle;
+mod messages;
 mod pr_flow;
 mod provisioner;
 mod provisioner_github;

@@ -1,0 +1,48 @@
+//! "Did you mean": the known id closest to a mistyped one, when one is close enough to be the
+//! likely intent. Shared by every message that names an unknown person, app, role, rule or field.
+
+/// The candidate within a small edit distance of `name` (a swapped pair of letters counts as
+/// one edit), the closest and, on a tie, the first in sort order; never `name` itself.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    let lower = name.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        // A length gap wider than the limit cannot be within it: skip the distance.
+        .filter(|c| c.len().abs_diff(name.len()) <= limit)
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// `did you mean `x`? ` before `rest`, or `rest` alone.
+pub fn hint(
+    name: &str,
+    candidates: impl IntoIterator<Item = impl AsRef<str>>,
+    rest: &str,
+) -> String {
+    let owned: Vec<_> = candidates.into_iter().collect();
+    match closest(name, owned.iter().map(AsRef::as_ref)) {
+        Some(c) => format!("did you mean `{c}`? If not, {rest}"),
+        None => rest.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn a_transposition_a_slip_and_a_stranger() {
+        let apps = ["aws-prod", "payments", "treasury", "vpn"];
+        assert_eq!(closest("paymnets", apps), Some("payments"));
+        assert_eq!(closest("aws-prd", apps), Some("aws-prod"));
+        assert_eq!(closest("Payments", apps), Some("payments"));
+        assert_eq!(closest("salesforce", apps), None);
+        assert_eq!(closest("vpn", apps), None, "never the name itself");
+        assert_eq!(closest("vpm", apps), Some("vpn"));
+        assert_eq!(closest("x", apps), None);
+    }
+}
