@@ -89,8 +89,8 @@ impl fmt::Display for RequestError {
             } => {
                 write!(
                     f,
-                    "`portcullis check` would reject `{path}` with {} error(s)",
-                    diagnostics.len()
+                    "`portcullis check` would reject `{path}` with {}",
+                    crate::diag::render::text::counted(diagnostics.len(), "error")
                 )?;
                 for d in diagnostics {
                     write!(f, "\n{}:{}: {}", d.file, d.pos.line, d.message)?;

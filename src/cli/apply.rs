@@ -356,10 +356,10 @@ pub fn run(args: Args) -> Result<Outcome> {
     timer.lap("apply: verify commits");
     let _ = writeln!(
         out,
-        "apply: `{branch}` at {} (last applied {}, {} new commit(s))",
+        "apply: `{branch}` at {} (last applied {}, {})",
         short(&head_sha),
         short(&applied.to_string()),
-        range.len()
+        crate::diag::render::text::counted(range.len(), "new commit")
     );
 
     // The rules provisioning reads (policies, schemas, command programs) must be the ones the
@@ -558,8 +558,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         let _ = writeln!(
             out,
-            "dry run: {} change(s) planned, nothing was written",
-            work.len()
+            "dry run: {} planned, nothing was written",
+            crate::diag::render::text::counted(work.len(), "change")
         );
         print!("{out}");
         return finish(failures, refused);
@@ -735,8 +735,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     if !open.is_empty() {
         let titles: Vec<&str> = open.iter().map(|o| o.title.as_str()).collect();
         failures.push(format!(
-            "{} obligation(s) still open, kept in the state and retried by every run until done: {}",
-            open.len(),
+            "{} still open, kept in the state and retried by every run until done: {}",
+            crate::diag::render::text::counted(open.len(), "obligation"),
             titles.join("; ")
         ));
     }
@@ -764,14 +764,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     timer.lap("apply: reviews, evidence and state");
     let _ = writeln!(
         out,
-        "summary: {} changed, {} unchanged, {} pending, {} failed, {} held back; {} commit(s) quarantined; {} evidence record(s); applied up to {}",
+        "summary: {} changed, {} unchanged, {} pending, {} failed, {} held back; {} quarantined; {}; applied up to {}",
         counts[evidence::Outcome::Changed as usize],
         counts[evidence::Outcome::Unchanged as usize],
         counts[evidence::Outcome::Pending as usize],
         counts[evidence::Outcome::Failed as usize],
         planned.held.iter().map(|h| h.ops.len()).sum::<usize>(),
-        alarms,
-        records,
+        crate::diag::render::text::counted(alarms, "commit"),
+        crate::diag::render::text::counted(records, "evidence record"),
         short(&head_sha)
     );
     super::out::stdout(&out)?;
@@ -806,8 +806,8 @@ pub(super) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
             String::new()
         };
         return Err(anyhow!(
-            "{} failure(s) (details above): {}{more}\nhint: everything else was done and recorded; the next run retries what failed",
-            failures.len(),
+            "{} (details above): {}{more}\nhint: everything else was done and recorded; the next run retries what failed",
+            crate::diag::render::text::counted(failures.len(), "failure"),
             shown.join("; ")
         ));
     }

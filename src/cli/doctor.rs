@@ -86,8 +86,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         Ok(Outcome::Success)
     } else {
         println!(
-            "doctor: {} gap(s) in the setup of `{}`",
-            gaps.len(),
+            "doctor: {} in the setup of `{}`",
+            crate::diag::render::text::counted(gaps.len(), "gap"),
             client.repository()
         );
         Ok(Outcome::Findings)

@@ -125,8 +125,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         let client = crate::github::Client::from_env()?;
         let base_sha = bot_pr::base_sha(&client, &args.base_branch)?;
         let title = format!(
-            "Import {} grant(s) of `{}` from {kind}",
-            imported.written.len(),
+            "Import {} of `{}` from {kind}",
+            crate::diag::render::text::counted(imported.written.len(), "grant"),
             args.app
         );
         let body = body(&args.app, kind, &imported);
@@ -148,9 +148,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         super::people::write_edits(&root, &imported.edits)?;
         eprintln!(
-            "{} grant(s) written into {} file(s); review them, then commit them through a pull request",
-            imported.written.len(),
-            imported.edits.len()
+            "{} written into {}; review them, then commit them through a pull request",
+            crate::diag::render::text::counted(imported.written.len(), "grant"),
+            crate::diag::render::text::counted(imported.edits.len(), "file")
         );
     }
 
@@ -158,8 +158,11 @@ pub fn run(args: Args) -> Result<Outcome> {
         Ok(Outcome::Success)
     } else {
         eprintln!(
-            "error: {} account(s) map to nobody: the first apply would remove them\nhint: add each service or break-glass account to `unmanaged:` in {}, and each person to policies/people.yaml (with the field the app's `login` template uses)",
-            imported.unmapped.len(),
+            "error: {} to nobody: the first apply would remove them\nhint: add each service or break-glass account to `unmanaged:` in {}, and each person to policies/people.yaml (with the field the app's `login` template uses)",
+            match imported.unmapped.len() {
+                1 => "1 account maps".to_owned(),
+                n => format!("{n} accounts map"),
+            },
             app.file
         );
         Ok(Outcome::Findings)

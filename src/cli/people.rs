@@ -151,7 +151,10 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         _ => {
             write_edits(&root, &sync.edits)?;
-            eprintln!("{title}: {} file(s) written", sync.edits.len());
+            eprintln!(
+                "{title}: {} written",
+                crate::diag::render::text::counted(sync.edits.len(), "file")
+            );
             print!("{body}");
         }
     }

@@ -205,10 +205,11 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             let _ = writeln!(
                 out,
-                "reconcile: {} target(s) at applied commit {}: {drifted} drifted member(s), {} target(s) not listed",
-                observed.len(),
+                "reconcile: {} at applied commit {}: {}, {} not listed",
+                crate::diag::render::text::counted(observed.len(), "target"),
                 crate::model::short_id(&applied, 10),
-                listing_failures.len()
+                crate::diag::render::text::counted(drifted, "drifted member"),
+                crate::diag::render::text::counted(listing_failures.len(), "target")
             );
             print!("{out}");
         }

@@ -158,7 +158,10 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             _ => {
                 write_edits(&root, &edits)?;
-                eprintln!("{title}: {} file(s) marked `reviewed: {date}`", edits.len());
+                eprintln!(
+                    "{title}: {} marked `reviewed: {date}`",
+                    crate::diag::render::text::counted(edits.len(), "file")
+                );
                 print!("{body}");
             }
         }

@@ -99,8 +99,8 @@ pub fn desired(
     for app in catalog.apps.values() {
         let incomplete = unreadable.get(&app.id.value).map(|paths| {
             format!(
-                "{} grant file(s) of `{}` could not be read ({}): their grants are unknown",
-                paths.len(),
+                "{} of `{}` could not be read ({}): their grants are unknown",
+                crate::diag::render::text::counted(paths.len(), "grant file"),
                 app.id.value,
                 paths.join(", ")
             )

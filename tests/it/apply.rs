@@ -448,7 +448,7 @@ fn squash_and_rebase_merges_are_provisioned_with_their_pull_request() {
         let out = org.apply(&[]);
         assert_eq!(out.status.code(), Some(0), "{method}: {}", text(&out));
         assert!(
-            text(&out).contains(" 0 commit(s) quarantined"),
+            text(&out).contains(" 0 commits quarantined"),
             "{method}: {}",
             text(&out)
         );
@@ -1229,7 +1229,7 @@ fn an_obligation_that_fails_is_owed_until_a_later_run_meets_it_once() {
         let out = org.apply(&[]);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert!(
-            text(&out).contains("obligation(s) still open"),
+            text(&out).contains("still open, kept in the state"),
             "{}",
             text(&out)
         );
@@ -1245,7 +1245,7 @@ fn an_obligation_that_fails_is_owed_until_a_later_run_meets_it_once() {
     }
     let out = org.apply(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("0 new commit(s)"), "{}", text(&out));
+    assert!(text(&out).contains("0 new commits"), "{}", text(&out));
     assert_eq!(org.issues("portcullis-emergency-review").len(), 1);
     let repo = git2::Repository::open(org.clone.path()).unwrap();
     assert!(

@@ -690,7 +690,7 @@ fn an_older_genuine_state_only_makes_apply_verify_more() {
         .unwrap();
     let out = org.apply(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("2 new commit(s)"), "{}", text(&out));
+    assert!(text(&out).contains("2 new commits"), "{}", text(&out));
     assert!(text(&out).contains("quarantined"), "{}", text(&out));
     assert!(org.members("vpn-admins").is_empty());
     assert_eq!(org.members("vpn-users"), set(&["omar", "ana"]));

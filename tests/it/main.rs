@@ -35,6 +35,7 @@ mod resume;
 mod rules;
 mod schema_fast;
 mod services;
+mod tutorial;
 mod workdiff;
 mod workflows;
 mod worktree;
