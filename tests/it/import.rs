@@ -237,8 +237,8 @@ fn import_from_scim() {
     w.imports("scim", &target, &format!("{p}svc@acme.example"));
 }
 
-#[test]
-fn import_from_github_teams() {
+/// GitHub teams holding ana, ben, lea and a service account; the world's app reads them.
+fn github_world() -> (FakeGitHub, World, String) {
     let gh = FakeGitHub::start();
     gh.create_repo_with("acme/access", &[("README.md", "access\n")]);
     let bot = gh.add_bot("portcullis[bot]");
@@ -257,12 +257,71 @@ fn import_from_github_teams() {
         &members.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     gh.add_team("acme", &format!("{target}-admins"), &[]);
+    gh.add_team("acme", "it", &[]);
     let mut w = World::new(&p, "{type: github-team}", &target);
     w.env.push(("GITHUB_API_URL".into(), gh.url()));
     w.env.push(("GITHUB_TOKEN".into(), bot));
     w.env
         .push(("GITHUB_REPOSITORY".into(), "acme/access".into()));
-    w.imports("github-team", &target, &format!("{p}svc-gh"));
+    (gh, w, target)
+}
+
+#[test]
+fn import_from_github_teams() {
+    let (_gh, w, target) = github_world();
+    let stray = format!("{}svc-gh", w.p);
+    w.imports("github-team", &target, &stray);
+}
+
+/// `--open-pr`: one pull request per app for its owners, nothing written locally, and a
+/// second run updates that pull request instead of opening another.
+#[test]
+fn import_open_pr_proposes_one_pull_request_to_the_owners() {
+    let (gh, w, target) = github_world();
+    let p = w.p.clone();
+    for _ in 0..2 {
+        let out = w.run(&["import", "--app", "imp", "--open-pr"]);
+        let said = text(&out);
+        // The service account maps to nobody: said, and the exit says so too.
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains(&format!("nobody: `{p}svc-gh`")), "{said}");
+    }
+    assert_eq!(w.file("ana"), None, "nothing is written in the checkout");
+    let client =
+        portcullis::github::Client::new(&gh.url(), Some("token-portcullis[bot]"), "acme/access")
+            .unwrap();
+    let pulls = client.pulls("open", None).unwrap();
+    assert_eq!(
+        pulls.len(),
+        1,
+        "one pull request per app, however often it runs"
+    );
+    let pr = &pulls[0];
+    assert_eq!(pr.head.name, "portcullis/import/imp");
+    assert!(pr.title.contains("Import 1 grant of `imp`"), "{}", pr.title);
+    let body = pr.body.clone().unwrap_or_default();
+    assert!(body.contains(&format!("{p}svc-gh")), "{body}");
+    let ana = String::from_utf8(
+        gh.file_at(&pr.head.sha, &format!("access/imp/{p}ana.yaml"))
+            .expect("ana's grant file on the branch"),
+    )
+    .unwrap();
+    assert!(
+        ana.contains(&format!(
+            "justification: imported from github-team {target} on 2026-11-22"
+        )),
+        "{ana}"
+    );
+    assert!(
+        gh.file_at(&pr.head.sha, &format!("access/imp/{p}lea.yaml"))
+            .is_none(),
+        "a leaver's access is not proposed"
+    );
+    assert_eq!(
+        gh.requested_teams(pr.number),
+        vec!["it".to_owned()],
+        "the app's owners review it"
+    );
 }
 
 /// The `command` type, and then the promise import exists for: after it, with the service
