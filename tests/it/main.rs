@@ -36,6 +36,7 @@ mod rules;
 mod schema_fast;
 mod services;
 mod tutorial;
+mod walker;
 mod workdiff;
 mod workflows;
 mod worktree;
