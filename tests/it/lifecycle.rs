@@ -124,6 +124,7 @@ fn an_expired_grant_and_a_leaver_give_one_pr_updated_not_duplicated_and_renewals
     let pr = &opened[0];
     assert_eq!(pr.head.name, "portcullis/expire");
     let body = pr.body.clone().unwrap();
+    insta::assert_snapshot!("expire_pr_body", body);
     for line in [
         "| `dmitri` (Dmitri Volkov) | `aws-prod:admin` | `access/aws-prod/dmitri.yaml` | expired at 2026-11-22T20:00:00+00:00 |",
         "| `wei` (Wei Zhang) | `billing-db:read-only` | `access/billing-db/wei.yaml` | the person has left (status `leaver`) |",
@@ -410,6 +411,7 @@ fn a_joiner_a_mover_and_a_leaver_from_one_export_give_one_pr_with_their_birthrig
         assert_eq!(file_at(&w, head, &format!("access/{app}/wei.yaml")), None);
     }
     let body = pr.body.clone().unwrap();
+    insta::assert_snapshot!("people_sync_pr_body", body);
     for want in [
         "- `nina` (Nina Petrova, sales, Account Executive): gets `slack:member`, `salesforce:sales-user`",
         "- `nadia` (Nadia Haddad, support, Support Engineer): `engineering` → `support`; loses `github:member`; gets `zendesk:agent`",
@@ -611,6 +613,7 @@ fn a_review_pr_lists_every_holder_certifies_on_merge_and_revokes_what_owners_del
     let pr = &review[0];
     assert_eq!(pr.head.name, "portcullis/review/payments");
     let body = pr.body.clone().unwrap();
+    insta::assert_snapshot!("review_pr_body", body);
     let paths: Vec<String> = std::fs::read_dir(w.clone.path().join("access/payments"))
         .unwrap()
         .map(|e| {
@@ -761,6 +764,7 @@ fn reminders_are_posted_once_a_day_per_owner_group() {
     let comments = c.comments(sre.number).unwrap();
     assert_eq!(comments.len(), 1, "the same day: no second comment");
     let body = &comments[0].body;
+    insta::assert_snapshot!("remind_comment", body);
     assert!(
         body.starts_with("<!-- portcullis:remind owners=@tidewater/sre date=2026-11-22 -->"),
         "{body}"

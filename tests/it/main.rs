@@ -35,6 +35,7 @@ mod resume;
 mod rules;
 mod schema_fast;
 mod services;
+mod shapes;
 mod tutorial;
 mod walker;
 mod workdiff;

@@ -357,6 +357,7 @@ fn request_open_pr_then_check_comment_approvals_and_merge() {
         "{:?}",
         pr.body
     );
+    insta::assert_snapshot!("request_pr_body", pr.body.as_deref().unwrap());
     // Nothing was written in the checkout: the pull request is the request.
     git(w.clone.path(), &["diff", "--quiet"]);
     // The same request again, while it is open, is refused with a link to it.
