@@ -74,7 +74,7 @@ pub fn import(
     people.sort_by(|a, b| a.id.value.cmp(&b.id.value));
     let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in &people {
-        if let Ok(account) = crate::provisioner::account_for(app, p) {
+        if let Ok(account) = crate::provision::backend::account_for(app, p) {
             owners.entry(account).or_default().push(p.id.value.clone());
         }
     }
@@ -83,7 +83,7 @@ pub fn import(
     let mut roles_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (id, role) in &app.roles {
         roles_of
-            .entry(crate::provisioner::target_of(role).to_owned())
+            .entry(crate::provision::backend::target_of(role).to_owned())
             .or_default()
             .push(id.clone());
     }
@@ -104,7 +104,7 @@ pub fn import(
             if let Some(role) = app.roles.get(&g.role.value) {
                 holds.insert((
                     file.person.value.clone(),
-                    crate::provisioner::target_of(role).to_owned(),
+                    crate::provision::backend::target_of(role).to_owned(),
                 ));
             }
         }

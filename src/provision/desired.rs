@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::quarantine::{Allowed, Quarantine, effective_expiry};
 use super::{GrantKey, TargetId};
 use crate::model::{App, Catalog, Person, time::end_of_day};
-use crate::provisioner::{account_for, target_of};
+use crate::provision::backend::{account_for, target_of};
 
 /// Why a grant in the files is not provisioned.
 #[derive(Clone, Debug, PartialEq, Eq)]

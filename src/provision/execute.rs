@@ -13,7 +13,7 @@ use super::journal::Line;
 use super::ops::{Kind, Observed, Op};
 use super::{TargetId, desired::Desired};
 use crate::evidence::{Action, Outcome};
-use crate::provisioner::{self, Provisioner};
+use crate::provision::backend::{self as provisioner, Provisioner};
 
 type Connect<'a> = Box<dyn FnMut(&str) -> Result<Box<dyn Provisioner>> + 'a>;
 
@@ -126,7 +126,7 @@ pub fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioner::memory::Memory;
+    use crate::provision::memory::Memory;
 
     fn op(kind: Kind, target: &str, account: &str) -> (Op, Option<String>) {
         (

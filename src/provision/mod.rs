@@ -11,15 +11,17 @@
 //!   not all be read, and unmanaged accounts left alone;
 //! - [`journal`]: the intent and result lines written around every write, and how a crashed
 //!   run's lines become evidence;
-//! - [`execute`]: runs the operations through [`crate::provisioner::Provisioner`]s passed in,
+//! - [`execute`]: runs the operations through [`backend::Provisioner`]s passed in,
 //!   journaling before each write and aggregating per-operation failures.
 //!
 //! Pure: no file, git, network or clock. Backends, the journal sink and the clock are passed
 //! in by the edge (`cli/apply.rs`, `cli/reconcile.rs`).
 
+pub mod backend;
 pub mod desired;
 pub mod execute;
 pub mod journal;
+pub mod memory;
 pub mod ops;
 pub mod quarantine;
 

@@ -22,6 +22,7 @@ use ldap3::{
 };
 
 use super::{Outcome, Provisioner, check_name};
+pub use crate::provision::backend::{MemberTemplate, parse_dn};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,67 +42,9 @@ pub struct Config {
     pub login: String,
 }
 
-/// A `login` template split into the RDN attribute, the template of its value (the account)
-/// and the constant people base.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MemberTemplate {
-    pub attr: String,
-    pub value: String,
-    pub base: String,
-}
-
-impl MemberTemplate {
-    /// Placeholders may appear only in the first RDN's value, which must be a single
-    /// `attr=value` pair; the rest is the people base, a constant DN.
-    pub fn parse(login: &str) -> Result<MemberTemplate, String> {
-        let bad = |why: &str| {
-            Err(format!(
-                "ldap `login` template `{login}` {why}; write it as `uid={{id}},ou=people,dc=example,dc=com`"
-            ))
-        };
-        let Some((rdn, base)) = login.split_once(',') else {
-            return bad("has no people base after the first `,`");
-        };
-        let Some((attr, value)) = rdn.split_once('=') else {
-            return bad("does not start with `attribute=`");
-        };
-        let attr_ok = attr.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !attr_ok {
-            return bad(&format!(
-                "starts with `{attr}`, which is not an attribute name"
-            ));
-        }
-        if value.is_empty() || value.contains(['\\', '+', '=', '"', '<', '>', ';', '#']) {
-            return bad(
-                "has an empty or escaped first value (write placeholders and plain text only)",
-            );
-        }
-        if base.contains(['{', '}']) || parse_dn(base).is_none_or(|d| d.is_empty()) {
-            return bad("has placeholders or an invalid DN after the first `,`");
-        }
-        Ok(MemberTemplate {
-            attr: attr.to_owned(),
-            value: value.to_owned(),
-            base: base.to_owned(),
-        })
-    }
-
-    /// The member DN of an account, its value escaped per RFC 4514.
-    pub fn member_dn(&self, account: &str) -> String {
-        format!("{}={},{}", self.attr, dn_escape(account), self.base)
-    }
-
-    /// The account of a member DN, or None when the DN is not `<attr>=<value>,<people base>`.
-    pub fn account_of(&self, dn: &str) -> Option<String> {
-        let rdns = parse_dn(dn)?;
-        let base = parse_dn(&self.base)?;
-        let (first, rest) = rdns.split_first()?;
-        let [(attr, value)] = first.as_slice() else {
-            return None;
-        };
-        (attr.eq_ignore_ascii_case(&self.attr) && same_dn(rest, &base)).then(|| value.clone())
-    }
+/// The member DN of an account, its value escaped per RFC 4514.
+pub fn member_dn(template: &MemberTemplate, account: &str) -> String {
+    format!("{}={},{}", template.attr, dn_escape(account), template.base)
 }
 
 pub struct Ldap {
@@ -243,7 +186,7 @@ impl Provisioner for Ldap {
     fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
         check_name("account", account)?;
         let group = self.group_dn(target)?;
-        let member = self.member.member_dn(account);
+        let member = member_dn(&self.member, account);
         if self.has_member(&group, &member)? {
             return Ok(Outcome::Unchanged);
         }
@@ -266,7 +209,7 @@ impl Provisioner for Ldap {
     fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
         check_name("account", account)?;
         let group = self.group_dn(target)?;
-        let member = self.member.member_dn(account);
+        let member = member_dn(&self.member, account);
         if !self.has_member(&group, &member)? {
             return Ok(Outcome::Unchanged);
         }
@@ -294,76 +237,6 @@ impl Provisioner for Ldap {
             )),
         }
     }
-}
-
-type Rdn = Vec<(String, String)>;
-
-/// Parses an RFC 4514 DN into RDNs of (attribute, unescaped value). None for anything that is
-/// not a plain string DN (including `#`-hex BER values, which never name a person here).
-pub fn parse_dn(dn: &str) -> Option<Vec<Rdn>> {
-    let bytes = dn.as_bytes();
-    let mut rdns = Vec::new();
-    let mut rdn = Vec::new();
-    let mut i = 0;
-    if dn.is_empty() {
-        return Some(rdns);
-    }
-    loop {
-        let eq = i + dn[i..].find('=')?;
-        let attr = dn[i..eq].trim();
-        if attr.is_empty() || attr.contains([',', '+']) {
-            return None;
-        }
-        i = eq + 1;
-        if bytes.get(i) == Some(&b'#') {
-            return None;
-        }
-        let mut value = Vec::new();
-        let end = loop {
-            match bytes.get(i) {
-                None => break None,
-                Some(b',') | Some(b'+') => break Some(bytes[i]),
-                Some(b'\\') => {
-                    let next = *bytes.get(i + 1)?;
-                    if next.is_ascii_hexdigit() {
-                        let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                        value.push(u8::from_str_radix(hex, 16).ok()?);
-                        i += 3;
-                    } else {
-                        value.push(next);
-                        i += 2;
-                    }
-                }
-                Some(&b) => {
-                    value.push(b);
-                    i += 1;
-                }
-            }
-        };
-        rdn.push((attr.to_owned(), String::from_utf8(value).ok()?));
-        match end {
-            Some(b'+') => {}
-            _ => {
-                rdns.push(std::mem::take(&mut rdn));
-            }
-        }
-        if end.is_none() {
-            return Some(rdns);
-        }
-        i += 1;
-    }
-}
-
-/// DN equality as the directory sees it for the attributes of a base (`dc`, `ou`, `o`: case
-/// ignored): attribute names and values compared without case, value order within an RDN kept.
-fn same_dn(a: &[Rdn], b: &[Rdn]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|((xa, xv), (ya, yv))| {
-                    xa.eq_ignore_ascii_case(ya) && xv.to_lowercase() == yv.to_lowercase()
-                })
-        })
 }
 
 #[cfg(test)]
@@ -409,13 +282,13 @@ mod tests {
             "*)(uid=*",
             "ünï",
         ] {
-            let dn = t.member_dn(account);
+            let dn = member_dn(&t, account);
             let rdns = parse_dn(&dn).unwrap();
             assert_eq!(rdns.len(), 4, "{dn}");
             assert_eq!(t.account_of(&dn).as_deref(), Some(account), "{dn}");
         }
         assert_eq!(
-            t.member_dn("a,ou=x"),
+            member_dn(&t, "a,ou=x"),
             "uid=a\\2cou\\3dx,ou=people,dc=example,dc=com"
         );
     }

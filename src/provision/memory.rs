@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, anyhow, bail};
 
-use super::{Outcome, Provisioner, check_name};
+use super::backend::{Outcome, Provisioner, check_name};
 
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
