@@ -11,20 +11,20 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use git2::Repository;
 
-use crate::diag::Rule;
-use crate::evidence::{self, Draft, Kind, Note};
-use crate::github::Client;
-use crate::ledger;
-use crate::model::Catalog;
-use crate::provision::execute::{self, Backends, Done};
-use crate::provision::journal::{self, Line};
-use crate::provision::ops::Op;
-use crate::provisioner::{self, Provisioner};
+use portcullis_core::diag::Rule;
+use portcullis_core::evidence::{self, Draft, Kind, Note};
+use portcullis_core::model::Catalog;
+use portcullis_core::provision::execute::{self, Backends, Done};
+use portcullis_core::provision::journal::{self, Line};
+use portcullis_core::provision::ops::Op;
+use portcullis_git::ledger;
+use portcullis_github::Client;
+use portcullis_provisioners::{self as provisioner, Provisioner};
 
 /// Evidence times are when things happened: the wall clock, not `--as-of` (which only judges
 /// expiry).
 pub fn now() -> String {
-    crate::audit::stamp(Utc::now())
+    portcullis_core::audit::stamp(Utc::now())
 }
 
 /// A refusal: printed, and the command exits 1.
@@ -40,8 +40,8 @@ pub struct Loaded {
 /// Loads a commit with the same strict loader as `check`. Broken policies refuse the run: an
 /// unreadable people directory or app policy would make every grant look revoked.
 pub fn load_at(repo: &Repository, sha: &str) -> Result<Result<Loaded, Refusal>> {
-    let snapshot = crate::history::snapshot_at(repo, sha)?;
-    let (catalog, diags) = crate::load::load(&snapshot);
+    let snapshot = portcullis_git::history::snapshot_at(repo, sha)?;
+    let (catalog, diags) = portcullis_core::load::load(&snapshot);
     let fatal: Vec<String> = diags
         .iter()
         .filter(|d| d.file.starts_with("policies/"))
@@ -60,7 +60,7 @@ pub fn load_at(repo: &Repository, sha: &str) -> Result<Result<Loaded, Refusal>> 
     if catalog.settings.is_none() || !fatal.is_empty() {
         let mut msg = format!(
             "the policies at {} do not load, so nothing can be provisioned from them",
-            crate::model::short_id(sha, 10)
+            portcullis_core::model::short_id(sha, 10)
         );
         for f in fatal.iter().take(10) {
             let _ = write!(msg, "\n  {f}");
@@ -105,7 +105,7 @@ pub fn backends<'a>(catalog: &'a Catalog, root: &'a Path) -> Backends<'a> {
             .with_context(|| format!("no policy for app `{app}`"))?;
         let started = Instant::now();
         let backend =
-            crate::provisioner::connect_in(policy, catalog.settings.as_ref(), root, &|k| {
+            portcullis_provisioners::connect_in(policy, catalog.settings.as_ref(), root, &|k| {
                 std::env::var(k).ok()
             })?;
         Ok(if timed {
@@ -188,7 +188,7 @@ pub fn app_indexes(catalog: &Catalog) -> (Unmanaged, Accounts) {
         .map(|(id, a)| {
             (
                 id.clone(),
-                crate::provision::desired::account_index(catalog, a),
+                portcullis_core::provision::desired::account_index(catalog, a),
             )
         })
         .collect();
@@ -201,12 +201,12 @@ pub struct Chain {
     runs: BTreeSet<String>,
     records: Vec<evidence::Located>,
     /// Every record added is signed with it (a dry run has none and adds nothing).
-    pub signer: Option<crate::signing::Signer>,
+    pub signer: Option<portcullis_core::signing::Signer>,
 }
 
 impl Chain {
     pub fn open(repo: &Repository) -> Result<Result<Chain, Refusal>> {
-        let stored = crate::history::read_notes(repo)?;
+        let stored = portcullis_git::history::read_notes(repo)?;
         let breaks = evidence::chain_verify(&stored);
         if !breaks.is_empty() {
             let mut msg = format!(
@@ -236,7 +236,7 @@ impl Chain {
     /// [`evidence::verify_against_anchor`]).
     pub fn verify_trust(
         &self,
-        verifier: &crate::signing::Verifier,
+        verifier: &portcullis_core::signing::Verifier,
         state: &ledger::State,
     ) -> Vec<evidence::ChainBreak> {
         evidence::verify_against_anchor(
@@ -351,10 +351,10 @@ pub fn execute_journaled(
 
 /// `bot_login` from the settings in the work tree at `root`, when they name one.
 pub fn bot_login_at(root: &std::path::Path) -> Option<String> {
-    let mut snapshot = crate::snapshot::Snapshot::default();
-    let bytes = std::fs::read(root.join(crate::model::SETTINGS_FILE)).ok()?;
-    snapshot.insert_bytes(crate::model::SETTINGS_FILE, &bytes);
-    crate::load::load(&snapshot).0.settings?.bot_login
+    let mut snapshot = portcullis_core::snapshot::Snapshot::default();
+    let bytes = std::fs::read(root.join(portcullis_core::model::SETTINGS_FILE)).ok()?;
+    snapshot.insert_bytes(portcullis_core::model::SETTINGS_FILE, &bytes);
+    portcullis_core::load::load(&snapshot).0.settings?.bot_login
 }
 
 /// Opens every issue owed that is not open yet (found by its marker), and returns those that

@@ -17,13 +17,13 @@ use git2::Oid;
 use super::applier::{self, Chain, Refusal, now};
 use super::verify::{self, Checked, Status};
 use super::{Common, Outcome};
-use crate::diag::render::markdown::escape;
-use crate::evidence::{self, Action, Draft, Kind};
-use crate::github::Client;
-use crate::ledger;
-use crate::plan;
-use crate::provision::ops::{self, Hold, Op};
-use crate::provision::{GrantKey, desired, execute};
+use portcullis_core::diag::render::markdown::escape;
+use portcullis_core::evidence::{self, Action, Draft, Kind};
+use portcullis_core::plan;
+use portcullis_core::provision::ops::{self, Hold, Op};
+use portcullis_core::provision::{GrantKey, desired, execute};
+use portcullis_git::ledger;
+use portcullis_github::Client;
 
 /// Make every target match the default branch's head: verified grants only, revocations first
 #[derive(clap::Args)]
@@ -118,7 +118,7 @@ pub(super) fn refuse(r: Refusal) -> Result<Outcome> {
 }
 
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 10)
+    portcullis_core::model::short_id(sha, 10)
 }
 
 /// A name as an inline code span: inert in markdown, shown as written.
@@ -142,7 +142,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut timer = super::check::Timer::from_env();
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
+    let repo = portcullis_git::git::open(&root)?;
     let started = now();
     let _lock = if args.dry_run {
         None
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     // The key only the apply environment holds: without it nothing read from the repository's
     // refs can be told from what any writer could have pushed there.
     let signer = match std::env::var("PORTCULLIS_SIGNING_KEY") {
-        Ok(text) if !text.trim().is_empty() => Some(crate::signing::Signer::parse(&text).map_err(|e| {
+        Ok(text) if !text.trim().is_empty() => Some(portcullis_core::signing::Signer::parse(&text).map_err(|e| {
             anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}\nhint: `portcullis keygen` prints a key pair; put the secret in the apply environment's secrets")
         })?),
         _ if args.dry_run => None,
@@ -286,7 +286,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     })?;
     let applied = match (&state.applied, &args.trust_from) {
         (Some(a), None) => Oid::from_str(a)?,
-        (None, Some(rev)) => crate::git::commit_at(&repo, rev)?.id(),
+        (None, Some(rev)) => portcullis_git::git::commit_at(&repo, rev)?.id(),
         (Some(a), Some(_)) => {
             return refuse(Refusal(format!(
                 "`--trust-from` is for the first run only: this repository is applied up to {a}"
@@ -359,7 +359,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         "apply: `{branch}` at {} (last applied {}, {})",
         short(&head_sha),
         short(&applied.to_string()),
-        crate::diag::render::text::counted(range.len(), "new commit")
+        portcullis_core::diag::render::text::counted(range.len(), "new commit")
     );
 
     // The rules provisioning reads (policies, schemas, command programs) must be the ones the
@@ -559,7 +559,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         let _ = writeln!(
             out,
             "dry run: {} planned, nothing was written",
-            crate::diag::render::text::counted(work.len(), "change")
+            portcullis_core::diag::render::text::counted(work.len(), "change")
         );
         print!("{out}");
         return finish(failures, refused);
@@ -736,7 +736,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         let titles: Vec<&str> = open.iter().map(|o| o.title.as_str()).collect();
         failures.push(format!(
             "{} still open, kept in the state and retried by every run until done: {}",
-            crate::diag::render::text::counted(open.len(), "obligation"),
+            portcullis_core::diag::render::text::counted(open.len(), "obligation"),
             titles.join("; ")
         ));
     }
@@ -751,7 +751,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             let anchor = format!(
                 "evidence record {} {}",
                 t.seq,
-                crate::model::short_id(&t.hash, 16)
+                portcullis_core::model::short_id(&t.hash, 16)
             );
             if let Err(e) = client.create_status(&head_sha, "success", EVIDENCE_CONTEXT, &anchor) {
                 failures.push(format!(
@@ -770,8 +770,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         counts[evidence::Outcome::Pending as usize],
         counts[evidence::Outcome::Failed as usize],
         planned.held.iter().map(|h| h.ops.len()).sum::<usize>(),
-        crate::diag::render::text::counted(alarms, "commit"),
-        crate::diag::render::text::counted(records, "evidence record"),
+        portcullis_core::diag::render::text::counted(alarms, "commit"),
+        portcullis_core::diag::render::text::counted(records, "evidence record"),
         short(&head_sha)
     );
     super::out::stdout(&out)?;
@@ -807,7 +807,7 @@ pub(super) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
         };
         return Err(anyhow!(
             "{} (details above): {}{more}\nhint: everything else was done and recorded; the next run retries what failed",
-            crate::diag::render::text::counted(failures.len(), "failure"),
+            portcullis_core::diag::render::text::counted(failures.len(), "failure"),
             shown.join("; ")
         ));
     }
@@ -866,17 +866,22 @@ fn report_commits(out: &mut String, checked: &[Checked]) {
     }
 }
 
-fn skipped(catalog: &crate::model::Catalog, ch: &plan::Change, reason: &str, at: &str) -> Action {
+fn skipped(
+    catalog: &portcullis_core::model::Catalog,
+    ch: &plan::Change,
+    reason: &str,
+    at: &str,
+) -> Action {
     let app = catalog.apps.get(&ch.app);
     let target = app
         .and_then(|a| a.roles.get(&ch.role))
-        .map(|r| crate::provisioner::target_of(r).to_owned())
+        .map(|r| portcullis_provisioners::target_of(r).to_owned())
         .unwrap_or_else(|| ch.role.clone());
     let account = app.and_then(|a| {
         catalog
             .people
             .get(&ch.person)
-            .and_then(|p| crate::provisioner::account_for(a, p).ok())
+            .and_then(|p| portcullis_provisioners::account_for(a, p).ok())
     });
     Action {
         op: "add".into(),

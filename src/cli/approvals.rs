@@ -2,7 +2,7 @@ use anyhow::Result;
 
 use super::pull::{STATUS_CONTEXT, judge};
 use super::{Common, Outcome};
-use crate::github::Client;
+use portcullis_github::Client;
 
 /// Judge a pull request's approvals against the rules and set the `portcullis/approvals` status
 #[derive(clap::Args)]
@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
+    let repo = portcullis_git::git::open(&root)?;
     let client = Client::from_env()?;
     if !args.no_status {
         // Mark the head as seen before judging: an override comment counts for this head
@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     };
     let v = &judged.verdict;
-    let mut out = crate::plan::render::text(&judged.computed.plan);
+    let mut out = portcullis_core::plan::render::text(&judged.computed.plan);
     out.push('\n');
     out.push_str(&v.text());
     super::out::stdout(&out)?;

@@ -6,14 +6,14 @@ use clap::ValueEnum;
 use git2::Repository;
 
 use super::{Common, Outcome};
-use crate::approval::{self, Directory, ReviewState};
-use crate::audit::notes::{Judgement, Lookup, Lookups, NoteIndex, PullInfo};
-use crate::audit::pack::{self, Pack};
-use crate::audit::render::{self, Format as RenderFormat};
-use crate::audit::{Filter, Index};
-use crate::github::{Client, Pull};
-use crate::model::Catalog;
-use crate::revision::Revision;
+use portcullis_core::approval::{self, Directory, ReviewState};
+use portcullis_core::audit::notes::{Judgement, Lookup, Lookups, NoteIndex, PullInfo};
+use portcullis_core::audit::pack::{self, Pack};
+use portcullis_core::audit::render::{self, Format as RenderFormat};
+use portcullis_core::audit::{Filter, Index};
+use portcullis_core::model::Catalog;
+use portcullis_git::revision::Revision;
+use portcullis_github::{Client, Pull};
 
 /// Who held what and when, and who approved it, from git history and the evidence notes
 ///
@@ -74,7 +74,7 @@ enum Format {
 }
 
 fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>> {
-    crate::model::time::parse_as_of(text).map_err(|e| {
+    portcullis_core::model::time::parse_as_of(text).map_err(|e| {
         anyhow!("invalid `--{flag}`: {e}\nhint: write `--{flag} 2026-11-22` or `--{flag} 2026-11-22T09:00:00Z`")
     })
 }
@@ -87,23 +87,23 @@ pub(crate) struct Sources {
 
 pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
     let mut timer = super::check::Timer::from_env();
-    let history = crate::history::read(repo, rev)
+    let history = portcullis_git::history::read(repo, rev)
         .with_context(|| format!("cannot read the history of `{rev}`"))?;
     timer.lap("history");
     let index = Index::build(history);
     timer.lap("index");
-    let stored = crate::history::read_notes(repo)?;
+    let stored = portcullis_git::history::read_notes(repo)?;
     timer.lap("notes read");
-    let (records, mut breaks) = crate::evidence::read_all(&stored);
-    breaks.extend(crate::evidence::verify_records(&records));
+    let (records, mut breaks) = portcullis_core::evidence::read_all(&stored);
+    breaks.extend(portcullis_core::evidence::verify_records(&records));
     // An auditor verifies the signatures with the public key alone: every record from the first
     // signed one on must carry the key's signature.
     if let Some(key) = public_key(repo, rev)? {
         // Where signing began and the tip, from the applier's state when its signature holds;
         // without a verifiable state, from the first signed record.
-        match crate::ledger::read_stored_state(repo)? {
+        match portcullis_git::ledger::read_stored_state(repo)? {
             Some(s) if s.signed_by(&key) => {
-                breaks.extend(crate::evidence::verify_against_anchor(
+                breaks.extend(portcullis_core::evidence::verify_against_anchor(
                     &records,
                     &key,
                     s.state.signed_from.unwrap_or(1),
@@ -112,13 +112,13 @@ pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
             }
             other => {
                 if other.is_some() {
-                    breaks.push(crate::evidence::ChainBreak {
-                        kind: crate::evidence::BreakKind::Forged,
+                    breaks.push(portcullis_core::evidence::ChainBreak {
+                        kind: portcullis_core::evidence::BreakKind::Forged,
                         seq: None,
                         object: None,
                         message: format!(
                             "the applier's state `{}` is not signed by `evidence_public_key`",
-                            crate::ledger::STATE_REF
+                            portcullis_git::ledger::STATE_REF
                         ),
                     });
                 }
@@ -127,7 +127,7 @@ pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
                     .filter(|r| r.note.sig.is_some())
                     .map(|r| r.note.seq)
                     .min();
-                breaks.extend(crate::evidence::verify_signatures(
+                breaks.extend(portcullis_core::evidence::verify_signatures(
                     &records,
                     &key,
                     first_signed.unwrap_or(u64::MAX),
@@ -143,19 +143,19 @@ pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
 }
 
 /// `evidence_public_key` from the settings at `rev`, when set.
-fn public_key(repo: &Repository, rev: &str) -> Result<Option<crate::signing::Verifier>> {
+fn public_key(repo: &Repository, rev: &str) -> Result<Option<portcullis_core::signing::Verifier>> {
     let revision = Revision::at(repo, rev)?;
-    let mut snapshot = crate::snapshot::Snapshot::default();
-    if let Some(e) = revision.read(crate::model::SETTINGS_FILE)? {
+    let mut snapshot = portcullis_core::snapshot::Snapshot::default();
+    if let Some(e) = revision.read(portcullis_core::model::SETTINGS_FILE)? {
         snapshot
             .files
-            .insert(crate::model::SETTINGS_FILE.to_owned(), e);
+            .insert(portcullis_core::model::SETTINGS_FILE.to_owned(), e);
     }
-    let catalog = crate::load::load(&snapshot).0;
+    let catalog = portcullis_core::load::load(&snapshot).0;
     let Some(text) = catalog.settings.and_then(|s| s.evidence_public_key) else {
         return Ok(None);
     };
-    crate::signing::Verifier::parse(&text)
+    portcullis_core::signing::Verifier::parse(&text)
         .map(Some)
         .map_err(|e| anyhow!("`evidence_public_key` in policies/settings.yaml: {e}"))
 }
@@ -163,8 +163,8 @@ fn public_key(repo: &Repository, rev: &str) -> Result<Option<crate::signing::Ver
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
-    let sla = crate::model::time::parse_duration(&args.sla)
+    let repo = portcullis_git::git::open(&root)?;
+    let sla = portcullis_core::model::time::parse_duration(&args.sla)
         .map_err(|e| anyhow!("invalid `--sla`: {e}\nhint: write `--sla 24h` or `--sla 3d`"))?;
     let filter = Filter {
         person: args.person.clone(),
@@ -184,9 +184,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         .transpose()?;
     // A date-only `--until` names a day the period includes: it ends with that day.
     let until = match &args.until {
-        Some(u) if crate::model::time::parse_date(u).is_ok() => {
-            let d = crate::model::time::parse_date(u).expect("checked");
-            crate::model::time::end_of_day(d) - chrono::Duration::seconds(1)
+        Some(u) if portcullis_core::model::time::parse_date(u).is_ok() => {
+            let d = portcullis_core::model::time::parse_date(u).expect("checked");
+            portcullis_core::model::time::end_of_day(d) - chrono::Duration::seconds(1)
         }
         Some(u) => instant("until", u)?,
         None => as_of,
@@ -268,14 +268,14 @@ fn known_ids(repo: &Repository, index: &Index, rev: &str, filter: &Filter) -> Re
     }
     let revision = Revision::at(repo, rev)?;
     let snapshot = revision.read_dir("policies")?;
-    let catalog = crate::load::load(&snapshot).0;
+    let catalog = portcullis_core::load::load(&snapshot).0;
     if let Some(p) = &filter.person
         && !catalog.people.contains_key(p)
         && !index.keys.iter().any(|k| &k.person == p)
     {
         return Err(anyhow!(
             "no person `{p}` in policies/people.yaml or in the history of `{rev}`\nhint: {}",
-            crate::diag::suggest::hint(
+            portcullis_core::diag::suggest::hint(
                 p,
                 catalog.people.keys(),
                 "`--person` takes a person id from people.yaml (not a GitHub login)"
@@ -288,7 +288,7 @@ fn known_ids(repo: &Repository, index: &Index, rev: &str, filter: &Filter) -> Re
     {
         return Err(anyhow!(
             "no app `{a}` in policies/apps/ or in the history of `{rev}`\nhint: {}",
-            crate::diag::suggest::hint(
+            portcullis_core::diag::suggest::hint(
                 a,
                 catalog.apps.keys(),
                 "`--app` takes an app id, the name of its file in policies/apps/"
@@ -350,28 +350,29 @@ pub(crate) fn branch_at(
     repo: &Repository,
     index: &Index,
     t: DateTime<Utc>,
-) -> Result<(Catalog, Vec<crate::diag::Diagnostic>, String)> {
+) -> Result<(Catalog, Vec<portcullis_core::diag::Diagnostic>, String)> {
     let Some(at) = index.commit_at(t) else {
         return Err(anyhow!(
             "the branch has no commit before {}\nhint: choose a later time",
-            crate::audit::stamp(t)
+            portcullis_core::audit::stamp(t)
         ));
     };
     let sha = index.commits[at].sha.clone();
     let rev = Revision::at(repo, &sha)?;
     let mut snapshot = rev.read_dir("policies")?;
-    if let Some(e) = rev.read(crate::model::CODEOWNERS_FILE)? {
+    if let Some(e) = rev.read(portcullis_core::model::CODEOWNERS_FILE)? {
         snapshot
             .files
-            .insert(crate::model::CODEOWNERS_FILE.to_owned(), e);
+            .insert(portcullis_core::model::CODEOWNERS_FILE.to_owned(), e);
     }
-    let mut loaded = crate::check::load(&snapshot);
+    let mut loaded = portcullis_core::check::load(&snapshot);
     loaded.catalog.grant_files = index
         .files_at(t)
         .into_iter()
         .map(|(path, set)| set.to_file(path))
         .collect();
-    let (catalog, report) = crate::check::finish(loaded, &snapshot, t, &index.last_touched_at(t));
+    let (catalog, report) =
+        portcullis_core::check::finish(loaded, &snapshot, t, &index.last_touched_at(t));
     Ok((catalog, report.diagnostics, sha))
 }
 
@@ -409,11 +410,12 @@ fn leaver_times(
     for ci in versions {
         let c = &index.commits[ci];
         let rev = Revision::at(repo, &c.sha)?;
-        let mut snap = crate::snapshot::Snapshot::default();
-        if let Some(e) = rev.read(crate::model::PEOPLE_FILE)? {
-            snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
+        let mut snap = portcullis_core::snapshot::Snapshot::default();
+        if let Some(e) = rev.read(portcullis_core::model::PEOPLE_FILE)? {
+            snap.files
+                .insert(portcullis_core::model::PEOPLE_FILE.to_owned(), e);
         }
-        let (people, _) = crate::load::load(&snap);
+        let (people, _) = portcullis_core::load::load(&snap);
         let resolved: Vec<&str> = wanted
             .iter()
             .copied()
@@ -508,7 +510,7 @@ impl<'a> Lookuper<'a> {
         else {
             return Ok(Lookup::default());
         };
-        let commit = crate::git::commit_at(self.repo, sha)?;
+        let commit = portcullis_git::git::commit_at(self.repo, sha)?;
         let Ok(parent) = commit.parent(0) else {
             return Ok(Lookup::default());
         };
@@ -572,7 +574,7 @@ impl<'a> Lookuper<'a> {
         facts: &approval::PullFacts,
         when: DateTime<Utc>,
     ) -> Result<Option<Judgement>> {
-        let commit = crate::git::commit_at(self.repo, sha)?;
+        let commit = portcullis_git::git::commit_at(self.repo, sha)?;
         let Ok(parent) = commit.parent(0) else {
             return Ok(None);
         };

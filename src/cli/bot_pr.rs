@@ -4,9 +4,9 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::github::{Client, Pull};
-use crate::lifecycle::{Edits, reviewers};
-use crate::snapshot::{Entry, Snapshot};
+use portcullis_core::lifecycle::{Edits, reviewers};
+use portcullis_core::snapshot::{Entry, Snapshot};
+use portcullis_github::{Client, Pull};
 
 /// The commit `base` points at on GitHub.
 pub fn base_sha(client: &Client, base: &str) -> Result<String> {

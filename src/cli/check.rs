@@ -4,9 +4,9 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use super::{Common, Outcome, use_color};
-use crate::diag::render::{self, text::Style};
-use crate::revision::Revision;
-use crate::snapshot::{GOVERNED_DIRS, Snapshot};
+use portcullis_core::diag::render::{self, text::Style};
+use portcullis_core::snapshot::{GOVERNED_DIRS, Snapshot};
+use portcullis_git::revision::Revision;
 
 /// Check every rule over the repository
 #[derive(clap::Args)]
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let mut timer = Timer::from_env();
-    let repo = crate::git::open(&root).ok();
+    let repo = portcullis_git::git::open(&root).ok();
     let head = match (&args.head, &repo) {
         (Some(rev), Some(repo)) => Revision::at(repo, rev)?,
         _ => Revision::WorkTree(root.clone()),
@@ -66,8 +66,10 @@ pub fn run(args: Args) -> Result<Outcome> {
             Some(base) => {
                 let repo = repo.as_ref().context("`--base` needs a git repository")?;
                 let change = match &head {
-                    Revision::Tree { tree, .. } => crate::git::change_between(repo, base, tree)?,
-                    Revision::WorkTree(_) => crate::git::change_since(repo, base)?,
+                    Revision::Tree { tree, .. } => {
+                        portcullis_git::git::change_between(repo, base, tree)?
+                    }
+                    Revision::WorkTree(_) => portcullis_git::git::change_since(repo, base)?,
                 };
                 timer.lap("diff");
                 Some(change)
@@ -92,7 +94,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         Some(done) => done,
         None => {
             let snapshot = match &head {
-                Revision::WorkTree(_) => crate::worktree::read(&root)?,
+                Revision::WorkTree(_) => portcullis_git::worktree::read(&root)?,
                 Revision::Tree { .. } => {
                     let mut all = Snapshot::default();
                     for dir in GOVERNED_DIRS {
@@ -102,19 +104,26 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
             };
             timer.lap("read");
-            let loaded = crate::check::load(&snapshot);
+            let loaded = portcullis_core::check::load(&snapshot);
             timer.lap("load");
-            let needs = crate::rules::files_needing_history(&loaded.catalog);
+            let needs = portcullis_core::rules::files_needing_history(&loaded.catalog);
             let last_touched = match &repo {
-                Some(repo) => crate::git::last_touched_from(repo, args.head.as_deref(), &needs)?,
+                Some(repo) => {
+                    portcullis_git::git::last_touched_from(repo, args.head.as_deref(), &needs)?
+                }
                 None => Default::default(),
             };
             timer.lap("history");
             let (catalog, mut report) =
-                crate::check::finish(loaded, &snapshot, as_of, &last_touched);
+                portcullis_core::check::finish(loaded, &snapshot, as_of, &last_touched);
             timer.lap("rules");
             if let Some(change) = &change {
-                crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, change);
+                portcullis_core::baseline::mark(
+                    &mut report.diagnostics,
+                    &catalog,
+                    &snapshot,
+                    change,
+                );
                 timer.lap("base");
             }
             // The process ends soon after: freeing 100,000 grant files one by one took 60 ms.

@@ -1,7 +1,7 @@
 use anyhow::Result;
 
 use super::{Common, Outcome, write_file};
-use crate::model::CODEOWNERS_FILE;
+use portcullis_core::model::CODEOWNERS_FILE;
 
 /// Print the CODEOWNERS generated from the catalog (or write it, or check it)
 #[derive(clap::Args)]
@@ -22,8 +22,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
-    let snapshot = crate::worktree::read(&root)?;
-    let loaded = crate::check::load(&snapshot);
+    let snapshot = portcullis_git::worktree::read(&root)?;
+    let loaded = portcullis_core::check::load(&snapshot);
     if loaded.catalog.settings.is_none() {
         anyhow::bail!(
             "cannot generate CODEOWNERS: `policies/settings.yaml` did not load\nhint: run `portcullis check` to see why"
@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             "cannot generate CODEOWNERS: `policies/apps/{app}.yaml` does not load, and its owners would be left out\nhint: run `portcullis check` and fix the file first"
         );
     }
-    let generated = crate::codeowners::generate(&loaded.catalog);
+    let generated = portcullis_core::codeowners::generate(&loaded.catalog);
     if args.write {
         write_file(&root.join(CODEOWNERS_FILE), &generated)?;
         eprintln!(
@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     if args.check {
         let current = snapshot.text(CODEOWNERS_FILE).unwrap_or("");
-        let diff = crate::codeowners::diff(current, &generated);
+        let diff = portcullis_core::codeowners::diff(current, &generated);
         if diff.is_empty() {
             eprintln!("{CODEOWNERS_FILE} is up to date");
             return Ok(Outcome::Success);

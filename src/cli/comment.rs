@@ -2,9 +2,9 @@ use anyhow::Result;
 
 use super::pull::judge;
 use super::{Common, Outcome};
-use crate::comment::{self, MARKER};
-use crate::github::Client;
-use crate::revision::Revision;
+use portcullis_core::comment::{self, MARKER};
+use portcullis_git::revision::Revision;
+use portcullis_github::Client;
 
 /// Post or update the one sticky pull request comment: check result, plan, approvals
 #[derive(clap::Args)]
@@ -25,7 +25,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
+    let repo = portcullis_git::git::open(&root)?;
     let client = Client::from_env()?;
     let judged = judge(&client, &repo, args.pr, as_of)?;
     let head = &judged.pull.head.sha;
@@ -33,24 +33,25 @@ pub fn run(args: Args) -> Result<Outcome> {
     // The check result of the pull request's head, marked against its merge base.
     let head_rev = Revision::at(&repo, head)?;
     let base_rev = Revision::at(&repo, &judged.merge_base)?;
-    let mut snapshot = crate::snapshot::Snapshot::default();
-    for dir in crate::snapshot::GOVERNED_DIRS {
+    let mut snapshot = portcullis_core::snapshot::Snapshot::default();
+    for dir in portcullis_core::snapshot::GOVERNED_DIRS {
         snapshot.files.extend(head_rev.read_dir(dir)?.files);
     }
-    let mut change = crate::baseline::Change {
+    let mut change = portcullis_core::baseline::Change {
         paths: judged.computed.paths.clone(),
         ..Default::default()
     };
     for path in &judged.computed.paths {
-        if crate::snapshot::wants_content(path)
+        if portcullis_core::snapshot::wants_content(path)
             && let Some(entry) = base_rev.read(path)?
         {
             change.base.files.insert(path.clone(), entry);
         }
     }
-    let loaded = crate::check::load(&snapshot);
-    let (catalog, mut report) = crate::check::finish(loaded, &snapshot, as_of, &Default::default());
-    crate::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, &change);
+    let loaded = portcullis_core::check::load(&snapshot);
+    let (catalog, mut report) =
+        portcullis_core::check::finish(loaded, &snapshot, as_of, &Default::default());
+    portcullis_core::baseline::mark(&mut report.diagnostics, &catalog, &snapshot, &change);
     report.sort();
 
     let body = comment::body(&report, &judged.computed.plan, Some(&judged.verdict), head);
@@ -72,7 +73,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 
 /// Our comment is one a bot wrote (the workflow's token), or the account named in
 /// `PORTCULLIS_COMMENT_AUTHOR`: a person pasting the marker cannot make us edit theirs.
-pub(super) fn is_ours(user: Option<&crate::github::User>) -> bool {
+pub(super) fn is_ours(user: Option<&portcullis_github::User>) -> bool {
     let Some(user) = user else {
         return false;
     };

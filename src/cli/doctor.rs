@@ -15,8 +15,8 @@ use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 use super::{Common, Outcome};
-use crate::github::Client;
-use crate::model::{Catalog, Provisioner};
+use portcullis_core::model::{Catalog, Provisioner};
+use portcullis_github::Client;
 
 /// Check the GitHub setup the control relies on (rulesets, environments, secrets, CODEOWNERS)
 #[derive(clap::Args)]
@@ -46,8 +46,8 @@ const APP_KEY: &str = "PORTCULLIS_APP_PRIVATE_KEY";
 
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
-    let snapshot = crate::worktree::read(&root)?;
-    let catalog = crate::check::load(&snapshot).catalog;
+    let snapshot = portcullis_git::worktree::read(&root)?;
+    let catalog = portcullis_core::check::load(&snapshot).catalog;
     let client = Client::from_env()?;
     let repo = client
         .repo_json("")?
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         println!(
             "doctor: {} in the setup of `{}`",
-            crate::diag::render::text::counted(gaps.len(), "gap"),
+            portcullis_core::diag::render::text::counted(gaps.len(), "gap"),
             client.repository()
         );
         Ok(Outcome::Findings)

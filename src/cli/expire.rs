@@ -10,11 +10,11 @@ use clap::ValueEnum;
 
 use super::bot_pr::{self, Proposal, Proposed};
 use super::{Common, Outcome};
-use crate::github::Client;
-use crate::lifecycle::expire::{self, Removal};
-use crate::lifecycle::{Edits, new_errors};
-use crate::model::Catalog;
-use crate::snapshot::Snapshot;
+use portcullis_core::lifecycle::expire::{self, Removal};
+use portcullis_core::lifecycle::{Edits, new_errors};
+use portcullis_core::model::Catalog;
+use portcullis_core::snapshot::Snapshot;
+use portcullis_github::Client;
 
 /// Revoke what has run out: expired grants, every grant of a leaver, grants past a person's end
 /// date. Lists them; `--open-pr` opens (or updates) the one revocation pull request
@@ -54,8 +54,9 @@ struct Computed {
 }
 
 fn compute(snapshot: &Snapshot, as_of: DateTime<Utc>) -> Result<Computed> {
-    let loaded = crate::check::load(snapshot);
-    let (catalog, report) = crate::check::finish(loaded, snapshot, as_of, &Default::default());
+    let loaded = portcullis_core::check::load(snapshot);
+    let (catalog, report) =
+        portcullis_core::check::finish(loaded, snapshot, as_of, &Default::default());
     let removals = expire::find(&catalog, &report, as_of);
     let edits = expire::revoke(snapshot, &removals).map_err(|(path, e)| {
         anyhow!("cannot remove grants from `{path}`: {e}\nhint: fix the file by hand (`portcullis check` says what is wrong), then run again")
@@ -70,7 +71,7 @@ fn compute(snapshot: &Snapshot, as_of: DateTime<Utc>) -> Result<Computed> {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let mut snapshot = crate::worktree::read(&root)?;
+    let mut snapshot = portcullis_git::worktree::read(&root)?;
     let client = if args.open_pr || args.close_stale {
         Some(Client::from_env()?)
     } else {
@@ -82,7 +83,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         // status changed) there since this checkout is judged by its current copy, and never
         // reverted.
         let base_sha = bot_pr::base_sha(client, &args.base_branch)?;
-        let people = crate::model::PEOPLE_FILE.to_owned();
+        let people = portcullis_core::model::PEOPLE_FILE.to_owned();
         for _ in 0..3 {
             let paths = computed.edits.keys().chain(std::iter::once(&people));
             let changed = bot_pr::refresh(client, &base_sha, &mut snapshot, paths)?;
@@ -98,7 +99,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         if !computed.removals.is_empty() {
             eprintln!(
                 "next: `portcullis expire --open-pr` opens one pull request revoking {} for the owners to merge (apply already treats expired grants as gone); or remove them by hand in a pull request",
-                crate::diag::render::text::counted(computed.removals.len(), "grant")
+                portcullis_core::diag::render::text::counted(computed.removals.len(), "grant")
             );
         }
     }
@@ -232,10 +233,9 @@ fn close_stale(client: &Client, catalog: &Catalog, as_of: DateTime<Utc>) -> Resu
     // A run stopped between its comment and the close left a request whose last activity
     // is that comment: it is no longer idle, and would stay open for good. Finish it.
     let me = super::pull::own_login(client, catalog);
-    for r in open
-        .iter()
-        .filter(|r| crate::request::is_request_branch(&r.branch) && !stale.contains(&r.number))
-    {
+    for r in open.iter().filter(|r| {
+        portcullis_core::request::is_request_branch(&r.branch) && !stale.contains(&r.number)
+    }) {
         if closing_begun(client, me.as_deref(), r)? {
             client.update_pull(r.number, None, None, Some("closed"))?;
             eprintln!("closed #{}: an earlier run had begun to close it", r.number);
@@ -245,7 +245,7 @@ fn close_stale(client: &Client, catalog: &Catalog, as_of: DateTime<Utc>) -> Resu
         bot_pr::close(client, number, &expire::stale_comment(ttl))?;
         eprintln!(
             "closed #{number}: no activity for {}",
-            crate::model::time::format_duration(ttl)
+            portcullis_core::model::time::format_duration(ttl)
         );
     }
     Ok(())

@@ -1,7 +1,7 @@
 use anyhow::{Result, anyhow};
 
 use super::Outcome;
-use crate::diag::Rule;
+use portcullis_core::diag::Rule;
 
 /// Explain a rule: what it means, why it exists, an example, and the fix
 #[derive(clap::Args)]
@@ -28,7 +28,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let rule = Rule::from_id(&id).ok_or_else(|| {
         anyhow!(
             "unknown rule `{id}`\nhint: {}",
-            crate::diag::suggest::hint(
+            portcullis_core::diag::suggest::hint(
                 &id,
                 Rule::ALL.iter().map(|r| r.id()),
                 "`portcullis explain --list` prints every rule id"

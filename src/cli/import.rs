@@ -1,5 +1,5 @@
 //! `import --app A [--open-pr]`: today's members of every target of A, written as grant files
-//! (see `crate::lifecycle::import`), checked by the same rules as `check` before anything is
+//! (see `portcullis_core::lifecycle::import`), checked by the same rules as `check` before anything is
 //! written; with `--open-pr`, proposed as one pull request for the app's owners.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use super::bot_pr::{self, Proposal};
 use super::{Common, Outcome};
-use crate::lifecycle::import;
+use portcullis_core::lifecycle::import;
 
 /// Write a grant file for every current member of an app's targets who maps to a person, so
 /// that a first `apply` removes nobody
@@ -34,14 +34,14 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let snapshot = crate::worktree::read(&root)?;
-    let catalog = crate::check::load(&snapshot).catalog;
+    let snapshot = portcullis_git::worktree::read(&root)?;
+    let catalog = portcullis_core::check::load(&snapshot).catalog;
     let Some(app) = catalog.apps.get(&args.app) else {
         let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
         bail!(
             "there is no app `{}` in the catalog\nhint: {}",
             args.app,
-            crate::diag::suggest::hint(
+            portcullis_core::diag::suggest::hint(
                 &args.app,
                 &known,
                 &format!("use one of: {}", known.join(", "))
@@ -56,13 +56,13 @@ pub fn run(args: Args) -> Result<Outcome> {
         );
     }
     let mut backend =
-        crate::provisioner::connect_in(app, catalog.settings.as_ref(), &root, &|k| {
+        portcullis_provisioners::connect_in(app, catalog.settings.as_ref(), &root, &|k| {
             std::env::var(k).ok()
         })?;
     let targets: BTreeSet<&str> = app
         .roles
         .values()
-        .map(crate::provisioner::target_of)
+        .map(portcullis_provisioners::target_of)
         .collect();
     let mut listed = BTreeMap::new();
     for target in targets {
@@ -109,7 +109,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         println!("nobody: `{}` in `{}` {}", l.account, l.target, l.why);
     }
 
-    let errors = crate::lifecycle::new_errors(&snapshot, &imported.edits, as_of);
+    let errors = portcullis_core::lifecycle::new_errors(&snapshot, &imported.edits, as_of);
     if !errors.is_empty() {
         for d in &errors {
             eprintln!("{}:{}: {}", d.file, d.pos.line, d.message);
@@ -122,11 +122,11 @@ pub fn run(args: Args) -> Result<Outcome> {
     if imported.edits.is_empty() {
         eprintln!("nothing to import into `{}`", args.app);
     } else if args.open_pr {
-        let client = crate::github::Client::from_env()?;
+        let client = portcullis_github::Client::from_env()?;
         let base_sha = bot_pr::base_sha(&client, &args.base_branch)?;
         let title = format!(
             "Import {} of `{}` from {kind}",
-            crate::diag::render::text::counted(imported.written.len(), "grant"),
+            portcullis_core::diag::render::text::counted(imported.written.len(), "grant"),
             args.app
         );
         let body = body(&args.app, kind, &imported);
@@ -149,8 +149,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         super::people::write_edits(&root, &imported.edits)?;
         eprintln!(
             "{} written into {}; review them, then commit them through a pull request",
-            crate::diag::render::text::counted(imported.written.len(), "grant"),
-            crate::diag::render::text::counted(imported.edits.len(), "file")
+            portcullis_core::diag::render::text::counted(imported.written.len(), "grant"),
+            portcullis_core::diag::render::text::counted(imported.edits.len(), "file")
         );
     }
 
@@ -173,7 +173,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 fn body(app: &str, kind: &str, imported: &import::Imported) -> String {
     use std::fmt::Write as _;
     // Accounts come from the target system: inert text, never a code span it could close.
-    let md = crate::diag::render::markdown::escape;
+    let md = portcullis_core::diag::render::markdown::escape;
     let mut out = format!(
         "<!-- portcullis:import -->\n### Import of `{app}` from {kind}\n\nThe members each target holds today, as grants. Owners: confirm each person should keep this access; delete a grant here to have the first `apply` remove it.\n\n| person | role | target | expires |\n|---|---|---|---|\n"
     );

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::{Outcome, write_file};
-use crate::lifecycle::{edited, people};
-use crate::snapshot::Snapshot;
+use portcullis_core::lifecycle::{edited, people};
+use portcullis_core::snapshot::Snapshot;
 
 /// Create a new access repository that passes `check` as written
 #[derive(clap::Args)]
@@ -158,11 +158,11 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     let mut files: Vec<(String, String)> = vec![
         (
-            crate::model::SETTINGS_FILE.into(),
+            portcullis_core::model::SETTINGS_FILE.into(),
             fill(include_str!("../../templates/init/settings.yaml")),
         ),
         (
-            crate::model::PEOPLE_FILE.into(),
+            portcullis_core::model::PEOPLE_FILE.into(),
             "# yaml-language-server: $schema=../schemas/people.schema.json\n# Everyone who can hold access; `portcullis people sync --from hr.csv` keeps it current.\npeople: []\n".into(),
         ),
         (
@@ -205,12 +205,15 @@ pub fn run(args: Args) -> Result<Outcome> {
             .map_err(|e| anyhow!("{e}; nothing was written"))?;
         snapshot = edited(&snapshot, &sync.edits);
     }
-    let catalog = crate::check::load(&snapshot).catalog;
-    let codeowners = crate::codeowners::generate(&catalog);
-    snapshot.insert_bytes(crate::model::CODEOWNERS_FILE, codeowners.as_bytes());
+    let catalog = portcullis_core::check::load(&snapshot).catalog;
+    let codeowners = portcullis_core::codeowners::generate(&catalog);
+    snapshot.insert_bytes(
+        portcullis_core::model::CODEOWNERS_FILE,
+        codeowners.as_bytes(),
+    );
 
     // Never write a repository that `check` rejects.
-    let report = crate::check::check(&snapshot, as_of);
+    let report = portcullis_core::check::check(&snapshot, as_of);
     let errors: Vec<String> = report
         .diagnostics
         .iter()
@@ -224,7 +227,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         );
     }
     for path in snapshot.files.keys() {
-        let Some(crate::snapshot::Entry::File(bytes)) = snapshot.get(path) else {
+        let Some(portcullis_core::snapshot::Entry::File(bytes)) = snapshot.get(path) else {
             continue;
         };
         write_file(&dir.join(path), &String::from_utf8_lossy(bytes))?;

@@ -16,7 +16,7 @@ pub fn run(_args: Args) -> Result<Outcome> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| anyhow!("the operating system gave no randomness: {e}"))?;
-    let signer = crate::signing::Signer::from_seed(seed);
+    let signer = portcullis_core::signing::Signer::from_seed(seed);
     println!("{}", signer.to_text());
     eprintln!(
         "The line above is the secret: store it as the `PORTCULLIS_SIGNING_KEY` secret of the apply environment, and nowhere else.\nAdd the public key to policies/settings.yaml, through a pull request the security team approves:\n\n  evidence_public_key: \"{}\"\n",

@@ -117,7 +117,7 @@ impl Common {
                 .map_err(|e| anyhow!("cannot resolve `--root {}`: {e}", r.display()))?,
             None => {
                 let cwd = std::env::current_dir()?;
-                crate::git::discover_root(&cwd).unwrap_or(cwd)
+                portcullis_git::git::discover_root(&cwd).unwrap_or(cwd)
             }
         };
         if !root.join("policies").is_dir() {
@@ -133,7 +133,7 @@ impl Common {
     fn as_of(&self) -> Result<DateTime<Utc>> {
         match &self.as_of {
             None => Ok(Utc::now()),
-            Some(text) => crate::model::time::parse_as_of(text)
+            Some(text) => portcullis_core::model::time::parse_as_of(text)
                 .map_err(|e| anyhow!("invalid `--as-of`: {e}\nhint: write `--as-of 2026-11-22` or `--as-of 2026-11-22T09:00:00Z`")),
         }
     }

@@ -7,11 +7,11 @@ use anyhow::{Context, Result};
 
 use super::bot_pr::{self, Proposal};
 use super::{Common, Outcome, write_file};
-use crate::github::Client;
-use crate::lifecycle::people::{self, Row, Sync};
-use crate::lifecycle::{Edits, new_errors};
-use crate::model::PEOPLE_FILE;
-use crate::snapshot::Snapshot;
+use portcullis_core::lifecycle::people::{self, Row, Sync};
+use portcullis_core::lifecycle::{Edits, new_errors};
+use portcullis_core::model::PEOPLE_FILE;
+use portcullis_core::snapshot::Snapshot;
+use portcullis_github::Client;
 
 /// The people directory (`policies/people.yaml`)
 #[derive(clap::Args)]
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             return Ok(Outcome::Findings);
         }
     };
-    let mut snapshot = crate::worktree::read(&root)?;
+    let mut snapshot = portcullis_git::worktree::read(&root)?;
     let client = if args.open_pr {
         Some(Client::from_env()?)
     } else {
@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             write_edits(&root, &sync.edits)?;
             eprintln!(
                 "{title}: {} written",
-                crate::diag::render::text::counted(sync.edits.len(), "file")
+                portcullis_core::diag::render::text::counted(sync.edits.len(), "file")
             );
             print!("{body}");
         }

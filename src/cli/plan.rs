@@ -6,14 +6,14 @@ use clap::ValueEnum;
 use git2::Repository;
 
 use super::{Common, Outcome};
-use crate::load::{self, directory, layout};
-use crate::model::{
+use portcullis_core::load::{self, directory, layout};
+use portcullis_core::model::{
     BIRTHRIGHT_FILE, Catalog, GrantFile, Member, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE,
 };
-use crate::plan::insights::{FileRevision, events};
-use crate::plan::{self, FileVersions, Plan};
-use crate::revision::Revision;
-use crate::snapshot::Entry;
+use portcullis_core::plan::insights::{FileRevision, events};
+use portcullis_core::plan::{self, FileVersions, Plan};
+use portcullis_core::snapshot::Entry;
+use portcullis_git::revision::Revision;
 
 /// Show the grant-level change between two revisions, with approvals needed and insights
 #[derive(clap::Args)]
@@ -44,7 +44,7 @@ enum Format {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
+    let repo = portcullis_git::git::open(&root)?;
     let head = match &args.head {
         Some(rev) => Revision::at(&repo, rev)?,
         None => Revision::WorkTree(root.clone()),
@@ -89,14 +89,14 @@ pub(crate) fn compute_with(
     as_of: DateTime<Utc>,
 ) -> Result<Computed> {
     let mut timer = super::check::Timer::from_env();
-    let base_commit = crate::git::commit_at(repo, base_rev)?;
+    let base_commit = portcullis_git::git::commit_at(repo, base_rev)?;
     let base = Revision::at(repo, base_rev)?;
     let rules = Revision::at(repo, policies_rev)?;
     let paths = match head {
         Revision::Tree { tree, .. } => {
-            crate::git::changed_between(repo, &base_commit.tree()?, tree)?
+            portcullis_git::git::changed_between(repo, &base_commit.tree()?, tree)?
         }
-        Revision::WorkTree(_) => crate::git::change_since(repo, base_rev)?.paths,
+        Revision::WorkTree(_) => portcullis_git::git::change_since(repo, base_rev)?.paths,
     };
     timer.lap("diff");
     let mut files = FileVersions::default();
@@ -153,7 +153,7 @@ pub(crate) fn compute_with(
     let mut history = BTreeMap::new();
     for path in &files.paths {
         let revisions: Vec<FileRevision> =
-            crate::git::file_changes(repo, base_commit.id(), path, 20, 20_000)
+            portcullis_git::git::file_changes(repo, base_commit.id(), path, 20, 20_000)
                 .with_context(|| format!("cannot read the history of `{path}`"))?
                 .into_iter()
                 .map(|c| FileRevision {
@@ -194,7 +194,7 @@ fn read_policies(
     people: &BTreeSet<String>,
     apps: &BTreeSet<String>,
 ) -> Result<Catalog> {
-    let mut snap = crate::snapshot::Snapshot::default();
+    let mut snap = portcullis_core::snapshot::Snapshot::default();
     let files = [SETTINGS_FILE, SOD_FILE, BIRTHRIGHT_FILE]
         .into_iter()
         .map(str::to_owned)

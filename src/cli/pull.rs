@@ -7,10 +7,12 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use git2::Repository;
 
-use crate::approval::{self, Directory, OverrideComment, PullFacts, ReviewState, Verdict};
-use crate::github::{Client, Pull};
-use crate::model::Catalog;
-use crate::revision::Revision;
+use portcullis_core::approval::{
+    self, Directory, OverrideComment, PullFacts, ReviewState, Verdict,
+};
+use portcullis_core::model::Catalog;
+use portcullis_git::revision::Revision;
+use portcullis_github::{Client, Pull};
 
 use super::plan::{Computed, compute_with};
 
@@ -169,7 +171,8 @@ pub fn facts(
             }
         }
     }
-    let in_git = crate::git::commits_not_in(repo, head_oid, git2::Oid::from_str(range.hide)?)?;
+    let in_git =
+        portcullis_git::git::commits_not_in(repo, head_oid, git2::Oid::from_str(range.hide)?)?;
     let unlisted = in_git
         .iter()
         .filter(|c| !listed_shas.contains(c.as_str()))
@@ -187,12 +190,16 @@ pub fn facts(
                 .max(listed.len() as u64)
         ));
     }
-    let base_tree = crate::git::tree_at(repo, range.merge_base)?;
+    let base_tree = portcullis_git::git::tree_at(repo, range.merge_base)?;
     let head_tree = repo.find_commit(head_oid)?.tree()?;
-    facts.files = crate::git::all_changed_between(repo, &base_tree, &head_tree)?
+    facts.files = portcullis_git::git::all_changed_between(repo, &base_tree, &head_tree)?
         .into_iter()
         .collect();
-    if facts.files.iter().any(|f| f == crate::model::PEOPLE_FILE) {
+    if facts
+        .files
+        .iter()
+        .any(|f| f == portcullis_core::model::PEOPLE_FILE)
+    {
         for (login, id) in added_to_directory(repo, range.merge_base, head)? {
             facts.excluded.insert(
                 login,
@@ -335,11 +342,12 @@ fn requested_in(pull: &Pull) -> BTreeSet<u64> {
 /// they are looked up in the base directory for approvals, so they must not approve.
 fn added_to_directory(repo: &Repository, base: &str, head: &str) -> Result<Vec<(String, String)>> {
     let people = |rev: &str| -> Result<BTreeMap<String, (String, Option<u64>)>> {
-        let mut snap = crate::snapshot::Snapshot::default();
-        if let Some(e) = Revision::at(repo, rev)?.read(crate::model::PEOPLE_FILE)? {
-            snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
+        let mut snap = portcullis_core::snapshot::Snapshot::default();
+        if let Some(e) = Revision::at(repo, rev)?.read(portcullis_core::model::PEOPLE_FILE)? {
+            snap.files
+                .insert(portcullis_core::model::PEOPLE_FILE.to_owned(), e);
         }
-        Ok(crate::load::load(&snap)
+        Ok(portcullis_core::load::load(&snap)
             .0
             .people
             .into_values()
@@ -355,7 +363,7 @@ fn added_to_directory(repo: &Repository, base: &str, head: &str) -> Result<Vec<(
 }
 
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 7)
+    portcullis_core::model::short_id(sha, 7)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -12,13 +12,15 @@ use std::sync::OnceLock;
 use std::thread::ScopedJoinHandle;
 
 use super::check::Timer;
-use crate::baseline::{self, Change};
-use crate::diag::Report;
-use crate::load::{self, directory, layout, yaml};
-use crate::model::{BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE};
-use crate::revision::{Revision, Source};
-use crate::scope::{self, Reach};
-use crate::snapshot::{Entry, Snapshot};
+use portcullis_core::baseline::{self, Change};
+use portcullis_core::diag::Report;
+use portcullis_core::load::{self, directory, layout, yaml};
+use portcullis_core::model::{
+    BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE,
+};
+use portcullis_core::scope::{self, Reach};
+use portcullis_core::snapshot::{Entry, Snapshot};
+use portcullis_git::revision::{Revision, Source};
 
 /// The report over what `change` reaches, with the snapshot it was read from; `None` when the
 /// change reaches everything (a rule file changed) and the whole tree must be checked.
@@ -97,10 +99,10 @@ pub fn check(
         .filter(|p| p.starts_with("access/"))
         .cloned()
         .collect();
-    let loaded = crate::check::load(&snap);
-    let needs = crate::rules::files_needing_history(&loaded.catalog);
-    let last_touched = crate::git::last_touched_from(repo, head_rev, &needs)?;
-    let (catalog, mut report) = crate::check::finish(loaded, &snap, as_of, &last_touched);
+    let loaded = portcullis_core::check::load(&snap);
+    let needs = portcullis_core::rules::files_needing_history(&loaded.catalog);
+    let last_touched = portcullis_git::git::last_touched_from(repo, head_rev, &needs)?;
+    let (catalog, mut report) = portcullis_core::check::finish(loaded, &snap, as_of, &last_touched);
     baseline::mark(&mut report.diagnostics, &catalog, &snap, change);
     report
         .diagnostics

@@ -16,10 +16,10 @@ use serde::Serialize;
 use super::applier::{self, Chain, Refusal, now};
 use super::apply::{describe, finish, refuse};
 use super::{Common, Outcome};
-use crate::evidence::{self, Draft, Kind};
-use crate::ledger;
-use crate::provision::ops::{self, Hold};
-use crate::provision::{desired, execute};
+use portcullis_core::evidence::{self, Draft, Kind};
+use portcullis_core::provision::ops::{self, Hold};
+use portcullis_core::provision::{desired, execute};
+use portcullis_git::ledger;
 
 /// Report drift between the targets and the repository (the last applied commit); `--fix` repairs it
 #[derive(clap::Args)]
@@ -71,7 +71,7 @@ struct JsonFailure<'a> {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
+    let repo = portcullis_git::git::open(&root)?;
     let started = now();
     // The quarantine decides what `--fix` provisions: a state nobody can verify is not used.
     let state = match ledger::read_stored_state(&repo)? {
@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 .filter(|k| !k.trim().is_empty());
             match key {
                 Some(k) => {
-                    let signer = crate::signing::Signer::parse(&k)
+                    let signer = portcullis_core::signing::Signer::parse(&k)
                         .map_err(|e| anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}"))?;
                     if !s.signed_by(&signer.verifier()) {
                         return refuse(Refusal(format!(
@@ -206,10 +206,10 @@ pub fn run(args: Args) -> Result<Outcome> {
             let _ = writeln!(
                 out,
                 "reconcile: {} at applied commit {}: {}, {} not listed",
-                crate::diag::render::text::counted(observed.len(), "target"),
-                crate::model::short_id(&applied, 10),
-                crate::diag::render::text::counted(drifted, "drifted member"),
-                crate::diag::render::text::counted(listing_failures.len(), "target")
+                portcullis_core::diag::render::text::counted(observed.len(), "target"),
+                portcullis_core::model::short_id(&applied, 10),
+                portcullis_core::diag::render::text::counted(drifted, "drifted member"),
+                portcullis_core::diag::render::text::counted(listing_failures.len(), "target")
             );
             print!("{out}");
         }

@@ -6,8 +6,8 @@ use clap::ValueEnum;
 
 use super::comment::is_ours;
 use super::{Common, Outcome};
-use crate::github::Client;
-use crate::lifecycle::remind::{self, Group, LABEL};
+use portcullis_core::lifecycle::remind::{self, Group, LABEL};
+use portcullis_github::Client;
 
 /// Remind owners and holders of grants expiring within `warn_days`: one tracking issue per
 /// owner group, one comment a day mentioning the owners and each person (never twice a day)
@@ -36,9 +36,10 @@ pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let date = as_of.date_naive();
-    let snapshot = crate::worktree::read(&root)?;
-    let loaded = crate::check::load(&snapshot);
-    let (catalog, report) = crate::check::finish(loaded, &snapshot, as_of, &Default::default());
+    let snapshot = portcullis_git::worktree::read(&root)?;
+    let loaded = portcullis_core::check::load(&snapshot);
+    let (catalog, report) =
+        portcullis_core::check::finish(loaded, &snapshot, as_of, &Default::default());
     let expiring = remind::find(&catalog, &report);
     let groups = remind::group(&expiring);
     let mut notified = Vec::new();
@@ -90,7 +91,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 /// `already posted today`.
 fn notify(
     client: &Client,
-    catalog: &crate::model::Catalog,
+    catalog: &portcullis_core::model::Catalog,
     group: &Group,
     date: chrono::NaiveDate,
 ) -> Result<(u64, &'static str)> {

@@ -26,12 +26,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let repo = crate::git::open(&root)?;
+    let repo = portcullis_git::git::open(&root)?;
     let Sources { index, notes } = read_sources(&repo, &args.rev)?;
     let mut timer = super::check::Timer::from_env();
     let (catalog, findings, sha) = super::audit::branch_at(&repo, &index, as_of)?;
     timer.lap("branch at as-of loaded and checked");
-    let pages = crate::report::site(&crate::report::Input {
+    let pages = portcullis_core::report::site(&portcullis_core::report::Input {
         catalog: &catalog,
         findings: &findings,
         index: &index,

@@ -3,11 +3,11 @@ use std::io::IsTerminal;
 use anyhow::{Result, anyhow, bail};
 
 use super::{Common, Outcome, use_color, write_file};
-use crate::diag::render::text::{self, Style};
-use crate::edit::Upsert;
-use crate::model::PEOPLE_FILE;
-use crate::request::{Prepared, RequestArgs, RequestError, prepare};
-use crate::snapshot::Snapshot;
+use portcullis_core::diag::render::text::{self, Style};
+use portcullis_core::edit::Upsert;
+use portcullis_core::model::PEOPLE_FILE;
+use portcullis_core::request::{Prepared, RequestArgs, RequestError, prepare};
+use portcullis_core::snapshot::Snapshot;
 
 /// Request access: write the grant into `access/<app>/<person>.yaml` (creating the file, adding
 /// the role, or renewing it), checked by the same rules as `check`
@@ -74,7 +74,7 @@ enum Format {
 pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
-    let snapshot = crate::worktree::read(&root)?;
+    let snapshot = portcullis_git::worktree::read(&root)?;
     if let Some(issue) = args.from_issue {
         return super::request_pr::from_issue(&snapshot, issue, &args.base_branch, as_of);
     }
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     match prepare(&snapshot, &request, as_of) {
         Ok(prepared) if args.open_pr => {
-            let client = crate::github::Client::from_env()?;
+            let client = portcullis_github::Client::from_env()?;
             let pull =
                 super::request_pr::open(&client, &snapshot, &prepared, &args.base_branch, None)?;
             eprintln!(
@@ -188,12 +188,12 @@ fn as_json(p: &Prepared) -> serde_json::Value {
 
 /// The person whose `email` in the people directory is the repository's `user.email`.
 fn person_from_git(root: &std::path::Path, snapshot: &Snapshot) -> Result<String> {
-    let Some(email) = crate::git::user_email(root) else {
+    let Some(email) = portcullis_git::git::user_email(root) else {
         bail!(
             "cannot tell who is asking: `git config user.email` is not set\nhint: pass `--person ID` with your id from `{PEOPLE_FILE}`"
         );
     };
-    let loaded = crate::check::load(snapshot);
+    let loaded = portcullis_core::check::load(snapshot);
     let mut found = loaded
         .catalog
         .people

@@ -5,12 +5,12 @@ use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
 use super::Outcome;
-use crate::diag::render::markdown::escape;
-use crate::github::{Client, Pull};
-use crate::request::{
+use portcullis_core::diag::render::markdown::escape;
+use portcullis_core::request::{
     Prepared, RequestArgs, RequestError, parse_issue_form, person_by_github, prepare,
 };
-use crate::snapshot::{Entry, Snapshot};
+use portcullis_core::snapshot::{Entry, Snapshot};
+use portcullis_github::{Client, Pull};
 
 /// Hidden marker of our answers on an issue, so a re-run does not answer twice.
 const MARKER: &str = "<!-- portcullis:request -->";
@@ -111,7 +111,7 @@ pub fn from_issue(
 fn request_from(
     client: &Client,
     snapshot: &Snapshot,
-    issue: &crate::github::Issue,
+    issue: &portcullis_github::Issue,
     base: &str,
     as_of: DateTime<Utc>,
 ) -> Result<Pull, String> {
@@ -119,7 +119,7 @@ fn request_from(
     let person = match form.person {
         Some(p) => p,
         None => {
-            let loaded = crate::check::load(snapshot);
+            let loaded = portcullis_core::check::load(snapshot);
             person_by_github(&loaded.catalog, &issue.user.login)
                 .map(|p| p.id.value.clone())
                 .ok_or_else(|| {

@@ -9,13 +9,13 @@ use super::bot_pr::{self, Proposal};
 use super::people::write_edits;
 use super::plan::parse;
 use super::{Common, Outcome};
-use crate::github::Client;
-use crate::lifecycle::new_errors;
-use crate::lifecycle::review::{self, Granted, Holder};
-use crate::model::Catalog;
-use crate::plan::Op;
-use crate::plan::insights::{FileRevision, events};
-use crate::snapshot::Snapshot;
+use portcullis_core::lifecycle::new_errors;
+use portcullis_core::lifecycle::review::{self, Granted, Holder};
+use portcullis_core::model::Catalog;
+use portcullis_core::plan::Op;
+use portcullis_core::plan::insights::{FileRevision, events};
+use portcullis_core::snapshot::Snapshot;
+use portcullis_github::Client;
 
 /// An access review campaign: a pull request that sets `reviewed:` on every grant of an app.
 /// Owners revoke by deleting grants in it; the merge is the certification
@@ -46,8 +46,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let date = as_of.date_naive();
-    let mut snapshot = crate::worktree::read(&root)?;
-    let repo = crate::git::open(&root).ok();
+    let mut snapshot = portcullis_git::worktree::read(&root)?;
+    let repo = portcullis_git::git::open(&root).ok();
     let (catalog, report) = judged(&snapshot, repo.as_ref(), as_of)?;
     let apps = if args.due {
         let due = review::due(&report);
@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
             bail!(
                 "there is no app `{id}` in the catalog\nhint: {}",
-                crate::diag::suggest::hint(
+                portcullis_core::diag::suggest::hint(
                     &id,
                     &known,
                     &format!("use one of: {}", known.join(", "))
@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 .map(|h| h.path)
                 .collect();
             if !bot_pr::refresh(client, &sha, &mut snapshot, paths.iter())?.is_empty() {
-                catalog = crate::check::load(&snapshot).catalog;
+                catalog = portcullis_core::check::load(&snapshot).catalog;
             }
             base_sha = Some(sha);
         }
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 write_edits(&root, &edits)?;
                 eprintln!(
                     "{title}: {} marked `reviewed: {date}`",
-                    crate::diag::render::text::counted(edits.len(), "file")
+                    portcullis_core::diag::render::text::counted(edits.len(), "file")
                 );
                 print!("{body}");
             }
@@ -174,14 +174,19 @@ fn judged(
     snapshot: &Snapshot,
     repo: Option<&git2::Repository>,
     as_of: DateTime<Utc>,
-) -> Result<(Catalog, crate::diag::Report)> {
-    let loaded = crate::check::load(snapshot);
-    let needs = crate::rules::files_needing_history(&loaded.catalog);
+) -> Result<(Catalog, portcullis_core::diag::Report)> {
+    let loaded = portcullis_core::check::load(snapshot);
+    let needs = portcullis_core::rules::files_needing_history(&loaded.catalog);
     let last_touched = match repo {
-        Some(repo) => crate::git::last_touched(repo, &needs)?,
+        Some(repo) => portcullis_git::git::last_touched(repo, &needs)?,
         None => Default::default(),
     };
-    Ok(crate::check::finish(loaded, snapshot, as_of, &last_touched))
+    Ok(portcullis_core::check::finish(
+        loaded,
+        snapshot,
+        as_of,
+        &last_touched,
+    ))
 }
 
 /// For each grant, the newest commit that added it (from HEAD) and, when GitHub knows one,
@@ -199,7 +204,7 @@ fn history(
     let mut pulls: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
     let paths: std::collections::BTreeSet<&str> = holders.iter().map(|h| h.path.as_str()).collect();
     for path in paths {
-        let changes = crate::git::file_changes(repo, head.id(), path, 50, 50_000)?;
+        let changes = portcullis_git::git::file_changes(repo, head.id(), path, 50, 50_000)?;
         let ids: BTreeMap<String, String> = changes
             .iter()
             .map(|c| (c.commit.clone(), c.id.clone()))
@@ -238,7 +243,7 @@ fn history(
                     Err(e) => {
                         return Err(e.context(format!(
                             "cannot look up the pull request of commit {}; nothing was opened, the next run tries again",
-                            crate::model::short_id(&full, 12)
+                            portcullis_core::model::short_id(&full, 12)
                         )));
                     }
                 },

@@ -15,13 +15,13 @@ use git2::{Oid, Repository};
 
 use super::plan::compute_with;
 use super::pull::{Judged, judge_merged};
-use crate::approval::{How, PullFacts, ReviewState};
-use crate::evidence::{Approval, Override};
-use crate::github::Client;
-use crate::model::Catalog;
-use crate::plan::{self, GrantView};
-use crate::provision::quarantine::full_review;
-use crate::revision::Revision;
+use portcullis_core::approval::{How, PullFacts, ReviewState};
+use portcullis_core::evidence::{Approval, Override};
+use portcullis_core::model::Catalog;
+use portcullis_core::plan::{self, GrantView};
+use portcullis_core::provision::quarantine::full_review;
+use portcullis_git::revision::Revision;
+use portcullis_github::Client;
 
 /// A grant in a file: `(file, role)`.
 pub type Spot = (String, String);
@@ -87,7 +87,7 @@ pub fn rule_paths(head: &Catalog) -> Vec<String> {
     let mut paths = vec!["policies".to_owned(), "schemas".to_owned()];
     paths.extend(TOOL_PATHS.iter().map(|p| (*p).to_owned()));
     for app in head.apps.values() {
-        if let crate::model::Provisioner::Command { command, .. } = &app.provisioner {
+        if let portcullis_core::model::Provisioner::Command { command, .. } = &app.provisioner {
             paths.push(command.clone());
         }
     }
@@ -100,7 +100,7 @@ pub fn rule_paths(head: &Catalog) -> Vec<String> {
 pub fn fingerprint(repo: &Repository, commit: Oid, paths: &[String]) -> Result<Vec<Option<Oid>>> {
     paths
         .iter()
-        .map(|p| crate::ledger::id_at(repo, commit, p))
+        .map(|p| portcullis_git::ledger::id_at(repo, commit, p))
         .collect()
 }
 
@@ -110,7 +110,9 @@ fn own_changes(
     parent: Oid,
     as_of: DateTime<Utc>,
 ) -> Result<Vec<plan::Change>> {
-    if crate::ledger::id_at(repo, sha, "access")? == crate::ledger::id_at(repo, parent, "access")? {
+    if portcullis_git::ledger::id_at(repo, sha, "access")?
+        == portcullis_git::ledger::id_at(repo, parent, "access")?
+    {
         return Ok(Vec::new());
     }
     let parent = parent.to_string();
@@ -153,7 +155,7 @@ pub fn check(
 
     // The pull request of each relevant commit: one merged by it (a merge or squash commit), or
     // one whose merge commit comes later in the range (the earlier commits of a rebase merge).
-    let mut pr_of: Vec<Option<crate::github::Pull>> = Vec::with_capacity(commits.len());
+    let mut pr_of: Vec<Option<portcullis_github::Pull>> = Vec::with_capacity(commits.len());
     for (i, c) in commits.iter().enumerate() {
         if c.changes.is_empty() && !c.rules_changed {
             pr_of.push(None);
@@ -234,7 +236,7 @@ fn verdict_status(
             Some(r) => format!("pull request #{number} was merged although it is refused: {r}"),
             None => format!(
                 "pull request #{number} was merged without its approvals on the merged head {}: {}",
-                crate::model::short_id(&head, 10),
+                portcullis_core::model::short_id(&head, 10),
                 v.status_description()
             ),
         };
@@ -301,7 +303,11 @@ fn verdict_status(
 }
 
 /// Who met which requirement, with the id of the approving review on the merged head.
-fn approvals(v: &crate::approval::Verdict, facts: &PullFacts, head: &str) -> Vec<Approval> {
+fn approvals(
+    v: &portcullis_core::approval::Verdict,
+    facts: &PullFacts,
+    head: &str,
+) -> Vec<Approval> {
     let mut out: Vec<Approval> = Vec::new();
     for c in v.changes.iter().filter(|c| c.how == How::Approved) {
         for (what, by) in &c.met {

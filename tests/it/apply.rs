@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use portcullis::evidence::{self, Kind, Note, Outcome};
-use portcullis::github::Client;
+use portcullis_core::evidence::{self, Kind, Note, Outcome};
+use portcullis_github::Client;
 use serde_json::{Value, json};
 
 use crate::fake_github::FakeGitHub;
@@ -323,14 +323,14 @@ impl Org {
         Client::new(&self.gh.url(), Some(&self.bot), REPO).unwrap()
     }
 
-    pub fn issues(&self, label: &str) -> Vec<portcullis::github::Issue> {
+    pub fn issues(&self, label: &str) -> Vec<portcullis_github::Issue> {
         self.client().issues("all", &[label]).unwrap()
     }
 
     /// Every evidence record, in chain order; asserts the chain verifies.
     pub fn evidence(&self) -> Vec<Note> {
         let repo = git2::Repository::open(self.clone.path()).unwrap();
-        let stored = portcullis::history::read_notes(&repo).unwrap();
+        let stored = portcullis_git::history::read_notes(&repo).unwrap();
         let breaks = evidence::chain_verify(&stored);
         assert!(breaks.is_empty(), "the evidence chain breaks: {breaks:?}");
         let (records, _) = evidence::read_all(&stored);
@@ -951,7 +951,7 @@ fn manual_grants_are_pending_until_their_issue_is_closed() {
             text(&out)
         );
     }
-    let issues = org.issues(portcullis::provisioner::manual::LABEL);
+    let issues = org.issues(portcullis_provisioners::manual::LABEL);
     assert_eq!(issues.len(), 1, "one issue, however often apply runs");
     org.gh
         .set_issue_state("token-kenji-tw", issues[0].number, "closed");
@@ -1042,7 +1042,7 @@ pub fn pg_members(admin: &mut ::postgres::Client, role: &str) -> BTreeSet<String
 #[test]
 fn apply_provisions_the_example_payments_app_into_postgresql() {
     use crate::services::postgres as pgs;
-    use portcullis::provisioner::postgres::quote_ident;
+    use portcullis_provisioners::postgres::quote_ident;
     let pg = pgs::server();
     let mut admin = pg.admin();
     let roles = [
@@ -1122,7 +1122,7 @@ fn apply_provisions_the_example_payments_app_into_postgresql() {
 
     // The evidence names every payments action, each a success.
     let repo = git2::Repository::open(w.clone.path()).unwrap();
-    let stored = portcullis::history::read_notes(&repo).unwrap();
+    let stored = portcullis_git::history::read_notes(&repo).unwrap();
     assert!(evidence::chain_verify(&stored).is_empty());
     let (records, _) = evidence::read_all(&stored);
     let payments: Vec<_> = records
@@ -1240,7 +1240,7 @@ fn an_obligation_that_fails_is_owed_until_a_later_run_meets_it_once() {
         );
         assert!(org.issues("portcullis-emergency-review").is_empty());
         let repo = git2::Repository::open(org.clone.path()).unwrap();
-        let state = portcullis::ledger::read_state(&repo).unwrap();
+        let state = portcullis_git::ledger::read_state(&repo).unwrap();
         assert_eq!(state.obligations.len(), 1, "owed in the signed state");
     }
     let out = org.apply(&[]);
@@ -1249,7 +1249,7 @@ fn an_obligation_that_fails_is_owed_until_a_later_run_meets_it_once() {
     assert_eq!(org.issues("portcullis-emergency-review").len(), 1);
     let repo = git2::Repository::open(org.clone.path()).unwrap();
     assert!(
-        portcullis::ledger::read_state(&repo)
+        portcullis_git::ledger::read_state(&repo)
             .unwrap()
             .obligations
             .is_empty()
@@ -1342,7 +1342,7 @@ fn owed_and_met_once(org: &Org, case: &str) {
     assert_eq!(org.issues("portcullis-security").len(), 1, "{case}");
     assert_eq!(org.issues("portcullis-emergency-review").len(), 1, "{case}");
     let repo = git2::Repository::open(org.clone.path()).unwrap();
-    let state = portcullis::ledger::read_state(&repo).unwrap();
+    let state = portcullis_git::ledger::read_state(&repo).unwrap();
     assert!(
         state.obligations.is_empty(),
         "{case}: {:?}",

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use portcullis::evidence::Outcome;
-use portcullis::provisioner::postgres::quote_ident;
+use portcullis_core::evidence::Outcome;
+use portcullis_provisioners::postgres::quote_ident;
 
 use crate::apply::{Org, grants, pg_members, text};
 use crate::services::{ldap, postgres, scim, unique};

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use portcullis::approval::{
+use portcullis_core::approval::{
     self, Directory, How, OverrideComment, PullFacts, Review, ReviewState, Verdict,
 };
-use portcullis::model::Catalog;
-use portcullis::plan::{self, Op, Plan, requirement_label};
-use portcullis::snapshot::Snapshot;
+use portcullis_core::model::Catalog;
+use portcullis_core::plan::{self, Op, Plan, requirement_label};
+use portcullis_core::snapshot::Snapshot;
 
 use crate::support::as_of;
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::process::Output;
 
-use portcullis::github::Client;
+use portcullis_github::Client;
 
 use crate::apply::{Org, REPO, grants, text};
 
@@ -589,14 +589,17 @@ fn refused_with(out: &Output, words: &str) {
 /// nothing. Unsigned, or signed with another key, it is refused.
 #[test]
 fn a_state_moved_past_a_direct_push_is_refused() {
-    for forger in [None, Some(portcullis::signing::Signer::from_seed([1; 32]))] {
+    for forger in [
+        None,
+        Some(portcullis_core::signing::Signer::from_seed([1; 32])),
+    ] {
         let org = trusted();
         let head = direct_push(&org);
         org.fetch();
         let repo = clone_repo(&org);
-        let mut state = portcullis::ledger::read_state(&repo).unwrap();
+        let mut state = portcullis_git::ledger::read_state(&repo).unwrap();
         state.applied = Some(head.clone());
-        portcullis::ledger::write_state(&repo, &state, forger.as_ref(), "moved on").unwrap();
+        portcullis_git::ledger::write_state(&repo, &state, forger.as_ref(), "moved on").unwrap();
         let out = org.apply(&[]);
         refused_with(
             &out,
@@ -616,7 +619,7 @@ fn a_state_moved_past_a_direct_push_is_refused() {
         org.gh
             .set_issue_state("token-lena-tw", issues[0].number, "closed");
         state.quarantine = Default::default();
-        portcullis::ledger::write_state(&repo, &state, forger.as_ref(), "again").unwrap();
+        portcullis_git::ledger::write_state(&repo, &state, forger.as_ref(), "again").unwrap();
         refused_with(&org.apply(&[]), "refs/portcullis/state");
         assert_eq!(org.issues("portcullis-security").len(), 2);
         assert!(org.members("vpn-admins").is_empty());
@@ -630,7 +633,7 @@ fn an_emptied_quarantine_is_refused() {
     direct_push(&org);
     assert_eq!(org.apply(&[]).status.code(), Some(1), "quarantined");
     let repo = clone_repo(&org);
-    let stored = portcullis::ledger::read_stored_state(&repo)
+    let stored = portcullis_git::ledger::read_stored_state(&repo)
         .unwrap()
         .unwrap();
     assert!(!stored.state.quarantine.entries.is_empty());
@@ -638,7 +641,9 @@ fn an_emptied_quarantine_is_refused() {
     let mut released = stored.state.clone();
     released.quarantine = Default::default();
     let emptied = serde_json::to_vec_pretty(&released).unwrap();
-    let state_ref = repo.find_reference(portcullis::ledger::STATE_REF).unwrap();
+    let state_ref = repo
+        .find_reference(portcullis_git::ledger::STATE_REF)
+        .unwrap();
     let commit = state_ref.peel_to_commit().unwrap();
     let mut tree = repo.treebuilder(Some(&commit.tree().unwrap())).unwrap();
     let blob = repo.blob(&emptied).unwrap();
@@ -646,7 +651,7 @@ fn an_emptied_quarantine_is_refused() {
     let tree = repo.find_tree(tree.write().unwrap()).unwrap();
     let sig = git2::Signature::now("omar", "omar@tidewater.example").unwrap();
     repo.commit(
-        Some(portcullis::ledger::STATE_REF),
+        Some(portcullis_git::ledger::STATE_REF),
         &sig,
         &sig,
         "release",
@@ -655,7 +660,7 @@ fn an_emptied_quarantine_is_refused() {
     )
     .unwrap();
     assert!(
-        portcullis::ledger::read_state(&repo)
+        portcullis_git::ledger::read_state(&repo)
             .unwrap()
             .quarantine
             .entries
@@ -674,7 +679,7 @@ fn an_older_genuine_state_only_makes_apply_verify_more() {
     let org = trusted();
     let repo = clone_repo(&org);
     let first = repo
-        .find_reference(portcullis::ledger::STATE_REF)
+        .find_reference(portcullis_git::ledger::STATE_REF)
         .unwrap()
         .target()
         .unwrap();
@@ -686,7 +691,7 @@ fn an_older_genuine_state_only_makes_apply_verify_more() {
     assert_eq!(org.apply(&[]).status.code(), Some(0));
     direct_push(&org);
     assert_eq!(org.apply(&[]).status.code(), Some(1));
-    repo.reference(portcullis::ledger::STATE_REF, first, true, "roll back")
+    repo.reference(portcullis_git::ledger::STATE_REF, first, true, "roll back")
         .unwrap();
     let out = org.apply(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -708,19 +713,20 @@ fn a_re_sealed_evidence_chain_is_refused() {
     );
     assert_eq!(org.apply(&[]).status.code(), Some(0));
     let repo = clone_repo(&org);
-    let stored = portcullis::history::read_notes(&repo).unwrap();
-    let (records, _) = portcullis::evidence::read_all(&stored);
-    let mut notes: Vec<portcullis::evidence::Note> = records.into_iter().map(|r| r.note).collect();
+    let stored = portcullis_git::history::read_notes(&repo).unwrap();
+    let (records, _) = portcullis_core::evidence::read_all(&stored);
+    let mut notes: Vec<portcullis_core::evidence::Note> =
+        records.into_iter().map(|r| r.note).collect();
     notes.sort_by_key(|n| n.seq);
     // Mallory claims she approved, and re-seals every record so the chain still holds.
-    let mut prev: Option<portcullis::evidence::Note> = None;
+    let mut prev: Option<portcullis_core::evidence::Note> = None;
     let mut resealed = Vec::new();
     for n in notes {
         let mut approvals = n.approvals.clone();
         for a in &mut approvals {
             a.reviewer = "mallory".into();
         }
-        let draft = portcullis::evidence::Draft {
+        let draft = portcullis_core::evidence::Draft {
             kind: n.kind,
             commit: n.commit.clone(),
             pr: n.pr,
@@ -731,18 +737,20 @@ fn a_re_sealed_evidence_chain_is_refused() {
             run: n.run.clone(),
             actions: n.actions.clone(),
         };
-        let note = portcullis::evidence::seal(draft, prev.as_ref());
+        let note = portcullis_core::evidence::seal(draft, prev.as_ref());
         prev = Some(note.clone());
         resealed.push(note);
     }
-    repo.find_reference(portcullis::evidence::NOTES_REF)
+    repo.find_reference(portcullis_core::evidence::NOTES_REF)
         .unwrap()
         .delete()
         .unwrap();
-    portcullis::ledger::append_notes(&repo, &resealed).unwrap();
+    portcullis_git::ledger::append_notes(&repo, &resealed).unwrap();
     assert!(
-        portcullis::evidence::chain_verify(&portcullis::history::read_notes(&repo).unwrap())
-            .is_empty()
+        portcullis_core::evidence::chain_verify(
+            &portcullis_git::history::read_notes(&repo).unwrap()
+        )
+        .is_empty()
     );
     let out = org.apply(&[]);
     refused_with(&out, "signature");
@@ -775,14 +783,14 @@ fn deleted_evidence_is_refused_and_a_deleted_state_starts_no_new_chain() {
     );
     assert_eq!(org.apply(&[]).status.code(), Some(0));
     let repo = clone_repo(&org);
-    repo.find_reference(portcullis::evidence::NOTES_REF)
+    repo.find_reference(portcullis_core::evidence::NOTES_REF)
         .unwrap()
         .delete()
         .unwrap();
     let out = org.apply(&[]);
     refused_with(&out, "truncated");
     // Both refs gone: a first run over them is refused too, found by portcullis's own status.
-    repo.find_reference(portcullis::ledger::STATE_REF)
+    repo.find_reference(portcullis_git::ledger::STATE_REF)
         .unwrap()
         .delete()
         .unwrap();
@@ -798,13 +806,14 @@ fn deleted_evidence_is_refused_and_a_deleted_state_starts_no_new_chain() {
 fn an_unsigned_state_is_adopted_only_explicitly_and_then_signed() {
     let org = trusted();
     let repo = clone_repo(&org);
-    let state = portcullis::ledger::read_state(&repo).unwrap();
-    portcullis::ledger::write_state(&repo, &state, None, "as an earlier version wrote it").unwrap();
+    let state = portcullis_git::ledger::read_state(&repo).unwrap();
+    portcullis_git::ledger::write_state(&repo, &state, None, "as an earlier version wrote it")
+        .unwrap();
     refused_with(&org.apply(&[]), "no signature");
     let out = org.apply(&["--adopt-unsigned-state"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("migrated:"), "{}", text(&out));
-    let stored = portcullis::ledger::read_stored_state(&repo)
+    let stored = portcullis_git::ledger::read_stored_state(&repo)
         .unwrap()
         .unwrap();
     assert!(stored.signature.is_some());

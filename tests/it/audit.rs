@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use portcullis::evidence::{self, Action, Approval, Draft, Kind, Note, Outcome, Run};
+use portcullis_core::evidence::{self, Action, Approval, Draft, Kind, Note, Outcome, Run};
 use serde_json::Value;
 
 use crate::support::example_repo;
@@ -762,7 +762,7 @@ mod through_github {
         for a in approvers {
             w.gh.review(&format!("token-{a}"), pr, "APPROVED");
         }
-        let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+        let client = portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
         client.merge_pull(pr, &head).unwrap();
         pr
     }

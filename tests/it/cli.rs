@@ -54,7 +54,7 @@ fn bad_usage_exits_2_with_a_hint() {
 
 #[test]
 fn explain_prints_every_rule() {
-    for rule in portcullis::diag::Rule::ALL {
+    for rule in portcullis_core::diag::Rule::ALL {
         let out = portcullis().args(["explain", rule.id()]).output().unwrap();
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains("## Fix"));

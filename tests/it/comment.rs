@@ -1,9 +1,9 @@
 //! The sticky comment renders untrusted text inert and stays under GitHub's size limit.
 
-use portcullis::comment::{self, LIMIT, MARKER};
-use portcullis::diag::Report;
-use portcullis::plan;
-use portcullis::snapshot::Snapshot;
+use portcullis_core::comment::{self, LIMIT, MARKER};
+use portcullis_core::diag::Report;
+use portcullis_core::plan;
+use portcullis_core::snapshot::Snapshot;
 
 use crate::support::as_of;
 

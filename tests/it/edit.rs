@@ -2,10 +2,10 @@
 //! endings survive; only the lines that must change change; every result loads strictly.
 
 use chrono::NaiveDate;
-use portcullis::edit::{NewGrant, Upsert, remove_grants, set_reviewed, upsert_grant};
-use portcullis::load::yaml;
-use portcullis::model::GrantFile;
-use portcullis::snapshot::Snapshot;
+use portcullis_core::edit::{NewGrant, Upsert, remove_grants, set_reviewed, upsert_grant};
+use portcullis_core::load::yaml;
+use portcullis_core::model::GrantFile;
+use portcullis_core::snapshot::Snapshot;
 use proptest::prelude::*;
 
 use crate::support;
@@ -28,7 +28,7 @@ fn date(s: &str) -> NaiveDate {
 fn load(path: &str, text: &str) -> GrantFile {
     let node = yaml::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
     let mut diags = Vec::new();
-    let file = portcullis::load::grant_file(path, &node, &mut diags);
+    let file = portcullis_core::load::grant_file(path, &node, &mut diags);
     assert!(diags.is_empty(), "{diags:#?}\n{text}");
     file.unwrap()
 }
@@ -410,7 +410,7 @@ fn control_and_invisible_characters_are_refused() {
 #[test]
 fn edits_of_the_example_organisation_pass_check() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let base = portcullis::worktree::read(root).unwrap();
+    let base = portcullis_git::worktree::read(root).unwrap();
     let as_of = support::as_of("2026-11-22");
     let grant_files: Vec<(String, String)> = base
         .files
@@ -471,7 +471,7 @@ fn edits_of_the_example_organisation_pass_check() {
         ("removed", &removed),
         ("renewed", &renewed),
     ] {
-        let report = portcullis::check::check(tree, as_of);
+        let report = portcullis_core::check::check(tree, as_of);
         assert_eq!(report.errors(), 0, "{what}: {:#?}", report.diagnostics);
     }
 }
@@ -539,7 +539,7 @@ fn justification() -> impl Strategy<Value = String> {
         .prop_map(|parts| parts.concat())
         .prop_filter("visible text", |s| {
             s.chars()
-                .all(|c| c == '\n' || portcullis::load::yaml::forbidden_char(c).is_none())
+                .all(|c| c == '\n' || portcullis_core::load::yaml::forbidden_char(c).is_none())
         })
 }
 
@@ -573,7 +573,7 @@ proptest! {
 #[test]
 fn a_snapshot_with_a_new_file_passes_check() {
     let mut snap: Snapshot =
-        portcullis::worktree::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        portcullis_git::worktree::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
     let (text, how) = upsert_grant(
         None,
         "nadia",
@@ -588,7 +588,7 @@ fn a_snapshot_with_a_new_file_passes_check() {
     assert_eq!(how, Upsert::Created);
     assert!(!snap.files.contains_key("access/grafana/nadia.yaml"));
     snap.insert_bytes("access/grafana/nadia.yaml", text.as_bytes());
-    let report = portcullis::check::check(&snap, support::as_of("2026-11-22"));
+    let report = portcullis_core::check::check(&snap, support::as_of("2026-11-22"));
     assert_eq!(report.errors(), 0, "{:#?}", report.diagnostics);
     assert!(
         report

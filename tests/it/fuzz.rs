@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis::snapshot::Snapshot;
+use portcullis_core::snapshot::Snapshot;
 use proptest::prelude::*;
 
 use crate::support::as_of;
@@ -91,7 +91,7 @@ fn check_quickly(path: &str, bytes: &[u8]) {
     ]);
     snap.insert_bytes(path, bytes);
     let started = Instant::now();
-    let report = portcullis::check::check(&snap, as_of("2026-11-22"));
+    let report = portcullis_core::check::check(&snap, as_of("2026-11-22"));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -126,7 +126,7 @@ proptest! {
 
 /// Every edit of a mutated grant file either is refused or yields a file the loader reads.
 fn edit_quickly(bytes: &[u8]) {
-    use portcullis::edit::{NewGrant, remove_grants, set_reviewed, upsert_grant};
+    use portcullis_core::edit::{NewGrant, remove_grants, set_reviewed, upsert_grant};
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
@@ -152,7 +152,8 @@ fn edit_quickly(bytes: &[u8]) {
         .map(Some),
     );
     for out in results.into_iter().flatten().flatten() {
-        portcullis::load::yaml::parse(out.as_bytes()).unwrap_or_else(|e| panic!("{e:?}\n{out}"));
+        portcullis_core::load::yaml::parse(out.as_bytes())
+            .unwrap_or_else(|e| panic!("{e:?}\n{out}"));
     }
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -202,7 +203,7 @@ fn big_people(n: usize) -> String {
 
 #[test]
 fn the_people_directory_parses_the_same_in_pieces() {
-    use portcullis::load::{self, yaml};
+    use portcullis_core::load::{self, yaml};
     let text = big_people(2000);
     let whole = yaml::parse(text.as_bytes()).unwrap();
     let pieces = load::pieces::parse_list_parallel(text.as_bytes(), "people", 4).unwrap();
@@ -230,7 +231,7 @@ proptest! {
         at in 0usize..40_000,
         spice in prop::sample::select(SPICE),
     ) {
-        use portcullis::load::{self, yaml};
+        use portcullis_core::load::{self, yaml};
         let mut text = big_people(600);
         let mut at = at % text.len();
         while !text.is_char_boundary(at) {
@@ -250,7 +251,7 @@ proptest! {
 /// The directory read in pieces (`load::people_directory(.., true)`) against the whole tree:
 /// the same people, the same unusable entries, the same findings in the same order.
 fn people_agree(text: &str) -> Result<bool, String> {
-    use portcullis::load;
+    use portcullis_core::load;
     let (a, da, _) = load::people_directory(text.as_bytes(), false);
     let (b, db, pieces) = load::people_directory(text.as_bytes(), true);
     if a.people != b.people {
@@ -346,7 +347,7 @@ proptest! {
 /// as it was, each blanked line empty; and the wanted people read from what it keeps are the
 /// people read from the whole directory.
 fn selection_holds(text: &str, wanted: &dyn Fn(&str) -> bool) -> Result<(), String> {
-    use portcullis::load::{self, directory};
+    use portcullis_core::load::{self, directory};
     let Some(entries) = directory::scan(text) else {
         return Ok(());
     };
@@ -389,7 +390,7 @@ fn a_selection_keeps_lines_in_place_and_the_wanted_people_whole() {
     assert_eq!(selection_holds(cut, &wanted), Ok(()));
     assert_eq!(selection_holds(&text, &|_: &str| false), Ok(()));
     assert_eq!(selection_holds(&text, &|_: &str| true), Ok(()));
-    let selected = portcullis::load::directory::select(&text, &|id: &str| id == "p7").unwrap();
+    let selected = portcullis_core::load::directory::select(&text, &|id: &str| id == "p7").unwrap();
     assert_eq!(selected.matches("- id:").count(), 1, "one entry kept");
 }
 
@@ -409,16 +410,16 @@ fn an_entry_whose_id_is_not_plainly_written_once_is_always_kept() {
         let text = format!("people:\n  - id: zed\n    name: Zed\n{entry}  - id: amy\n");
         let wanted: [&dyn Fn(&str) -> bool; 2] = [&|_| false, &|id| id == "bob"];
         for wanted in wanted {
-            let kept = portcullis::load::directory::select(&text, wanted).unwrap();
+            let kept = portcullis_core::load::directory::select(&text, wanted).unwrap();
             assert!(kept.contains(entry), "{entry:?} was blanked:\n{kept}");
             assert!(!kept.contains("id: zed"), "{kept}");
         }
     }
     // Written plainly once, at the entry's own keys, it is the entry's id.
     let text = "people:\n  - name: Ana\n    team:\n      id: bob\n    id: ana # the id\n";
-    let none = portcullis::load::directory::select(text, &|_| false).unwrap();
+    let none = portcullis_core::load::directory::select(text, &|_| false).unwrap();
     assert_eq!(none.trim(), "people:");
-    let ana = portcullis::load::directory::select(text, &|id| id == "ana").unwrap();
+    let ana = portcullis_core::load::directory::select(text, &|id| id == "ana").unwrap();
     assert_eq!(ana, text);
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use portcullis::github::{Client, RetryPolicy};
+use portcullis_github::{Client, RetryPolicy};
 
 use crate::fake_github::FakeGitHub;
 

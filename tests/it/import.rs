@@ -288,7 +288,7 @@ fn import_open_pr_proposes_one_pull_request_to_the_owners() {
     }
     assert_eq!(w.file("ana"), None, "nothing is written in the checkout");
     let client =
-        portcullis::github::Client::new(&gh.url(), Some("token-portcullis[bot]"), "acme/access")
+        portcullis_github::Client::new(&gh.url(), Some("token-portcullis[bot]"), "acme/access")
             .unwrap();
     let pulls = client.pulls("open", None).unwrap();
     assert_eq!(

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use portcullis::load::yaml::{self, Node, Value};
+use portcullis_core::load::yaml::{self, Node, Value};
 
 /// Two people in the `people sync` export format: a security lead and an engineer.
 const HR: &str = "id,name,email,github,department,title,manager,type,status,end_date\nsara,Sara Lind,sara@acme.example,sara-gh,security,Security Lead,,employee,active,\ntom,Tom Berg,tom@acme.example,tom-gh,it,Engineer,sara,employee,active,\n";

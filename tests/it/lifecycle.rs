@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use portcullis::github::{Client, Pull};
+use portcullis_github::{Client, Pull};
 
 use crate::pr_flow::{REPO, World};
 use crate::support::git;
@@ -286,8 +286,8 @@ fn nothing_to_revoke_opens_nothing_and_stale_requests_are_closed() {
 /// The directory of the clone as an HR export, each row passed through `edit` (which may drop
 /// it), and `extra` rows appended.
 fn export(w: &World, edit: impl Fn(Vec<String>) -> Option<Vec<String>>, extra: &[&str]) -> String {
-    let snapshot = portcullis::worktree::read(w.clone.path()).unwrap();
-    let catalog = portcullis::check::load(&snapshot).catalog;
+    let snapshot = portcullis_git::worktree::read(w.clone.path()).unwrap();
+    let catalog = portcullis_core::check::load(&snapshot).catalog;
     let mut people: Vec<_> = catalog.people.values().collect();
     people.sort_by(|a, b| a.id.value.cmp(&b.id.value));
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
@@ -295,9 +295,9 @@ fn export(w: &World, edit: impl Fn(Vec<String>) -> Option<Vec<String>>, extra: &
         String::from("id,name,email,github,department,title,manager,type,status,end_date\n");
     for p in people {
         let kind = match p.kind {
-            portcullis::model::PersonType::Employee => "employee",
-            portcullis::model::PersonType::Contractor => "contractor",
-            portcullis::model::PersonType::Vendor => "vendor",
+            portcullis_core::model::PersonType::Employee => "employee",
+            portcullis_core::model::PersonType::Contractor => "contractor",
+            portcullis_core::model::PersonType::Vendor => "vendor",
         };
         let row = vec![
             p.id.value.clone(),
@@ -805,9 +805,9 @@ fn reminders_are_posted_once_a_day_per_owner_group() {
 /// not access to revoke; once the date has passed, `expire` revokes it.
 #[test]
 fn an_end_date_still_to_come_revokes_nothing() {
-    use portcullis::lifecycle::expire::{Reason, find};
+    use portcullis_core::lifecycle::expire::{Reason, find};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut snapshot = portcullis::worktree::read(root).unwrap();
+    let mut snapshot = portcullis_git::worktree::read(root).unwrap();
     let people = snapshot
         .text("policies/people.yaml")
         .unwrap()
@@ -815,9 +815,9 @@ fn an_end_date_still_to_come_revokes_nothing() {
     snapshot.insert_bytes("policies/people.yaml", people.as_bytes());
     let ines = |as_of: &str| {
         let as_of = crate::support::as_of(as_of);
-        let loaded = portcullis::check::load(&snapshot);
+        let loaded = portcullis_core::check::load(&snapshot);
         let (catalog, report) =
-            portcullis::check::finish(loaded, &snapshot, as_of, &Default::default());
+            portcullis_core::check::finish(loaded, &snapshot, as_of, &Default::default());
         assert!(
             report
                 .diagnostics

@@ -112,7 +112,7 @@ fn open_request(w: &World) -> (u64, String) {
 }
 
 fn status_of(w: &World, sha: &str) -> (String, String) {
-    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let client = portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
     let s = client
         .statuses(sha)
         .unwrap()
@@ -147,12 +147,12 @@ fn a_request_goes_from_red_to_green_and_merges() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = w.run(&["comment", "--pr", &pr.to_string()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let client = portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
     let ours: Vec<_> = client
         .comments(pr)
         .unwrap()
         .into_iter()
-        .filter(|c| c.body.starts_with(portcullis::comment::MARKER))
+        .filter(|c| c.body.starts_with(portcullis_core::comment::MARKER))
         .collect();
     assert_eq!(ours.len(), 1, "one sticky comment, edited in place");
     let body = &ours[0].body;
@@ -317,8 +317,8 @@ fn github_failures_exit_2_with_a_clear_message() {
     assert!(text(&out).contains("404"), "{}", text(&out));
 }
 
-fn pulls(w: &World) -> Vec<portcullis::github::Pull> {
-    portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO)
+fn pulls(w: &World) -> Vec<portcullis_github::Pull> {
+    portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO)
         .unwrap()
         .pulls("all", None)
         .unwrap()
@@ -420,7 +420,7 @@ fn request_open_pr_then_check_comment_approvals_and_merge() {
     w.gh.review("token-kenji-tw", pr.number, "APPROVED");
     let out = w.run(&["approvals", "--pr", &n]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let client = portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
     let merge = client.merge_pull(pr.number, &pr.head.sha).unwrap();
     let merged =
         String::from_utf8(w.gh.file_at(&merge, "access/payments/omar.yaml").unwrap()).unwrap();
@@ -489,7 +489,7 @@ fn an_issue_form_request_becomes_a_pull_request_and_is_answered() {
             .unwrap()
             .contains(&format!("Requested in #{issue}"))
     );
-    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let client = portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
     let answers = client.comments(issue).unwrap();
     assert_eq!(answers.len(), 1);
     assert!(
@@ -522,7 +522,7 @@ fn a_bad_issue_form_is_answered_with_the_reason_once_and_opens_nothing() {
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     }
     assert!(pulls(&w).is_empty());
-    let client = portcullis::github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
+    let client = portcullis_github::Client::new(&w.gh.url(), Some(&w.bot), REPO).unwrap();
     let answers = client.comments(issue).unwrap();
     assert_eq!(answers.len(), 1, "answered once, not on every run");
     assert!(answers[0].body.contains("superuser"), "{}", answers[0].body);

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use portcullis::model::{self, App, Risk, Spanned};
-use portcullis::provisioner::memory::Memory;
-use portcullis::provisioner::postgres::quote_ident;
-use portcullis::provisioner::{Outcome, Provisioner, account_for, connect};
+use portcullis_core::model::{self, App, Risk, Spanned};
+use portcullis_provisioners::memory::Memory;
+use portcullis_provisioners::postgres::quote_ident;
+use portcullis_provisioners::{Outcome, Provisioner, account_for, connect};
 
 use crate::services::{self, http_stub, ldap, postgres, scim, unique};
 
@@ -858,8 +858,8 @@ fn command_sees_only_the_listed_environment_and_no_shell() {
 // ---- connect, against the example organisation ----
 
 fn example() -> model::Catalog {
-    let snapshot = portcullis::worktree::read(&root()).unwrap();
-    portcullis::load::load(&snapshot).0
+    let snapshot = portcullis_git::worktree::read(&root()).unwrap();
+    portcullis_core::load::load(&snapshot).0
 }
 
 #[test]

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use portcullis::github::Client;
-use portcullis::model::{self, App, Risk, Spanned};
-use portcullis::provisioner::manual::LABEL;
-use portcullis::provisioner::{Outcome, Provisioner, connect_in};
+use portcullis_core::model::{self, App, Risk, Spanned};
+use portcullis_github::Client;
+use portcullis_provisioners::manual::LABEL;
+use portcullis_provisioners::{Outcome, Provisioner, connect_in};
 
 use crate::fake_github::FakeGitHub;
 
@@ -153,7 +153,7 @@ fn manual_app(owners: &[&str]) -> App {
     )
 }
 
-fn manual_issues(gh: &FakeGitHub, bot: &str) -> Vec<portcullis::github::Issue> {
+fn manual_issues(gh: &FakeGitHub, bot: &str) -> Vec<portcullis_github::Issue> {
     Client::new(&gh.url(), Some(bot), REPO)
         .unwrap()
         .issues("all", &[LABEL])

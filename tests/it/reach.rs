@@ -320,24 +320,24 @@ fn plan_json(dir: &Path) -> serde_json::Value {
 /// `plan` reads a few directory entries and counts peers from the rest; the plan of the two
 /// whole trees, in memory, must say the same (history aside: only the CLI reads it).
 fn plans_agree(dir: &Path, ops: &[(usize, usize)]) {
-    use portcullis::revision::Revision;
+    use portcullis_git::revision::Revision;
     let mut cli = plan_json(dir);
     let repo = git2::Repository::open(dir).unwrap();
     let snapshot = |rev: &str| {
         let at = Revision::at(&repo, rev).unwrap();
-        let mut snap = portcullis::snapshot::Snapshot::default();
+        let mut snap = portcullis_core::snapshot::Snapshot::default();
         for d in ["access", "policies", ".github"] {
             snap.files.extend(at.read_dir(d).unwrap().files);
         }
         snap
     };
-    let (_, plan) = portcullis::plan::between(
+    let (_, plan) = portcullis_core::plan::between(
         &snapshot("HEAD~1"),
         &snapshot("HEAD"),
         crate::support::as_of("2026-11-22"),
     );
     let mut whole: serde_json::Value =
-        serde_json::from_str(&portcullis::plan::render::json(&plan)).unwrap();
+        serde_json::from_str(&portcullis_core::plan::render::json(&plan)).unwrap();
     for v in [&mut cli, &mut whole] {
         for c in v["changes"].as_array_mut().unwrap() {
             c["insights"].as_object_mut().map(|i| i.remove("history"));

@@ -1,8 +1,8 @@
 //! Every renderer over the same report, snapshot-tested; the public shapes checked against
 //! their contracts (SPEC section 5 JSON, SARIF 2.1.0 schema, workflow-command escaping).
 
-use portcullis::diag::render::{self, text::Style};
-use portcullis::snapshot::Snapshot;
+use portcullis_core::diag::render::{self, text::Style};
+use portcullis_core::snapshot::Snapshot;
 
 use crate::support::as_of;
 
@@ -39,7 +39,7 @@ roles:
 /// A report with an error, a warning, a related location, a pre-existing finding and
 /// hostile text (workflow command, mention, HTML, pipe, newline) in an SoD rule description,
 /// the free text that reaches messages.
-fn sample() -> (Snapshot, portcullis::diag::Report) {
+fn sample() -> (Snapshot, portcullis_core::diag::Report) {
     let snap = Snapshot::from_files([
         (
             "policies/settings.yaml",
@@ -56,7 +56,7 @@ fn sample() -> (Snapshot, portcullis::diag::Report) {
             "person: carol\napp: payments\ngrants:\n  - role: create-payment\n    justification: Runs the weekly supplier payments\n    expires: 2026-11-25\n  - role: approve-payment\n    justification: Second approver for the weekly run\n    expires: 2026-11-21\n",
         ),
     ]);
-    let mut report = portcullis::check::check(&snap, as_of("2026-11-22"));
+    let mut report = portcullis_core::check::check(&snap, as_of("2026-11-22"));
     // The codeowners finding stands in for an older problem outside the change.
     for d in &mut report.diagnostics {
         if d.rule.id() == "codeowners-drift" {

@@ -2,12 +2,12 @@
 //! 2026-11-22, `min_justification: 20`): what is written, what is refused and why, the pull
 //! request drafted for approvers, and the issue form.
 
-use portcullis::edit::Upsert;
-use portcullis::request::{
+use portcullis_core::edit::Upsert;
+use portcullis_core::request::{
     FORM_LABELS, IssueForm, Prepared, RequestArgs, RequestError, parse_issue_form,
     person_by_github, prepare,
 };
-use portcullis::snapshot::Snapshot;
+use portcullis_core::snapshot::Snapshot;
 
 use crate::support::{as_of, initech};
 
@@ -50,7 +50,7 @@ fn rejected(snapshot: &Snapshot, args: &RequestArgs) -> Vec<(&'static str, Strin
 fn passes_check(snapshot: &Snapshot, p: &Prepared) {
     let mut tree = snapshot.clone();
     tree.insert_bytes(&p.path, p.content.as_bytes());
-    let report = portcullis::check::check(&tree, as_of(AS_OF));
+    let report = portcullis_core::check::check(&tree, as_of(AS_OF));
     assert!(
         !report.diagnostics.iter().any(|d| d.fails()),
         "{:#?}",
@@ -309,7 +309,7 @@ fn check_has_the_last_word_on_the_edited_file() {
             .replace("role: manager", "role: editor")
             .as_bytes(),
     );
-    let report = portcullis::check::check(&tree, as_of(AS_OF));
+    let report = portcullis_core::check::check(&tree, as_of(AS_OF));
     assert!(report.failed());
     ok(&tree, &args("bill", "wiki", "reader"));
 
@@ -394,7 +394,7 @@ fn template_labels() -> Vec<String> {
             .join(".github/ISSUE_TEMPLATE/access-request.yml"),
     )
     .unwrap();
-    let form = portcullis::load::yaml::parse(text.as_bytes()).unwrap();
+    let form = portcullis_core::load::yaml::parse(text.as_bytes()).unwrap();
     assert_eq!(
         form.get("labels").unwrap().as_seq()[0].as_str(),
         Some("access-request")
@@ -518,7 +518,7 @@ fn the_issue_form_says_which_field_is_wrong() {
 #[test]
 fn people_are_found_by_github_login() {
     let tree = initech();
-    let loaded = portcullis::check::load(&tree);
+    let loaded = portcullis_core::check::load(&tree);
     let catalog = &loaded.catalog;
     assert_eq!(
         person_by_github(catalog, "Peter-GH").map(|p| p.id.value.as_str()),

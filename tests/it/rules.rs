@@ -17,9 +17,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use portcullis::diag::{Diagnostic, Related, Report, Rule};
-use portcullis::model::Severity;
-use portcullis::snapshot::{Entry, Snapshot};
+use portcullis_core::diag::{Diagnostic, Related, Report, Rule};
+use portcullis_core::model::Severity;
+use portcullis_core::snapshot::{Entry, Snapshot};
 
 use crate::support;
 
@@ -143,9 +143,9 @@ impl Org {
             snap.insert_bytes(path, bytes);
         }
         if self.regenerate_codeowners {
-            let catalog = portcullis::check::load(&snap).catalog;
+            let catalog = portcullis_core::check::load(&snap).catalog;
             if catalog.settings.is_some() {
-                let generated = portcullis::codeowners::generate(&catalog);
+                let generated = portcullis_core::codeowners::generate(&catalog);
                 snap.insert_bytes(CODEOWNERS, generated.as_bytes());
             }
         }
@@ -157,7 +157,7 @@ impl Org {
     }
 
     fn check_at(&self, as_of: &str) -> Report {
-        portcullis::check::check(&self.snapshot(), support::as_of(as_of))
+        portcullis_core::check::check(&self.snapshot(), support::as_of(as_of))
     }
 }
 
@@ -317,9 +317,9 @@ fn the_fixture_codeowners_is_what_portcullis_generates() {
     let org = Org::base();
     let mut snap = org.snapshot();
     snap.files.remove(CODEOWNERS);
-    let catalog = portcullis::check::load(&snap).catalog;
+    let catalog = portcullis_core::check::load(&snap).catalog;
     assert_eq!(
-        portcullis::codeowners::generate(&catalog),
+        portcullis_core::codeowners::generate(&catalog),
         org.text(CODEOWNERS)
     );
 }
@@ -566,7 +566,7 @@ fn file_too_large_grant_over_one_mib() {
     let org = Org::base();
     let mut snap = org.snapshot();
     snap.insert_bytes(PETER_WIKI, &padded(&org.text(PETER_WIKI), (1 << 20) + 1));
-    let report = portcullis::check::check(&snap, support::as_of(AS_OF));
+    let report = portcullis_core::check::check(&snap, support::as_of(AS_OF));
     let d = only(&report, at("file-too-large", PETER_WIKI, 1, 1));
     assert!(d.message.contains("1048577 bytes"), "{}", d.message);
     assert_eq!(report.grants, 9, "the file is not read");
@@ -577,7 +577,7 @@ fn file_too_large_not_at_exactly_one_mib() {
     let org = Org::base();
     let mut snap = org.snapshot();
     snap.insert_bytes(PETER_WIKI, &padded(&org.text(PETER_WIKI), 1 << 20));
-    let report = portcullis::check::check(&snap, support::as_of(AS_OF));
+    let report = portcullis_core::check::check(&snap, support::as_of(AS_OF));
     clean(&report);
     assert_eq!(report.grants, 10);
 }
@@ -588,11 +588,11 @@ fn file_too_large_the_grant_limit_is_for_grants_only() {
     let org = Org::base();
     let mut snap = org.snapshot();
     snap.insert_bytes(SOD, &padded(&org.text(SOD), 2 << 20));
-    clean(&portcullis::check::check(&snap, support::as_of(AS_OF)));
+    clean(&portcullis_core::check::check(&snap, support::as_of(AS_OF)));
 
     snap.insert_bytes(SOD, &padded(&org.text(SOD), (64 << 20) + 1));
     assert_eq!(snap.get(SOD), Some(&Entry::TooLarge((64 << 20) + 1)));
-    let report = portcullis::check::check(&snap, support::as_of(AS_OF));
+    let report = portcullis_core::check::check(&snap, support::as_of(AS_OF));
     only(&report, at("file-too-large", SOD, 1, 1));
 }
 
@@ -887,7 +887,7 @@ fn path_mismatch_app_file_name_is_not_its_id() {
 // ---------------------------------------------------------------------------------------------
 
 fn check_snapshot(snap: &Snapshot) -> Report {
-    portcullis::check::check(snap, support::as_of(AS_OF))
+    portcullis_core::check::check(snap, support::as_of(AS_OF))
 }
 
 #[test]
@@ -1112,7 +1112,7 @@ fn duplicate_id_app_blames_the_misnamed_copy() {
             at("path-mismatch", path, 1, 5),
         ],
     );
-    let catalog = portcullis::check::load(&org.snapshot()).catalog;
+    let catalog = portcullis_core::check::load(&org.snapshot()).catalog;
     assert_eq!(catalog.apps["wiki"].file, "policies/apps/wiki.yaml");
 }
 
@@ -1152,17 +1152,17 @@ fn duplicate_github_login_is_reported_on_the_newcomer() {
         "  - id: aaron\n    name: Aaron New\n    email: aaron@initech.example\n    github: bill-gh\n    department: sales\n    type: employee\n    status: active\n",
     );
     let snap = org.snapshot();
-    let (catalog, mut report) = portcullis::check::finish(
-        portcullis::check::load(&snap),
+    let (catalog, mut report) = portcullis_core::check::finish(
+        portcullis_core::check::load(&snap),
         &snap,
         support::as_of(AS_OF),
         &HashMap::new(),
     );
-    let change = portcullis::baseline::Change {
+    let change = portcullis_core::baseline::Change {
         paths: [PEOPLE.to_owned()].into_iter().collect(),
         base: Org::base().snapshot(),
     };
-    portcullis::baseline::mark(&mut report.diagnostics, &catalog, &snap, &change);
+    portcullis_core::baseline::mark(&mut report.diagnostics, &catalog, &snap, &change);
     assert!(
         report.failed(),
         "check --base must fail:\n{}",
@@ -1905,7 +1905,7 @@ fn sod_exception_naming_a_missing_rule() {
 fn generated_codeowners(org: &Org) -> String {
     let mut snap = org.snapshot();
     snap.files.remove(CODEOWNERS);
-    portcullis::codeowners::generate(&portcullis::check::load(&snap).catalog)
+    portcullis_core::codeowners::generate(&portcullis_core::check::load(&snap).catalog)
 }
 
 #[test]
@@ -2079,16 +2079,16 @@ fn review_overdue_only_for_apps_with_review_every() {
 fn review_overdue_by_commit_date() {
     let org = Org::base().edit(BILL_LEDGER, "    reviewed: 2026-09-15\n", "");
     let snap = org.snapshot();
-    let loaded = portcullis::check::load(&snap);
-    let mut needing = portcullis::rules::files_needing_history(&loaded.catalog);
+    let loaded = portcullis_core::check::load(&snap);
+    let mut needing = portcullis_core::rules::files_needing_history(&loaded.catalog);
     needing.sort();
     assert_eq!(needing, vec![BILL_LEDGER, SAMIR_LEDGER]);
     let touched = |date: &str| {
         let mut m = HashMap::new();
         m.insert(BILL_LEDGER.to_owned(), support::as_of(date));
         m.insert(SAMIR_LEDGER.to_owned(), support::as_of("2026-11-01"));
-        portcullis::check::finish(
-            portcullis::check::load(&snap),
+        portcullis_core::check::finish(
+            portcullis_core::check::load(&snap),
             &snap,
             support::as_of(AS_OF),
             &m,

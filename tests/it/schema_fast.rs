@@ -2,8 +2,8 @@
 //! every example file and on thousands of mutations of them, and a compiled check for every
 //! schema (so the fast path is never silently off).
 
-use portcullis::load::schema::{self, Kind};
-use portcullis::load::yaml::{self, Key, Node, Pos, Value};
+use portcullis_core::load::schema::{self, Kind};
+use portcullis_core::load::yaml::{self, Key, Node, Pos, Value};
 use proptest::prelude::*;
 
 fn kind_of(path: &str) -> Kind {

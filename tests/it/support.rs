@@ -3,16 +3,16 @@
 use std::path::Path;
 use std::process::Command;
 
-use portcullis::diag::{Diagnostic, Report};
-use portcullis::snapshot::Snapshot;
+use portcullis_core::diag::{Diagnostic, Report};
+use portcullis_core::snapshot::Snapshot;
 
 pub fn as_of(s: &str) -> chrono::DateTime<chrono::Utc> {
-    portcullis::model::time::parse_as_of(s).expect("as-of")
+    portcullis_core::model::time::parse_as_of(s).expect("as-of")
 }
 
 /// Runs `check` over in-memory files as of a date.
 pub fn check(files: &[(&str, &str)], date: &str) -> Report {
-    portcullis::check::check(&Snapshot::from_files(files.iter().copied()), as_of(date))
+    portcullis_core::check::check(&Snapshot::from_files(files.iter().copied()), as_of(date))
 }
 
 /// `(rule, file, line)` of each finding, for compact assertions.
@@ -96,8 +96,10 @@ pub fn check_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
 /// The Initech test organisation of `tests/fixtures/rules/` (see `rules.rs`), read as a work
 /// tree.
 pub fn initech() -> Snapshot {
-    portcullis::worktree::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules"))
-        .expect("fixture tree")
+    portcullis_git::worktree::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules"),
+    )
+    .expect("fixture tree")
 }
 
 /// The example organisation's demo signing key (seed: 32 bytes of 42); its public half is

@@ -228,13 +228,13 @@ fn the_readme_tutorial_runs_end_to_end_as_written() {
         &url,
     );
     ok(&out, 0);
-    let head = portcullis::github::Client::new(&url, Some(&bot), REPO)
+    let head = portcullis_github::Client::new(&url, Some(&bot), REPO)
         .unwrap()
         .pull(1)
         .unwrap()
         .head
         .sha;
-    portcullis::github::Client::new(&url, Some(&bot), REPO)
+    portcullis_github::Client::new(&url, Some(&bot), REPO)
         .unwrap()
         .merge_pull(1, &head)
         .unwrap();

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use portcullis::snapshot::Snapshot;
+use portcullis_core::snapshot::Snapshot;
 
 const SETTINGS: &str = "org: acme
 security_team: \"@acme/security\"
@@ -200,7 +200,7 @@ fn files() -> Vec<(&'static str, &'static str)> {
 /// What was loaded, in an order that does not depend on hashing, with the findings.
 fn loaded(files: &[(&str, String)]) -> String {
     let snapshot = Snapshot::from_files(files.iter().map(|(p, t)| (*p, t.as_str())));
-    let (catalog, diags) = portcullis::load::load(&snapshot);
+    let (catalog, diags) = portcullis_core::load::load(&snapshot);
     let mut people: Vec<_> = catalog.people.iter().collect();
     people.sort_by_key(|(id, _)| id.as_str());
     let mut findings: Vec<String> = diags
@@ -286,7 +286,7 @@ fn every_field_the_schemas_allow_is_read_by_the_walker() {
         forgotten.is_empty(),
         "the schema accepts these fields but the loader drops them: {forgotten:?}"
     );
-    let all: BTreeSet<String> = portcullis::load::schema::fields::ALL
+    let all: BTreeSet<String> = portcullis_core::load::schema::fields::ALL
         .iter()
         .flat_map(|f| f.iter().map(|s| (*s).to_owned()))
         .collect();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use portcullis::workdiff::Answer;
+use portcullis_git::workdiff::Answer;
 use proptest::prelude::*;
 
 use crate::support::git;
@@ -203,12 +203,12 @@ fn apply(root: &Path, op: &Op) -> bool {
     false
 }
 
-fn compare(root: &Path, base: &str) -> (Answer, portcullis::baseline::Change) {
+fn compare(root: &Path, base: &str) -> (Answer, portcullis_core::baseline::Change) {
     let repo = git2::Repository::open(root).unwrap();
     let tree = repo.revparse_single(base).unwrap().peel_to_tree().unwrap();
-    let reference = portcullis::git::change_since_libgit2(&repo, &tree).unwrap();
+    let reference = portcullis_git::git::change_since_libgit2(&repo, &tree).unwrap();
     (
-        portcullis::workdiff::changed(&repo, &tree).unwrap(),
+        portcullis_git::workdiff::changed(&repo, &tree).unwrap(),
         reference,
     )
 }
@@ -234,7 +234,7 @@ proptest! {
             Answer::Changed(paths) => {
                 prop_assert!(!refused, "an index the reader must refuse was read");
                 prop_assert_eq!(&paths, &reference.paths);
-                let change = portcullis::git::change_since(&git2::Repository::open(root).unwrap(), base).unwrap();
+                let change = portcullis_git::git::change_since(&git2::Repository::open(root).unwrap(), base).unwrap();
                 prop_assert_eq!(&change.paths, &reference.paths);
                 prop_assert_eq!(&change.base.files, &reference.base.files);
             }
@@ -324,7 +324,7 @@ fn an_attributes_file_leaves_the_comparison_to_libgit2() {
                 "{place}"
             );
             let repo = git2::Repository::open(root).unwrap();
-            let change = portcullis::git::change_since(&repo, "HEAD").unwrap();
+            let change = portcullis_git::git::change_since(&repo, "HEAD").unwrap();
             assert_eq!(change.paths, reference.paths, "{place}");
             assert!(
                 !change.paths.contains(PATHS[1]),

@@ -1,7 +1,7 @@
 //! The workflows of SPEC section 8 keep event data out of shell lines and never run the pull
 //! request's code with a privileged trigger.
 
-use portcullis::load::yaml::{self, Node, Value};
+use portcullis_core::load::yaml::{self, Node, Value};
 
 fn workflows() -> Vec<(String, Node)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use portcullis::snapshot::{Entry, GRANT_FILE_LIMIT, Snapshot};
+use portcullis_core::snapshot::{Entry, GRANT_FILE_LIMIT, Snapshot};
 
 fn write(root: &Path, rel: &str, bytes: &[u8]) {
     let path = root.join(rel);
@@ -26,7 +26,7 @@ fn content(rel: &str, len: usize) -> Vec<u8> {
 }
 
 fn read(root: &Path) -> Snapshot {
-    portcullis::worktree::read(root).unwrap()
+    portcullis_git::worktree::read(root).unwrap()
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn a_named_pipe_is_refused_by_name_without_waiting_for_a_writer() {
     assert!(status.success());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(portcullis::worktree::read(&root).map(|_| ()));
+        let _ = tx.send(portcullis_git::worktree::read(&root).map(|_| ()));
     });
     let result = rx
         .recv_timeout(Duration::from_secs(20))

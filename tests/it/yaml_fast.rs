@@ -2,7 +2,7 @@
 //! is the very tree the full parser builds (values, positions, ends); everything else is left
 //! to the full parser. Fed every file of the example organisation and mutations of them.
 
-use portcullis::load::{block, yaml};
+use portcullis_core::load::{block, yaml};
 use proptest::prelude::*;
 
 fn example_files() -> Vec<(String, String)> {

@@ -22,7 +22,7 @@ use ldap3::{
 };
 
 use super::{Outcome, Provisioner, check_name};
-pub use crate::provision::backend::{MemberTemplate, parse_dn};
+pub use portcullis_core::provision::backend::{MemberTemplate, parse_dn};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -18,9 +18,9 @@ use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Commit, FileDiff, GrantSet, Side};
-use crate::evidence::{NOTES_REF, Stored};
-use crate::snapshot::Entry;
+use portcullis_core::audit::{Commit, FileDiff, GrantSet, Side};
+use portcullis_core::evidence::{NOTES_REF, Stored};
+use portcullis_core::snapshot::Entry;
 
 /// The top-level folders whose ids are compared commit to commit.
 const TOP: [&str; 4] = ["access", "policies", "schemas", ".github"];
@@ -216,7 +216,7 @@ fn walk(repo: &Repository, from: Option<&str>, chain: &[Oid]) -> Result<Vec<Walk
         let tree = crate::git::commit_at(repo, sha)?.tree()?;
         top = TOP.map(|d| tree.get_name(d).map(|e| e.id()));
         people = tree
-            .get_path(Path::new(crate::model::PEOPLE_FILE))
+            .get_path(Path::new(portcullis_core::model::PEOPLE_FILE))
             .ok()
             .map(|e| e.id());
         access = top[0].and_then(|id| repo.find_tree(id).ok());
@@ -242,7 +242,7 @@ fn walk(repo: &Repository, from: Option<&str>, chain: &[Oid]) -> Result<Vec<Walk
         let mut people_changed = false;
         if changed(1) {
             let id = tree
-                .get_path(Path::new(crate::model::PEOPLE_FILE))
+                .get_path(Path::new(portcullis_core::model::PEOPLE_FILE))
                 .ok()
                 .map(|e| e.id());
             people_changed = id != people;
@@ -285,14 +285,14 @@ fn parse_blob(repo: &Repository, id: Oid, mode: i32, path: &str) -> Result<Optio
     let blob = repo
         .find_blob(id)
         .with_context(|| format!("cannot read `{path}` (blob {id})"))?;
-    let entry = if blob.size() as u64 > crate::snapshot::GRANT_FILE_LIMIT {
+    let entry = if blob.size() as u64 > portcullis_core::snapshot::GRANT_FILE_LIMIT {
         Entry::TooLarge(blob.size() as u64)
     } else {
         Entry::File(blob.content().into())
     };
     let mut ignored = Vec::new();
-    let file = crate::load::parse_entry(path, &entry, &mut ignored)
-        .and_then(|node| crate::load::grant_file(path, &node, &mut ignored));
+    let file = portcullis_core::load::parse_entry(path, &entry, &mut ignored)
+        .and_then(|node| portcullis_core::load::grant_file(path, &node, &mut ignored));
     Ok(file.map(|f| GrantSet::of(&f)))
 }
 
@@ -506,13 +506,13 @@ fn save_notes_cache(repo: &Repository, notes: &[(String, Stored)]) {
 }
 
 /// The governed files `check` reads (`access/`, `policies/`, CODEOWNERS) at a commit.
-pub fn snapshot_at(repo: &Repository, sha: &str) -> Result<crate::snapshot::Snapshot> {
+pub fn snapshot_at(repo: &Repository, sha: &str) -> Result<portcullis_core::snapshot::Snapshot> {
     let rev = crate::revision::Revision::at(repo, sha)?;
     let mut snap = rev.read_dir("access")?;
     snap.files.extend(rev.read_dir("policies")?.files);
-    if let Some(e) = rev.read(crate::model::CODEOWNERS_FILE)? {
+    if let Some(e) = rev.read(portcullis_core::model::CODEOWNERS_FILE)? {
         snap.files
-            .insert(crate::model::CODEOWNERS_FILE.to_owned(), e);
+            .insert(portcullis_core::model::CODEOWNERS_FILE.to_owned(), e);
     }
     Ok(snap)
 }

@@ -25,7 +25,7 @@ macro_rules! rules {
 
             /// The `explain` text: what, why, example, fix.
             pub fn doc(self) -> &'static str {
-                match self { $(Rule::$variant => include_str!(concat!("../../docs/rules/", $id, ".md")),)* }
+                match self { $(Rule::$variant => include_str!(concat!("../../../../docs/rules/", $id, ".md")),)* }
             }
         }
     };

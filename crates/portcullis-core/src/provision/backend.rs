@@ -1,6 +1,6 @@
 //! The provisioner port: what `apply` and `import` need from a target system, and the names a
 //! target knows a role and a person by. The backends that talk to real systems implement
-//! [`Provisioner`] at the edge (`crate::provisioner`); [`super::memory`] is the in-memory
+//! [`Provisioner`] at the edge (`portcullis_provisioners`); [`super::memory`] is the in-memory
 //! reference every backend is held to.
 //!
 //! Pure: templates and names in, names out. No connection, no secrets.

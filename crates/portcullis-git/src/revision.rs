@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use git2::Repository;
 
-use crate::snapshot::{Entry, Snapshot, size_limit};
+use portcullis_core::snapshot::{Entry, Snapshot, size_limit};
 
 /// From this many paths on, [`Revision::read_all`] reads on two threads.
 const SPREAD_FROM: usize = 64;

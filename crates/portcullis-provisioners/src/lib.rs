@@ -21,11 +21,11 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::model::{self, App};
-pub use crate::provision::backend::{
+use portcullis_core::model::{self, App};
+pub use portcullis_core::provision::backend::{
     Outcome, Provisioner, account_for, check_name, render_login, target_of,
 };
-pub use crate::provision::memory;
+pub use portcullis_core::provision::memory;
 
 /// Connects to the system an app's `provisioner:` describes. `root` is the repository root
 /// (a `command` path is relative to it); `env` looks up environment variables, so secrets come
@@ -140,13 +140,13 @@ pub fn connect_in(
 fn github_client(
     env: &dyn Fn(&str) -> Option<String>,
     secret: &dyn Fn(&str) -> Result<String>,
-) -> Result<crate::github::Client> {
+) -> Result<portcullis_github::Client> {
     let api = env("GITHUB_API_URL")
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| crate::github::DEFAULT_API_URL.to_owned());
+        .unwrap_or_else(|| portcullis_github::DEFAULT_API_URL.to_owned());
     let repository = secret("GITHUB_REPOSITORY")?;
     Ok(
-        crate::github::Client::new(&api, Some(&secret("GITHUB_TOKEN")?), &repository)?
-            .with_retry_policy(crate::github::RetryPolicy::from_env()?),
+        portcullis_github::Client::new(&api, Some(&secret("GITHUB_TOKEN")?), &repository)?
+            .with_retry_policy(portcullis_github::RetryPolicy::from_env()?),
     )
 }

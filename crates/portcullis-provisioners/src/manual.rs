@@ -19,8 +19,8 @@ use anyhow::{Context, Result};
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use super::{Outcome, Provisioner, check_name};
-use crate::diag::render::markdown::escape;
-use crate::github::Client;
+use portcullis_core::diag::render::markdown::escape;
+use portcullis_github::Client;
 
 /// The label every manual issue carries; listings read only these issues.
 pub const LABEL: &str = "portcullis-manual";

@@ -11,7 +11,7 @@
 //! An invitation to the organisation that has not been
 //! accepted yet makes the membership `pending`, which is what [`Outcome::Pending`] reports until
 //! the person accepts. Logins compare case-insensitively on GitHub, so accounts are lower-case.
-//! The listing follows every page or fails as a whole (see `crate::github`).
+//! The listing follows every page or fails as a whole (see `portcullis_github`).
 //!
 //! The token (`GITHUB_TOKEN` of the apply job) needs the organisation's `members: write`.
 
@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result};
 
 use super::{Outcome, Provisioner, check_name};
-use crate::github::Client;
+use portcullis_github::Client;
 
 pub struct GithubTeam {
     client: Client,

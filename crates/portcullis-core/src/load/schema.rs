@@ -41,12 +41,12 @@ impl Kind {
 
     pub fn source(self) -> &'static str {
         match self {
-            Kind::Settings => include_str!("../../schemas/settings.schema.json"),
-            Kind::People => include_str!("../../schemas/people.schema.json"),
-            Kind::App => include_str!("../../schemas/app.schema.json"),
-            Kind::Sod => include_str!("../../schemas/sod.schema.json"),
-            Kind::Birthright => include_str!("../../schemas/birthright.schema.json"),
-            Kind::Grant => include_str!("../../schemas/grant.schema.json"),
+            Kind::Settings => include_str!("../../../../schemas/settings.schema.json"),
+            Kind::People => include_str!("../../../../schemas/people.schema.json"),
+            Kind::App => include_str!("../../../../schemas/app.schema.json"),
+            Kind::Sod => include_str!("../../../../schemas/sod.schema.json"),
+            Kind::Birthright => include_str!("../../../../schemas/birthright.schema.json"),
+            Kind::Grant => include_str!("../../../../schemas/grant.schema.json"),
         }
     }
 }

@@ -11,9 +11,9 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{Delta, DiffOptions, Repository};
 
-use crate::baseline::Change;
-use crate::snapshot::{Entry, GOVERNED_DIRS, size_limit, wants_content};
 use crate::workdiff::Answer;
+use portcullis_core::baseline::Change;
+use portcullis_core::snapshot::{Entry, GOVERNED_DIRS, size_limit, wants_content};
 
 pub fn open(root: &Path) -> Result<Repository> {
     // libgit2 re-hashes every object it reads; git does not, and on a repository of 100,000
@@ -353,7 +353,7 @@ pub fn tree_dir(
     repo: &Repository,
     tree: &git2::Tree,
     dir: &str,
-    out: &mut crate::snapshot::Snapshot,
+    out: &mut portcullis_core::snapshot::Snapshot,
 ) -> Result<()> {
     let Ok(entry) = tree.get_path(Path::new(dir)) else {
         return Ok(());

@@ -3,11 +3,11 @@
 //! - the **lock** `.git/portcullis/apply.lock`, an exclusive OS lock (`flock`) so two applies
 //!   never run at once; the kernel releases it when the holder exits or is killed;
 //! - the **journal** `.git/portcullis/journal`: the current run's lines (see
-//!   [`crate::provision::journal`]), each flushed to disk before the write it announces; removed
+//!   [`portcullis_core::provision::journal`]), each flushed to disk before the write it announces; removed
 //!   once the run's evidence is recorded, so a journal found at start is a killed run's;
 //! - the **state** `refs/portcullis/state`: a commit chain whose tree holds `state.json`, the last
 //!   applied commit and the quarantine, updated once per run in one ref update;
-//! - the **evidence notes** under `refs/notes/portcullis` (format: [`crate::evidence`]): records
+//! - the **evidence notes** under `refs/notes/portcullis` (format: [`portcullis_core::evidence`]): records
 //!   are appended as lines to the note of the commit they name.
 //!
 //! Pushing the state and the notes to the remote is the workflow's job (`apply.yml`), not this
@@ -24,8 +24,8 @@ use anyhow::{Context, Result, anyhow};
 use git2::{Oid, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{NOTES_REF, Note};
-use crate::provision::quarantine::Quarantine;
+use portcullis_core::evidence::{NOTES_REF, Note};
+use portcullis_core::provision::quarantine::Quarantine;
 
 pub const STATE_REF: &str = "refs/portcullis/state";
 const STATE_FILE: &str = "state.json";
@@ -215,10 +215,10 @@ pub struct StoredState {
 
 impl StoredState {
     /// Whether the apply environment's key signed exactly these bytes.
-    pub fn signed_by(&self, key: &crate::signing::Verifier) -> bool {
-        self.signature
-            .as_deref()
-            .is_some_and(|sig| key.verify(crate::signing::Domain::State, &self.bytes, sig))
+    pub fn signed_by(&self, key: &portcullis_core::signing::Verifier) -> bool {
+        self.signature.as_deref().is_some_and(|sig| {
+            key.verify(portcullis_core::signing::Domain::State, &self.bytes, sig)
+        })
     }
 }
 
@@ -282,7 +282,7 @@ pub fn read_state(repo: &Repository) -> Result<State> {
 pub fn write_state(
     repo: &Repository,
     state: &State,
-    signer: Option<&crate::signing::Signer>,
+    signer: Option<&portcullis_core::signing::Signer>,
     message: &str,
 ) -> Result<()> {
     let json = serde_json::to_vec_pretty(state)?;
@@ -290,7 +290,7 @@ pub fn write_state(
     let mut tree = repo.treebuilder(None)?;
     tree.insert(STATE_FILE, blob, git2::FileMode::Blob.into())?;
     if let Some(signer) = signer {
-        let sig = signer.sign(crate::signing::Domain::State, &json);
+        let sig = signer.sign(portcullis_core::signing::Domain::State, &json);
         tree.insert(
             SIGNATURE_FILE,
             repo.blob(sig.as_bytes())?,
@@ -357,9 +357,9 @@ pub fn id_at(repo: &Repository, commit: Oid, path: &str) -> Result<Option<Oid>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Draft, Kind, Run, seal};
-    use crate::provision::GrantKey;
-    use crate::provision::quarantine::Entry;
+    use portcullis_core::evidence::{Draft, Kind, Run, seal};
+    use portcullis_core::provision::GrantKey;
+    use portcullis_core::provision::quarantine::Entry;
 
     fn repo_with_commit() -> (tempfile::TempDir, Repository, Oid) {
         let dir = tempfile::tempdir().unwrap();
@@ -436,6 +436,6 @@ mod tests {
         let stored = crate::history::read_notes(&repo).unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].text.lines().count(), 2);
-        assert!(crate::evidence::chain_verify(&stored).is_empty());
+        assert!(portcullis_core::evidence::chain_verify(&stored).is_empty());
     }
 }

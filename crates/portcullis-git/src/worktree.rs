@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use crate::snapshot::{Entry, GOVERNED_DIRS, Snapshot, size_limit, wants_content};
+use portcullis_core::snapshot::{Entry, GOVERNED_DIRS, Snapshot, size_limit, wants_content};
 
 /// Files of one folder read as one task: enough to pay for the task, few enough that a folder
 /// of thousands still spreads over the cores.

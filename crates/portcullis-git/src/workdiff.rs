@@ -29,8 +29,8 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
 
 use crate::gitindex::{self, IndexEntry, StatData};
-use crate::snapshot::GOVERNED_DIRS;
 use crate::worktree::{dir_flags, kind_of, read_shared};
+use portcullis_core::snapshot::GOVERNED_DIRS;
 
 const TREE: i32 = 0o040000;
 const REGULAR: u32 = 0o100644;
