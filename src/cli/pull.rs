@@ -54,26 +54,8 @@ pub fn judge(
         )
         .context("the pull request's head and base share no history")?
         .to_string();
-    let head_rev = Revision::at(repo, head)?;
-    let computed = compute_with(repo, &merge_base, &pull.base.sha, &head_rev, as_of)?;
-
-    let range = Range {
-        hide: &pull.base.sha,
-        merge_base: &merge_base,
-    };
-    let facts = facts(client, repo, &pull, range, &computed.policies)?;
-    let dir = directory(
-        client,
-        &approval::teams_needed(&computed.plan, &computed.policies),
-        &computed.policies,
-    )?;
-    let verdict = approval::judge(&computed.plan, &computed.policies, &facts, &dir);
-    Ok(Judged {
-        pull,
-        computed,
-        verdict,
-        merge_base,
-    })
+    let base = pull.base.sha.clone();
+    Ok(judge_against(client, repo, pull, &base, merge_base, as_of)?.0)
 }
 
 /// A merged pull request judged as `apply` judges it before provisioning: on the head commit
@@ -101,7 +83,21 @@ pub fn judge_merged(
         .merge_base(oid, git2::Oid::from_str(base)?)
         .with_context(|| format!("pull request #{number}'s head and the branch share no history"))?
         .to_string();
-    let head_rev = Revision::at(repo, &head)?;
+    judge_against(client, repo, pull, base, merge_base, as_of)
+}
+
+/// The judgement both share once the commits are known to be here: the plan from `merge_base`
+/// to the head with the policies of `base` (the pull request's base for `check`, the branch as
+/// the pull request merged into it for `apply`), the facts GitHub gives, and the verdict.
+fn judge_against(
+    client: &Client,
+    repo: &Repository,
+    pull: Pull,
+    base: &str,
+    merge_base: String,
+    as_of: DateTime<Utc>,
+) -> Result<(Judged, PullFacts)> {
+    let head_rev = Revision::at(repo, &pull.head.sha)?;
     let computed = compute_with(repo, &merge_base, base, &head_rev, as_of)?;
     let range = Range {
         hide: base,
