@@ -1,7 +1,7 @@
 //! Edge: the command line. One file per command, its clap arguments beside its `run`.
 
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod applier;
 mod apply;

@@ -1,7 +1,7 @@
 //! The one integration-test binary (one link, many modules).
 
 // Tests drive files, processes and servers: the core's restrictions (clippy.toml) are not theirs.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod fake_github;
 mod support;

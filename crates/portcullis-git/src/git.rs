@@ -2,7 +2,7 @@
 //! the list of changed paths, and the date of the last commit that touched a file.
 
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;

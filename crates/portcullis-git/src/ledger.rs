@@ -14,7 +14,7 @@
 //! module's.
 
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

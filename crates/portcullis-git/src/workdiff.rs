@@ -15,7 +15,7 @@
 //! inside a governed folder, a special file or a name that is not UTF-8.
 
 // An edge: files, clock, environment and processes are its business (see clippy.toml).
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::CStr;
