@@ -45,6 +45,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod ports;
 pub mod provision;
 pub mod report;
 pub mod request;

@@ -40,7 +40,6 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod http;
-mod types;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
@@ -52,7 +51,7 @@ use ureq::http::Method;
 
 pub use http::RetryPolicy;
 use http::{Transport, query, segment, segments};
-pub use types::{
+pub use portcullis_core::ports::github::{
     Branch, Comment, Issue, IssueEvent, Label, Pull, PullCommit, PullFile, Review, Status, TeamRef,
     User,
 };

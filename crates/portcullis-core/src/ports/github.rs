@@ -46,7 +46,7 @@ pub struct Pull {
     pub user: User,
     pub head: Branch,
     pub base: Branch,
-    /// Absent from list responses; [`super::Client::pulls`] fills it from `merged_at`.
+    /// Absent from list responses; the client's `pulls` fills it from `merged_at`.
     #[serde(default)]
     pub merged: bool,
     pub merge_commit_sha: Option<String>,
