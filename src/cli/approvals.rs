@@ -2,6 +2,7 @@ use anyhow::Result;
 
 use super::pull::{STATUS_CONTEXT, judge};
 use super::{Common, Outcome};
+use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
 
 /// Judge a pull request's approvals against the rules and set the `portcullis/approvals` status
@@ -40,7 +41,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             client.create_status(&head, "pending", STATUS_CONTEXT, "judging approvals")?;
         }
     }
-    let judged = match judge(&client, &repo, args.pr, as_of) {
+    let judged = match judge(&client, &GitRepo(&repo), args.pr, as_of) {
         Ok(j) => j,
         Err(e) => {
             // The pending status set above must not stay pending: it ends as `error`, naming

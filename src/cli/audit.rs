@@ -12,6 +12,8 @@ use portcullis_core::audit::pack::{self, Pack};
 use portcullis_core::audit::render::{self, Format as RenderFormat};
 use portcullis_core::audit::{Filter, Index};
 use portcullis_core::model::Catalog;
+use portcullis_core::plan::compute::{Revs, compute_at};
+use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;
 use portcullis_github::{Client, Pull};
 
@@ -527,15 +529,12 @@ impl<'a> Lookuper<'a> {
             hide: &parent,
             merge_base: &merge_base,
         };
-        let policies = super::plan::compute_with(
-            self.repo,
-            &parent,
-            &parent,
-            &Revision::at(self.repo, &parent)?,
-            when,
-        )?
-        .policies;
-        let facts = super::pull::facts(client, self.repo, pull, range, &policies)?;
+        let same = Revs {
+            base: &parent,
+            policies: &parent,
+        };
+        let policies = compute_at(&GitRepo(self.repo), same, &parent, when)?.policies;
+        let facts = super::pull::facts(client, &GitRepo(self.repo), pull, range, &policies)?;
         // The approvals still in force on the merged head: each reviewer's latest decision.
         let mut latest: BTreeMap<String, &approval::Review> = BTreeMap::new();
         for r in &facts.reviews {
@@ -579,8 +578,11 @@ impl<'a> Lookuper<'a> {
             return Ok(None);
         };
         let parent = parent.id().to_string();
-        let head = Revision::at(self.repo, sha)?;
-        let computed = super::plan::compute_with(self.repo, &parent, &parent, &head, when)?;
+        let revs = Revs {
+            base: &parent,
+            policies: &parent,
+        };
+        let computed = compute_at(&GitRepo(self.repo), revs, sha, when)?;
         let teams = approval::teams_needed(&computed.plan, &computed.policies);
         let missing: BTreeSet<String> = teams
             .into_iter()

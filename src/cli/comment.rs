@@ -3,6 +3,7 @@ use anyhow::Result;
 use super::pull::judge;
 use super::{Common, Outcome};
 use portcullis_core::comment::{self, MARKER};
+use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;
 use portcullis_github::Client;
 
@@ -27,7 +28,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
     let client = Client::from_env()?;
-    let judged = judge(&client, &repo, args.pr, as_of)?;
+    let judged = judge(&client, &GitRepo(&repo), args.pr, as_of)?;
     let head = &judged.pull.head.sha;
 
     // The check result of the pull request's head, marked against its merge base.

@@ -5,16 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
-use git2::Repository;
 
 use portcullis_core::approval::{
     self, Directory, OverrideComment, PullFacts, ReviewState, Verdict,
 };
 use portcullis_core::model::Catalog;
-use portcullis_git::revision::Revision;
-use portcullis_github::{Client, Pull};
-
-use super::plan::{Computed, compute_with};
+use portcullis_core::plan::compute::{Computed, Revs, compute_at};
+use portcullis_core::ports::github::{GitHub, Pull};
+use portcullis_core::ports::{Paths, Repo};
 
 /// The commit status `approvals` sets.
 pub const STATUS_CONTEXT: &str = "portcullis/approvals";
@@ -30,30 +28,27 @@ pub struct Judged {
 /// Reads pull request `number` and judges it. `repo` must hold the PR's base and head
 /// commits (the workflows fetch `refs/pull/N/head`).
 pub fn judge(
-    client: &Client,
-    repo: &Repository,
+    client: &dyn GitHub,
+    repo: &dyn Repo,
     number: u64,
     as_of: DateTime<Utc>,
 ) -> Result<Judged> {
     let pull = client.pull(number)?;
     let head = &pull.head.sha;
     for (what, sha) in [("head", head), ("base", &pull.base.sha)] {
-        let oid = git2::Oid::from_str(sha)
-            .map_err(|_| anyhow!("GitHub gave an invalid {what} commit `{sha}`"))?;
-        repo.find_commit(oid).map_err(|_| {
-            anyhow!(
+        if !is_commit_id(sha) {
+            return Err(anyhow!("GitHub gave an invalid {what} commit `{sha}`"));
+        }
+        if !repo.has_commit(sha) {
+            return Err(anyhow!(
                 "the pull request's {what} commit {sha} is not in the local repository\nhint: fetch it first: `git fetch origin +refs/pull/{number}/head:refs/remotes/pull/{number}/head {}`",
                 pull.base.name
-            )
-        })?;
+            ));
+        }
     }
     let merge_base = repo
-        .merge_base(
-            git2::Oid::from_str(head)?,
-            git2::Oid::from_str(&pull.base.sha)?,
-        )
-        .context("the pull request's head and base share no history")?
-        .to_string();
+        .merge_base(head, &pull.base.sha)
+        .context("the pull request's head and base share no history")?;
     let base = pull.base.sha.clone();
     Ok(judge_against(client, repo, pull, &base, merge_base, as_of)?.0)
 }
@@ -64,25 +59,27 @@ pub fn judge(
 /// request's own `base.sha` and never a status. Returns the facts too: the evidence names the
 /// reviews by id.
 pub fn judge_merged(
-    client: &Client,
-    repo: &Repository,
+    client: &dyn GitHub,
+    repo: &dyn Repo,
     pull: Pull,
     base: &str,
     as_of: DateTime<Utc>,
 ) -> Result<(Judged, PullFacts)> {
     let head = pull.head.sha.clone();
     let number = pull.number;
-    let oid = git2::Oid::from_str(&head)
-        .map_err(|_| anyhow!("GitHub gave an invalid head commit `{head}` for #{number}"))?;
-    repo.find_commit(oid).map_err(|_| {
-        anyhow!(
+    if !is_commit_id(&head) {
+        return Err(anyhow!(
+            "GitHub gave an invalid head commit `{head}` for #{number}"
+        ));
+    }
+    if !repo.has_commit(&head) {
+        return Err(anyhow!(
             "the merged head {head} of pull request #{number} is not in the local repository\nhint: fetch the pull requests' heads first: `git fetch origin '+refs/pull/*/head:refs/remotes/pull/*/head'`"
-        )
+        ));
+    }
+    let merge_base = repo.merge_base(&head, base).with_context(|| {
+        format!("pull request #{number}'s head and the branch share no history")
     })?;
-    let merge_base = repo
-        .merge_base(oid, git2::Oid::from_str(base)?)
-        .with_context(|| format!("pull request #{number}'s head and the branch share no history"))?
-        .to_string();
     judge_against(client, repo, pull, base, merge_base, as_of)
 }
 
@@ -90,15 +87,18 @@ pub fn judge_merged(
 /// to the head with the policies of `base` (the pull request's base for `check`, the branch as
 /// the pull request merged into it for `apply`), the facts GitHub gives, and the verdict.
 fn judge_against(
-    client: &Client,
-    repo: &Repository,
+    client: &dyn GitHub,
+    repo: &dyn Repo,
     pull: Pull,
     base: &str,
     merge_base: String,
     as_of: DateTime<Utc>,
 ) -> Result<(Judged, PullFacts)> {
-    let head_rev = Revision::at(repo, &pull.head.sha)?;
-    let computed = compute_with(repo, &merge_base, base, &head_rev, as_of)?;
+    let revs = Revs {
+        base: &merge_base,
+        policies: base,
+    };
+    let computed = compute_at(repo, revs, &pull.head.sha, as_of)?;
     let range = Range {
         hide: base,
         merge_base: &merge_base,
@@ -137,14 +137,13 @@ const MAX_LISTED_COMMITS: usize = 250;
 /// makes the facts partial (a listing GitHub cut short, a commit it cannot attribute) is
 /// recorded in `incomplete`, and the verdict refuses rather than judge from it.
 pub fn facts(
-    client: &Client,
-    repo: &Repository,
+    client: &dyn GitHub,
+    repo: &dyn Repo,
     pull: &Pull,
     range: Range<'_>,
     policies: &Catalog,
 ) -> Result<PullFacts> {
     let head = &pull.head.sha;
-    let head_oid = git2::Oid::from_str(head)?;
     let mut facts = PullFacts {
         number: pull.number,
         author: pull.user.login.clone(),
@@ -167,8 +166,7 @@ pub fn facts(
             }
         }
     }
-    let in_git =
-        portcullis_git::git::commits_not_in(repo, head_oid, git2::Oid::from_str(range.hide)?)?;
+    let in_git = repo.commits_not_in(head, range.hide)?;
     let unlisted = in_git
         .iter()
         .filter(|c| !listed_shas.contains(c.as_str()))
@@ -186,9 +184,8 @@ pub fn facts(
                 .max(listed.len() as u64)
         ));
     }
-    let base_tree = portcullis_git::git::tree_at(repo, range.merge_base)?;
-    let head_tree = repo.find_commit(head_oid)?.tree()?;
-    facts.files = portcullis_git::git::all_changed_between(repo, &base_tree, &head_tree)?
+    facts.files = repo
+        .changed_paths(range.merge_base, head, Paths::All)?
         .into_iter()
         .collect();
     if facts
@@ -298,7 +295,7 @@ pub fn facts(
 
 /// portcullis's own GitHub account: `bot_login` from the base's settings, else the token's
 /// user (`/user`, which installation tokens cannot call: then unknown).
-pub fn own_login(client: &Client, policies: &Catalog) -> Option<String> {
+pub fn own_login(client: &dyn GitHub, policies: &Catalog) -> Option<String> {
     policies
         .settings
         .as_ref()
@@ -336,10 +333,10 @@ fn requested_in(pull: &Pull) -> BTreeSet<u64> {
 
 /// Logins (lower-case) of directory entries the head adds or changes, with the person's id:
 /// they are looked up in the base directory for approvals, so they must not approve.
-fn added_to_directory(repo: &Repository, base: &str, head: &str) -> Result<Vec<(String, String)>> {
+fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(String, String)>> {
     let people = |rev: &str| -> Result<BTreeMap<String, (String, Option<u64>)>> {
         let mut snap = portcullis_core::snapshot::Snapshot::default();
-        if let Some(e) = Revision::at(repo, rev)?.read(portcullis_core::model::PEOPLE_FILE)? {
+        if let Some(e) = repo.tree(rev)?.read(portcullis_core::model::PEOPLE_FILE)? {
             snap.files
                 .insert(portcullis_core::model::PEOPLE_FILE.to_owned(), e);
         }
@@ -358,6 +355,11 @@ fn added_to_directory(repo: &Repository, base: &str, head: &str) -> Result<Vec<(
         .collect())
 }
 
+/// A full commit id as GitHub gives it: 40 (SHA-1) or 64 (SHA-256) hex digits.
+fn is_commit_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn short(sha: &str) -> &str {
     portcullis_core::model::short_id(sha, 7)
 }
@@ -372,7 +374,7 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// `team_ids` pins is looked up by slug and must still have that id: a team deleted and made
 /// again under the same slug is another team, and its members approve nothing.
 pub fn directory(
-    client: &Client,
+    client: &dyn GitHub,
     teams: &BTreeSet<String>,
     policies: &Catalog,
 ) -> Result<Directory> {

@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 
 use super::bot_pr::{self, Proposal};
 use super::people::write_edits;
-use super::plan::parse;
 use super::{Common, Outcome};
 use portcullis_core::lifecycle::new_errors;
 use portcullis_core::lifecycle::review::{self, Granted, Holder};
 use portcullis_core::model::Catalog;
 use portcullis_core::plan::Op;
+use portcullis_core::plan::compute::parse;
 use portcullis_core::plan::insights::{FileRevision, events};
 use portcullis_core::snapshot::Snapshot;
 use portcullis_github::Client;

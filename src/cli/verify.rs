@@ -13,14 +13,14 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use git2::{Oid, Repository};
 
-use super::plan::compute_with;
 use super::pull::{Judged, judge_merged};
 use portcullis_core::approval::{How, PullFacts, ReviewState};
 use portcullis_core::evidence::{Approval, Override};
 use portcullis_core::model::Catalog;
+use portcullis_core::plan::compute::{Revs, compute_at};
 use portcullis_core::plan::{self, GrantView};
 use portcullis_core::provision::quarantine::full_review;
-use portcullis_git::revision::Revision;
+use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
 
 /// A grant in a file: `(file, role)`.
@@ -116,8 +116,11 @@ fn own_changes(
         return Ok(Vec::new());
     }
     let parent = parent.to_string();
-    let head = Revision::at(repo, &sha.to_string())?;
-    Ok(compute_with(repo, &parent, &parent, &head, as_of)?
+    let revs = Revs {
+        base: &parent,
+        policies: &parent,
+    };
+    Ok(compute_at(&GitRepo(repo), revs, &sha.to_string(), as_of)?
         .plan
         .changes)
 }
@@ -183,7 +186,7 @@ pub fn check(
             continue;
         }
         let base = commits[i].parent.clone();
-        let j = judge_merged(client, repo, pull.clone(), &base, as_of)
+        let j = judge_merged(client, &GitRepo(repo), pull.clone(), &base, as_of)
             .with_context(|| format!("cannot verify pull request #{}", pull.number))?;
         judged.insert(pull.number, j);
     }

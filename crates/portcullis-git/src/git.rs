@@ -381,17 +381,7 @@ pub fn tree_dir(
     failure.map_or(Ok(()), Err)
 }
 
-/// One commit that changed a file: its content before and after.
-pub struct FileChange {
-    /// The commit id, shortened for display.
-    pub commit: String,
-    /// The full commit id.
-    pub id: String,
-    pub date: DateTime<Utc>,
-    pub summary: String,
-    pub before: Option<Entry>,
-    pub after: Option<Entry>,
-}
+pub use portcullis_core::ports::FileChange;
 
 /// The commits reachable from `from` that changed `path` (newest first), at most `limit`,
 /// looking at no more than `max_commits` commits.

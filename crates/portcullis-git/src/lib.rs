@@ -6,6 +6,7 @@ pub mod git;
 pub mod gitindex;
 pub mod history;
 pub mod ledger;
+pub mod port;
 pub mod revision;
 pub mod workdiff;
 pub mod worktree;

@@ -780,3 +780,37 @@ mod remote_tests {
         }
     }
 }
+
+/// The core reads GitHub through its port; the client answers with the REST API.
+impl portcullis_core::ports::github::GitHub for Client {
+    fn pull(&self, number: u64) -> Result<Pull> {
+        Client::pull(self, number)
+    }
+    fn pull_commits(&self, number: u64) -> Result<Vec<PullCommit>> {
+        Client::pull_commits(self, number)
+    }
+    fn pull_reviews(&self, number: u64) -> Result<Vec<Review>> {
+        Client::pull_reviews(self, number)
+    }
+    fn issue(&self, number: u64) -> Result<Issue> {
+        Client::issue(self, number)
+    }
+    fn issue_events(&self, number: u64) -> Result<Vec<IssueEvent>> {
+        Client::issue_events(self, number)
+    }
+    fn comments(&self, issue_or_pull: u64) -> Result<Vec<Comment>> {
+        Client::comments(self, issue_or_pull)
+    }
+    fn statuses(&self, sha: &str) -> Result<Vec<Status>> {
+        Client::statuses(self, sha)
+    }
+    fn me(&self) -> Result<User> {
+        Client::me(self)
+    }
+    fn team(&self, org: &str, slug: &str) -> Result<Option<u64>> {
+        Client::team(self, org, slug)
+    }
+    fn team_members(&self, org: &str, slug: &str) -> Result<Vec<User>> {
+        Client::team_members(self, org, slug)
+    }
+}

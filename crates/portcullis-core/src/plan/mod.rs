@@ -6,6 +6,7 @@
 //! **base** revision: a change is never judged by its own copy of the rules. Pure: the edges
 //! supply both versions of the changed files, the context grants and the history.
 
+pub mod compute;
 pub mod insights;
 pub mod render;
 

@@ -2,7 +2,31 @@
 //! richer response (or a newer API) never breaks a call; a field we rely on that is missing or
 //! null where GitHub documents it as required is an error, not a silent default.
 
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
+
+/// What the application reads from GitHub to judge a pull request. Implemented by the REST
+/// client (`portcullis-github`) and by the in-memory GitHub of `portcullis-testkit`; a contract
+/// test holds the two to the same answers. Every listing is complete or an error: an
+/// implementation never returns a page and calls it the whole.
+pub trait GitHub {
+    fn pull(&self, number: u64) -> Result<Pull>;
+    /// A pull request's commits as GitHub lists them: at most 250, whatever the true count.
+    fn pull_commits(&self, number: u64) -> Result<Vec<PullCommit>>;
+    fn pull_reviews(&self, number: u64) -> Result<Vec<Review>>;
+    fn issue(&self, number: u64) -> Result<Issue>;
+    fn issue_events(&self, number: u64) -> Result<Vec<IssueEvent>>;
+    /// Conversation comments of an issue or pull request.
+    fn comments(&self, issue_or_pull: u64) -> Result<Vec<Comment>>;
+    /// Every status set on a commit, by anyone who can write.
+    fn statuses(&self, sha: &str) -> Result<Vec<Status>>;
+    /// The token's own account (installation tokens cannot ask: an error).
+    fn me(&self) -> Result<User>;
+    /// A team's id by slug; `None` when there is no such team.
+    fn team(&self, org: &str, slug: &str) -> Result<Option<u64>>;
+    /// Everyone in a team now, its child teams' members included.
+    fn team_members(&self, org: &str, slug: &str) -> Result<Vec<User>>;
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct User {
