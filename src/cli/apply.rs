@@ -325,7 +325,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     if state.applied.is_none() && !args.dry_run {
         // A first run. If an earlier run anchored evidence on this branch, the state and the
         // notes were deleted: starting a new chain would hide that.
-        let me = super::pull::own_login(&client, catalog);
+        let me = portcullis_core::approval::pull::own_login(&client, catalog);
         if me.is_none() {
             return refuse(Refusal(
                 "portcullis does not know its own GitHub account, so it cannot tell whether an earlier run anchored evidence here (a deleted state must not start a new chain)\nhint: set `bot_login` in policies/settings.yaml to the GitHub App's login (`<app-slug>[bot]`)".into(),
@@ -436,7 +436,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         .as_ref()
         .map(|s| s.security_team.clone())
         .unwrap_or_default();
-    let me = super::pull::own_login(&client, catalog);
+    let me = portcullis_core::approval::pull::own_login(&client, catalog);
     // What this run owes people, besides what earlier runs could not do (carried in the state).
     let mut owed: Vec<ledger::Obligation> = Vec::new();
     for c in &checked {

@@ -1,7 +1,7 @@
 use anyhow::Result;
 
-use super::pull::{STATUS_CONTEXT, judge};
 use super::{Common, Outcome};
+use portcullis_core::approval::pull::{STATUS_CONTEXT, judge};
 use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
 

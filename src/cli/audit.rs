@@ -525,7 +525,7 @@ impl<'a> Lookuper<'a> {
             .repo
             .merge_base(head, git2::Oid::from_str(&parent)?)?
             .to_string();
-        let range = super::pull::Range {
+        let range = portcullis_core::approval::pull::Range {
             hide: &parent,
             merge_base: &merge_base,
         };
@@ -534,7 +534,13 @@ impl<'a> Lookuper<'a> {
             policies: &parent,
         };
         let policies = compute_at(&GitRepo(self.repo), same, &parent, when)?.policies;
-        let facts = super::pull::facts(client, &GitRepo(self.repo), pull, range, &policies)?;
+        let facts = portcullis_core::approval::pull::facts(
+            client,
+            &GitRepo(self.repo),
+            pull,
+            range,
+            &policies,
+        )?;
         // The approvals still in force on the merged head: each reviewer's latest decision.
         let mut latest: BTreeMap<String, &approval::Review> = BTreeMap::new();
         for r in &facts.reviews {
@@ -588,7 +594,8 @@ impl<'a> Lookuper<'a> {
             .into_iter()
             .filter(|t| !self.directory.teams.contains_key(t))
             .collect();
-        let more = super::pull::directory(client, &missing, &computed.policies)?;
+        let more =
+            portcullis_core::approval::pull::directory(client, &missing, &computed.policies)?;
         self.directory.teams.extend(more.teams);
         let mut facts = facts.clone();
         facts.head_sha = pull.head.sha.clone();

@@ -1,7 +1,7 @@
 use anyhow::Result;
 
-use super::pull::judge;
 use super::{Common, Outcome};
+use portcullis_core::approval::pull::judge;
 use portcullis_core::comment::{self, MARKER};
 use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;

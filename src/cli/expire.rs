@@ -232,7 +232,7 @@ fn close_stale(client: &Client, catalog: &Catalog, as_of: DateTime<Utc>) -> Resu
     let stale = expire::stale(&open, ttl, as_of);
     // A run stopped between its comment and the close left a request whose last activity
     // is that comment: it is no longer idle, and would stay open for good. Finish it.
-    let me = super::pull::own_login(client, catalog);
+    let me = portcullis_core::approval::pull::own_login(client, catalog);
     for r in open.iter().filter(|r| {
         portcullis_core::request::is_request_branch(&r.branch) && !stale.contains(&r.number)
     }) {

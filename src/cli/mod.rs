@@ -21,7 +21,6 @@ mod manual;
 pub mod out;
 mod people;
 mod plan;
-mod pull;
 mod reach;
 mod reconcile;
 mod remind;

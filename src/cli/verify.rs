@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use git2::{Oid, Repository};
 
-use super::pull::{Judged, judge_merged};
+use portcullis_core::approval::pull::{Judged, judge_merged};
 use portcullis_core::approval::{How, PullFacts, ReviewState};
 use portcullis_core::evidence::{Approval, Override};
 use portcullis_core::model::Catalog;

@@ -5,6 +5,8 @@
 //! resolved when the verdict is made. Requirements come from the plan, which was computed
 //! with the **base** revision's policies.
 
+pub mod pull;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 

@@ -6,13 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 
-use portcullis_core::approval::{
-    self, Directory, OverrideComment, PullFacts, ReviewState, Verdict,
-};
-use portcullis_core::model::Catalog;
-use portcullis_core::plan::compute::{Computed, Revs, compute_at};
-use portcullis_core::ports::github::{GitHub, Pull};
-use portcullis_core::ports::{Paths, Repo};
+use crate::approval::{self, Directory, OverrideComment, PullFacts, ReviewState, Verdict};
+use crate::model::Catalog;
+use crate::plan::compute::{Computed, Revs, compute_at};
+use crate::ports::github::{GitHub, Pull};
+use crate::ports::{Paths, Repo};
 
 /// The commit status `approvals` sets.
 pub const STATUS_CONTEXT: &str = "portcullis/approvals";
@@ -188,11 +186,7 @@ pub fn facts(
         .changed_paths(range.merge_base, head, Paths::All)?
         .into_iter()
         .collect();
-    if facts
-        .files
-        .iter()
-        .any(|f| f == portcullis_core::model::PEOPLE_FILE)
-    {
+    if facts.files.iter().any(|f| f == crate::model::PEOPLE_FILE) {
         for (login, id) in added_to_directory(repo, range.merge_base, head)? {
             facts.excluded.insert(
                 login,
@@ -335,12 +329,11 @@ fn requested_in(pull: &Pull) -> BTreeSet<u64> {
 /// they are looked up in the base directory for approvals, so they must not approve.
 fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(String, String)>> {
     let people = |rev: &str| -> Result<BTreeMap<String, (String, Option<u64>)>> {
-        let mut snap = portcullis_core::snapshot::Snapshot::default();
-        if let Some(e) = repo.tree(rev)?.read(portcullis_core::model::PEOPLE_FILE)? {
-            snap.files
-                .insert(portcullis_core::model::PEOPLE_FILE.to_owned(), e);
+        let mut snap = crate::snapshot::Snapshot::default();
+        if let Some(e) = repo.tree(rev)?.read(crate::model::PEOPLE_FILE)? {
+            snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
         }
-        Ok(portcullis_core::load::load(&snap)
+        Ok(crate::load::load(&snap)
             .0
             .people
             .into_values()
@@ -361,7 +354,7 @@ fn is_commit_id(s: &str) -> bool {
 }
 
 fn short(sha: &str) -> &str {
-    portcullis_core::model::short_id(sha, 7)
+    crate::model::short_id(sha, 7)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
