@@ -37,6 +37,7 @@ mod rules;
 mod schema_fast;
 mod services;
 mod shapes;
+mod threats;
 mod tutorial;
 mod walker;
 mod workdiff;
