@@ -15,6 +15,7 @@ mod audit;
 mod base;
 mod cli;
 mod comment;
+mod contract;
 mod crate_graph;
 mod doctor;
 mod edit;

@@ -74,7 +74,8 @@ impl MemGitHub {
         );
     }
 
-    /// The account the token belongs to (what `me` answers).
+    /// The account a personal token belongs to (what `me` answers); without one the token is
+    /// an installation's, which cannot ask.
     pub fn token_of(&mut self, login: &str) {
         self.token_of = Some(login.to_owned());
     }

@@ -135,6 +135,14 @@ impl FakeGitHub {
         token
     }
 
+    /// Deletes an account, as its owner can: its tokens stop working, its pull requests and
+    /// issues show the `ghost` account, its reviews and comments `user: null`.
+    pub fn delete_user(&self, login: &str) {
+        let mut state = self.lock();
+        state.people.users.remove(login);
+        state.people.tokens.retain(|_, l| l != login);
+    }
+
     /// Another token for an existing user.
     pub fn add_token(&self, login: &str, token: &str) {
         self.lock()

@@ -77,6 +77,15 @@ impl People {
         }
     }
 
+    /// The author of a review or comment: `null` once their account is deleted, which
+    /// GitHub's description allows for both (`nullable-simple-user`).
+    pub fn user_or_null(&self, login: &str) -> Value {
+        match self.find(login) {
+            Some(_) => self.user_json(login),
+            None => Value::Null,
+        }
+    }
+
     pub fn team(&self, org: &str, slug: &str) -> Option<&Vec<(String, String)>> {
         self.teams.get(&(org.to_owned(), slug.to_owned()))
     }
@@ -340,7 +349,7 @@ impl Repo {
 
     pub fn comment_json(&self, people: &People, c: &CommentRec) -> Value {
         json!({
-            "id": c.id, "node_id": format!("IC_{}", c.id), "user": people.user_json(&c.user),
+            "id": c.id, "node_id": format!("IC_{}", c.id), "user": people.user_or_null(&c.user),
             "body": c.body, "created_at": c.created_at, "updated_at": c.updated_at,
             "html_url": format!("{HTML}/{}/issues/{}#issuecomment-{}", self.full_name, c.issue, c.id),
             "issue_url": format!("/repos/{}/issues/{}", self.full_name, c.issue),
@@ -350,7 +359,7 @@ impl Repo {
 
     pub fn review_json(&self, people: &People, number: u64, r: &ReviewRec) -> Value {
         json!({
-            "id": r.id, "node_id": format!("PRR_{}", r.id), "user": people.user_json(&r.user),
+            "id": r.id, "node_id": format!("PRR_{}", r.id), "user": people.user_or_null(&r.user),
             "body": r.body, "state": r.state, "commit_id": r.commit_id,
             "submitted_at": r.submitted_at, "author_association": "MEMBER",
             "html_url": format!("{HTML}/{}/pull/{number}#pullrequestreview-{}", self.full_name, r.id),

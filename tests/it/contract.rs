@@ -1,0 +1,284 @@
+//! One contract for both implementations of the core's GitHub port: the in-memory GitHub of
+//! `portcullis-testkit` (which the in-process threat tests run on) and the REST client talking
+//! to the HTTP fake (which is held to GitHub's published description). The same story is told to
+//! each, and what the port answers must be the same, so an in-process test cannot pass against
+//! a GitHub kinder than the one the binary meets: a listing capped at 250 commits, a commit
+//! whose e-mail no account has, any writer editing anyone's comment and setting any status, a
+//! deleted account's review read as `user: null`, a team made again under its slug.
+
+use portcullis_core::ports::Repo as _;
+use portcullis_core::ports::github::GitHub;
+use portcullis_github::Client;
+use portcullis_testkit::{MemGitHub, MemRepo};
+
+use crate::fake_github::FakeGitHub;
+
+const REPO: &str = "tidewater/access";
+const PEOPLE: [&str; 4] = ["omar-tw", "kenji-tw", "lena-tw", "ana-tw"];
+const BOT: &str = "portcullis[bot]";
+
+/// What a story needs from a GitHub, written once per implementation.
+trait Story {
+    /// A commit on `branch` by someone whose e-mail GitHub links to `by` (`None`: to nobody).
+    fn commit(&mut self, branch: &str, path: &str, text: &str, by: Option<&str>) -> String;
+    /// `by` opens a pull request from `branch` onto `main`; its number.
+    fn open(&mut self, by: &str, branch: &str) -> u64;
+    fn review(&mut self, by: &str, pr: u64, state: &str) -> u64;
+    fn comment(&mut self, by: &str, pr: u64, body: &str) -> u64;
+    fn edit_comment(&mut self, by: &str, id: u64, body: &str);
+    fn status(&mut self, by: &str, sha: &str, context: &str);
+    fn delete_user(&mut self, login: &str);
+    fn recreate_team(&mut self, org: &str, slug: &str, members: &[&str]);
+    /// The port, read as portcullis's own account.
+    fn port(&self) -> &dyn GitHub;
+}
+
+struct Http {
+    gh: FakeGitHub,
+    bot: Client,
+}
+
+impl Http {
+    fn new() -> Http {
+        let gh = FakeGitHub::start();
+        gh.create_repo_with(REPO, &[("README.md", "Access\n")]);
+        for login in PEOPLE {
+            gh.add_user(login, &email(login));
+        }
+        let token = gh.add_bot(BOT);
+        gh.add_team("tidewater", "it", &["kenji-tw"]);
+        let bot = Client::new(&gh.url(), Some(&token), REPO).unwrap();
+        Http { gh, bot }
+    }
+
+    fn as_user(&self, login: &str) -> Client {
+        Client::new(&self.gh.url(), Some(&format!("token-{login}")), REPO).unwrap()
+    }
+}
+
+fn email(login: &str) -> String {
+    format!("{}@tidewater.example", login.trim_end_matches("-tw"))
+}
+
+impl Story for Http {
+    fn commit(&mut self, branch: &str, path: &str, text: &str, by: Option<&str>) -> String {
+        let email = by.map_or_else(|| "someone@elsewhere.example".to_owned(), email);
+        self.gh.push_commit(branch, &[(path, Some(text))], &email)
+    }
+    fn open(&mut self, by: &str, branch: &str) -> u64 {
+        self.gh
+            .open_pull(&format!("token-{by}"), branch, "main", branch, "")
+    }
+    fn review(&mut self, by: &str, pr: u64, state: &str) -> u64 {
+        self.gh.review(&format!("token-{by}"), pr, state)
+    }
+    fn comment(&mut self, by: &str, pr: u64, body: &str) -> u64 {
+        self.gh.comment(&format!("token-{by}"), pr, body)
+    }
+    fn edit_comment(&mut self, by: &str, id: u64, body: &str) {
+        self.gh.edit_comment(&format!("token-{by}"), id, body);
+    }
+    fn status(&mut self, by: &str, sha: &str, context: &str) {
+        self.as_user(by)
+            .create_status(sha, "pending", context, "checking")
+            .unwrap();
+    }
+    fn delete_user(&mut self, login: &str) {
+        self.gh.delete_user(login);
+    }
+    fn recreate_team(&mut self, org: &str, slug: &str, members: &[&str]) {
+        self.gh.recreate_team(org, slug, members);
+    }
+    fn port(&self) -> &dyn GitHub {
+        &self.bot
+    }
+}
+
+struct Memory {
+    repo: MemRepo,
+    gh: MemGitHub,
+    /// The commits of each branch since `main`, with the account each links to.
+    pushed: Vec<(String, String, Option<String>)>,
+}
+
+impl Memory {
+    fn new() -> Memory {
+        let mut repo = MemRepo::new();
+        repo.commit("main", &[("README.md", Some("Access\n"))], "Initial commit");
+        let mut gh = MemGitHub::new();
+        for login in PEOPLE.into_iter().chain([BOT]) {
+            gh.add_user(login);
+        }
+        gh.add_team("tidewater", "it", &["kenji-tw"]);
+        Memory {
+            repo,
+            gh,
+            pushed: Vec::new(),
+        }
+    }
+}
+
+impl Story for Memory {
+    fn commit(&mut self, branch: &str, path: &str, text: &str, by: Option<&str>) -> String {
+        if !self.pushed.iter().any(|(b, _, _)| b == branch) {
+            self.repo.branch(branch, "main");
+        }
+        let sha = self.repo.commit(branch, &[(path, Some(text))], "Change");
+        self.pushed
+            .push((branch.to_owned(), sha.clone(), by.map(str::to_owned)));
+        sha
+    }
+    fn open(&mut self, by: &str, branch: &str) -> u64 {
+        let commits: Vec<(&str, Option<&str>)> = self
+            .pushed
+            .iter()
+            .filter(|(b, _, _)| b == branch)
+            .map(|(_, sha, by)| (sha.as_str(), by.as_deref()))
+            .collect();
+        let number = 1;
+        let head = self.repo.tip(branch);
+        let base = self.repo.tip("main");
+        assert!(self.repo.has_commit(&head));
+        self.gh
+            .open_pull(number, by, branch, &head, &base, &commits, "");
+        number
+    }
+    fn review(&mut self, by: &str, pr: u64, state: &str) -> u64 {
+        let head = self.gh.pull(pr).unwrap().head.sha;
+        self.gh.review(pr, by, state, &head)
+    }
+    fn comment(&mut self, by: &str, pr: u64, body: &str) -> u64 {
+        self.gh.comment(pr, by, body)
+    }
+    fn edit_comment(&mut self, _by: &str, id: u64, body: &str) {
+        self.gh.edit_comment(id, body);
+    }
+    fn status(&mut self, by: &str, sha: &str, context: &str) {
+        self.gh.status(sha, by, context, "pending");
+    }
+    fn delete_user(&mut self, login: &str) {
+        self.gh.delete_user(login);
+    }
+    fn recreate_team(&mut self, org: &str, slug: &str, members: &[&str]) {
+        self.gh.recreate_team(org, slug, members);
+    }
+    fn port(&self) -> &dyn GitHub {
+        &self.gh
+    }
+}
+
+/// What the port answered, without what differs by construction (ids, times, commit ids).
+#[derive(Debug, PartialEq)]
+struct Answers {
+    author: String,
+    head_is_last_commit: bool,
+    /// The true count, and how many the listing gave.
+    commits: (Option<u64>, usize),
+    /// Listed commits whose author GitHub could not link to an account.
+    unlinked: usize,
+    /// `(reviewer or None, state, on the head)` in order.
+    reviews: Vec<(Option<String>, String, bool)>,
+    /// `(author or None, body, edited)` in order.
+    comments: Vec<(Option<String>, String, bool)>,
+    /// `(creator, context)` on the head, newest first.
+    statuses: Vec<(Option<String>, String)>,
+    /// The bot's token is an installation's: it has no user to ask about.
+    me: Option<String>,
+    team_members: Vec<String>,
+    team_id_changed: bool,
+    no_such_team: Option<u64>,
+}
+
+/// The story: Omar opens a pull request of 251 commits, the last one by an address nobody has;
+/// Kenji approves, Ana approves then deletes her account; Lena comments and Omar edits her
+/// comment into an override; Omar sets portcullis's status context on the head; the IT team is
+/// deleted and made again.
+fn tell(s: &mut dyn Story) -> Answers {
+    for i in 0..250 {
+        s.commit(
+            "long",
+            "notes/n.md",
+            &format!("note {i}\n"),
+            Some("omar-tw"),
+        );
+    }
+    let last = s.commit("long", "access/vpn/ana.yaml", "person: ana\n", None);
+    let pr = s.open("omar-tw", "long");
+    s.review("kenji-tw", pr, "APPROVED");
+    s.review("ana-tw", pr, "APPROVED");
+    let id = s.comment("lena-tw", pr, "Looking at this tomorrow.");
+    s.edit_comment("omar-tw", id, "/portcullis override INC-1 urgent");
+    s.comment("ana-tw", pr, "Thanks");
+    s.delete_user("ana-tw");
+    s.status(BOT, &last, "portcullis/approvals");
+    s.status("omar-tw", &last, "portcullis/approvals");
+    let before = s.port().team("tidewater", "it").unwrap();
+    s.recreate_team("tidewater", "it", &["kenji-tw", "lena-tw"]);
+
+    let gh = s.port();
+    let pull = gh.pull(pr).unwrap();
+    let listed = gh.pull_commits(pr).unwrap();
+    let mut members: Vec<String> = gh
+        .team_members("tidewater", "it")
+        .unwrap()
+        .into_iter()
+        .map(|u| u.login)
+        .collect();
+    members.sort();
+    Answers {
+        author: pull.user.login.clone(),
+        head_is_last_commit: pull.head.sha == last,
+        commits: (pull.commits, listed.len()),
+        unlinked: listed.iter().filter(|c| c.author.is_none()).count(),
+        reviews: gh
+            .pull_reviews(pr)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let on_head = r.commit_id.as_deref() == Some(last.as_str());
+                (r.user.map(|u| u.login), r.state, on_head)
+            })
+            .collect(),
+        comments: gh
+            .comments(pr)
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                let edited = c.updated_at != c.created_at;
+                (c.user.map(|u| u.login), c.body, edited)
+            })
+            .collect(),
+        statuses: gh
+            .statuses(&last)
+            .unwrap()
+            .into_iter()
+            .map(|st| (st.creator.map(|u| u.login), st.context))
+            .collect(),
+        me: gh.me().ok().map(|u| u.login),
+        team_members: members,
+        team_id_changed: gh.team("tidewater", "it").unwrap() != before,
+        no_such_team: gh.team("tidewater", "nobody").unwrap(),
+    }
+}
+
+#[test]
+fn the_in_memory_github_answers_as_the_client_against_the_fake_does() {
+    let http = tell(&mut Http::new());
+    let memory = tell(&mut Memory::new());
+    assert_eq!(memory, http);
+    // And the story says what GitHub does, so neither can be kinder by agreeing.
+    assert_eq!(http.commits, (Some(251), 250));
+    assert_eq!(http.reviews[1].0, None, "a deleted account's review");
+    assert_eq!(
+        http.comments[0],
+        (
+            Some("lena-tw".to_owned()),
+            "/portcullis override INC-1 urgent".to_owned(),
+            true
+        ),
+        "anyone's edit keeps the author"
+    );
+    assert_eq!(http.statuses.len(), 2, "statuses from anyone");
+    assert!(http.team_id_changed);
+    assert_eq!(http.me, None, "an installation token has no user");
+}
