@@ -23,6 +23,7 @@ use portcullis_core::plan;
 use portcullis_core::provision::ops::{self, Hold, Op};
 use portcullis_core::provision::{GrantKey, desired, execute};
 use portcullis_git::ledger;
+use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
 
 /// Make every target match the default branch's head: verified grants only, revocations first
@@ -352,7 +353,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     }
     let rules = verify::rule_paths(catalog);
-    let checked = verify::check(&client, &repo, &range, &rules, branch, as_of)?;
+    let port = GitRepo(&repo);
+    let ids: Vec<String> = range.iter().map(Oid::to_string).collect();
+    let checked = verify::check(&client, &port, &ids, &rules, branch, as_of)?;
     timer.lap("apply: verify commits");
     let _ = writeln!(
         out,
@@ -362,25 +365,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         portcullis_core::diag::render::text::counted(range.len(), "new commit")
     );
 
-    // The rules provisioning reads (policies, schemas, command programs) must be the ones the
-    // last applied commit had, changed only by verified pull requests built on them.
-    let mut trusted = verify::fingerprint(&repo, applied, &rules)?;
-    let mut unverified_rules = Vec::new();
-    for c in &checked {
-        if !c.commit.rules_changed {
-            continue;
-        }
-        let id = Oid::from_str(&c.commit.sha)?;
-        let parent = Oid::from_str(&c.commit.parent)?;
-        if matches!(c.status, Status::Verified(_)) {
-            if verify::fingerprint(&repo, parent, &rules)? == trusted {
-                trusted = verify::fingerprint(&repo, id, &rules)?;
-            }
-        } else {
-            unverified_rules.push(c.commit.sha.clone());
-        }
-    }
-    let rules_ok = verify::fingerprint(&repo, head, &rules)? == trusted;
+    let (rules_ok, unverified_rules) =
+        verify::rules_trusted(&port, &applied.to_string(), &head_sha, &checked, &rules)?;
 
     // Quarantine: carried from earlier runs, then this range's commits in order.
     let mut quarantine = state.quarantine.clone();

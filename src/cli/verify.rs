@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
-use git2::{Oid, Repository};
 
 use portcullis_core::approval::pull::{Judged, judge_merged};
 use portcullis_core::approval::{How, PullFacts, ReviewState};
@@ -19,9 +18,9 @@ use portcullis_core::evidence::{Approval, Override};
 use portcullis_core::model::Catalog;
 use portcullis_core::plan::compute::{Revs, compute_at};
 use portcullis_core::plan::{self, GrantView};
+use portcullis_core::ports::Repo;
+use portcullis_core::ports::github::{GitHub, Pull};
 use portcullis_core::provision::quarantine::full_review;
-use portcullis_git::port::GitRepo;
-use portcullis_github::Client;
 
 /// A grant in a file: `(file, role)`.
 pub type Spot = (String, String);
@@ -97,55 +96,71 @@ pub fn rule_paths(head: &Catalog) -> Vec<String> {
 }
 
 /// The ids of `paths` in a commit: equal fingerprints, equal rules.
-pub fn fingerprint(repo: &Repository, commit: Oid, paths: &[String]) -> Result<Vec<Option<Oid>>> {
-    paths
-        .iter()
-        .map(|p| portcullis_git::ledger::id_at(repo, commit, p))
-        .collect()
+pub fn fingerprint(repo: &dyn Repo, commit: &str, paths: &[String]) -> Result<Vec<Option<String>>> {
+    paths.iter().map(|p| repo.object_at(commit, p)).collect()
 }
 
 fn own_changes(
-    repo: &Repository,
-    sha: Oid,
-    parent: Oid,
+    repo: &dyn Repo,
+    sha: &str,
+    parent: &str,
     as_of: DateTime<Utc>,
 ) -> Result<Vec<plan::Change>> {
-    if portcullis_git::ledger::id_at(repo, sha, "access")?
-        == portcullis_git::ledger::id_at(repo, parent, "access")?
-    {
+    if repo.object_at(sha, "access")? == repo.object_at(parent, "access")? {
         return Ok(Vec::new());
     }
-    let parent = parent.to_string();
     let revs = Revs {
-        base: &parent,
-        policies: &parent,
+        base: parent,
+        policies: parent,
     };
-    Ok(compute_at(&GitRepo(repo), revs, &sha.to_string(), as_of)?
-        .plan
-        .changes)
+    Ok(compute_at(repo, revs, sha, as_of)?.plan.changes)
+}
+
+/// Whether the rules provisioning reads at `head` (policies, schemas, command programs, the
+/// tool) are the ones the last `applied` commit had, changed only by verified pull requests
+/// built on them; with the commits that changed them unverified. A verified change made on
+/// top of an unverified one does not launder it: the chain only moves from what is trusted.
+pub fn rules_trusted(
+    repo: &dyn Repo,
+    applied: &str,
+    head: &str,
+    checked: &[Checked],
+    rules: &[String],
+) -> Result<(bool, Vec<String>)> {
+    let mut trusted = fingerprint(repo, applied, rules)?;
+    let mut unverified = Vec::new();
+    for c in checked.iter().filter(|c| c.commit.rules_changed) {
+        if matches!(c.status, Status::Verified(_)) {
+            if fingerprint(repo, &c.commit.parent, rules)? == trusted {
+                trusted = fingerprint(repo, &c.commit.sha, rules)?;
+            }
+        } else {
+            unverified.push(c.commit.sha.clone());
+        }
+    }
+    Ok((fingerprint(repo, head, rules)? == trusted, unverified))
 }
 
 /// Checks every commit of `range` (oldest first).
 pub fn check(
-    client: &Client,
-    repo: &Repository,
-    range: &[Oid],
+    client: &dyn GitHub,
+    repo: &dyn Repo,
+    range: &[String],
     rules: &[String],
     branch: &str,
     as_of: DateTime<Utc>,
 ) -> Result<Vec<Checked>> {
     let mut commits = Vec::with_capacity(range.len());
-    for &id in range {
-        let c = repo.find_commit(id)?;
-        let parent = c.parent_id(0).map_err(|_| {
+    for id in range {
+        let parent = repo.first_parent(id)?.ok_or_else(|| {
             anyhow!("commit {id} has no parent; it cannot follow an applied commit")
         })?;
-        let changes = own_changes(repo, id, parent, as_of)
+        let changes = own_changes(repo, id, &parent, as_of)
             .with_context(|| format!("cannot compute the grant changes of commit {id}"))?;
-        let rules_changed = fingerprint(repo, id, rules)? != fingerprint(repo, parent, rules)?;
+        let rules_changed = fingerprint(repo, id, rules)? != fingerprint(repo, &parent, rules)?;
         commits.push(Commit {
-            sha: id.to_string(),
-            parent: parent.to_string(),
+            sha: id.clone(),
+            parent,
             changes,
             rules_changed,
         });
@@ -158,7 +173,7 @@ pub fn check(
 
     // The pull request of each relevant commit: one merged by it (a merge or squash commit), or
     // one whose merge commit comes later in the range (the earlier commits of a rebase merge).
-    let mut pr_of: Vec<Option<portcullis_github::Pull>> = Vec::with_capacity(commits.len());
+    let mut pr_of: Vec<Option<Pull>> = Vec::with_capacity(commits.len());
     for (i, c) in commits.iter().enumerate() {
         if c.changes.is_empty() && !c.rules_changed {
             pr_of.push(None);
@@ -186,7 +201,7 @@ pub fn check(
             continue;
         }
         let base = commits[i].parent.clone();
-        let j = judge_merged(client, &GitRepo(repo), pull.clone(), &base, as_of)
+        let j = judge_merged(client, repo, pull.clone(), &base, as_of)
             .with_context(|| format!("cannot verify pull request #{}", pull.number))?;
         judged.insert(pull.number, j);
     }

@@ -35,6 +35,16 @@ impl Repo for GitRepo<'_> {
         oid(id).is_ok_and(|o| self.0.find_commit(o).is_ok())
     }
 
+    fn first_parent(&self, rev: &str) -> Result<Option<String>> {
+        let c = crate::git::commit_at(self.0, rev)?;
+        Ok(c.parent_id(0).ok().map(|p| p.to_string()))
+    }
+
+    fn object_at(&self, rev: &str, path: &str) -> Result<Option<String>> {
+        let id = crate::git::commit_at(self.0, rev)?.id();
+        Ok(crate::ledger::id_at(self.0, id, path)?.map(|o| o.to_string()))
+    }
+
     fn merge_base(&self, a: &str, b: &str) -> Result<String> {
         let (a, b) = (
             crate::git::commit_at(self.0, a)?.id(),

@@ -786,6 +786,9 @@ impl portcullis_core::ports::github::GitHub for Client {
     fn pull(&self, number: u64) -> Result<Pull> {
         Client::pull(self, number)
     }
+    fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
+        Client::commit_pulls(self, sha)
+    }
     fn pull_commits(&self, number: u64) -> Result<Vec<PullCommit>> {
         Client::pull_commits(self, number)
     }

@@ -184,6 +184,16 @@ impl MemGitHub {
         pull.commits = Some(count);
     }
 
+    /// Merges the pull request as `merge_commit` (a merge, squash or rebase commit on `main`).
+    pub fn merge(&mut self, number: u64, merge_commit: &str) {
+        let at = self.tick();
+        let pull = self.pulls.get_mut(&number).expect("no such pull request");
+        pull.state = "closed".to_owned();
+        pull.merged = true;
+        pull.merged_at = Some(at);
+        pull.merge_commit_sha = Some(merge_commit.to_owned());
+    }
+
     /// Moves the pull request onto another base (a retarget GitHub records as an event).
     pub fn retarget(&mut self, number: u64, base_sha: &str, by: &str) {
         let at = self.tick();
@@ -310,6 +320,17 @@ impl GitHub for MemGitHub {
             .get(&number)
             .cloned()
             .ok_or_else(|| anyhow!("GitHub answered 404 Not Found for pull request #{number}"))
+    }
+    fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
+        Ok(self
+            .pulls
+            .values()
+            .filter(|p| {
+                p.merge_commit_sha.as_deref() == Some(sha)
+                    || self.commits[&p.number].iter().any(|c| c.sha == sha)
+            })
+            .cloned()
+            .collect())
     }
     fn pull_commits(&self, number: u64) -> Result<Vec<PullCommit>> {
         let all = self.commits.get(&number).cloned().unwrap_or_default();

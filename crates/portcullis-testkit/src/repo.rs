@@ -2,6 +2,7 @@
 //! in a few lines and the port answers from plain set arithmetic.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
@@ -162,6 +163,31 @@ impl Repo for MemRepo {
 
     fn has_commit(&self, id: &str) -> bool {
         self.commits.contains_key(id)
+    }
+
+    fn first_parent(&self, rev: &str) -> Result<Option<String>> {
+        Ok(self.commits[self.resolve(rev)?].parents.first().cloned())
+    }
+
+    fn object_at(&self, rev: &str, path: &str) -> Result<Option<String>> {
+        // A file's id is its content's hash; a folder's, the hash of every file under it
+        // with its path: equal ids for equal content, as git's object ids.
+        let files = &self.commits[self.resolve(rev)?].files;
+        let mut h = DefaultHasher::new();
+        if let Some(bytes) = files.get(path) {
+            bytes.hash(&mut h);
+            return Ok(Some(format!("blob-{:016x}", h.finish())));
+        }
+        let prefix = format!("{path}/");
+        let mut any = false;
+        for (p, bytes) in files.range(prefix.clone()..) {
+            if !p.starts_with(&prefix) {
+                break;
+            }
+            any = true;
+            (p, bytes).hash(&mut h);
+        }
+        Ok(any.then(|| format!("tree-{:016x}", h.finish())))
     }
 
     fn merge_base(&self, a: &str, b: &str) -> Result<String> {

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// implementation never returns a page and calls it the whole.
 pub trait GitHub {
     fn pull(&self, number: u64) -> Result<Pull>;
+    /// The pull requests a commit belongs to, `merged` set from `merged_at`: for a commit of
+    /// the default branch, the merged pull request that brought it.
+    fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>>;
     /// A pull request's commits as GitHub lists them: at most 250, whatever the true count.
     fn pull_commits(&self, number: u64) -> Result<Vec<PullCommit>>;
     fn pull_reviews(&self, number: u64) -> Result<Vec<Review>>;

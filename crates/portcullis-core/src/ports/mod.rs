@@ -51,6 +51,12 @@ pub trait Repo {
     fn tree(&self, rev: &str) -> Result<Box<dyn Tree + '_>>;
     /// Whether the commit `id` is here (a pull request's head must be fetched first).
     fn has_commit(&self, id: &str) -> bool;
+    /// The first parent of commit `rev` (the branch before it, for a merge); `None` for a
+    /// root commit.
+    fn first_parent(&self, rev: &str) -> Result<Option<String>>;
+    /// The object id of `path` (a file or a folder) in commit `rev`, `None` when absent:
+    /// equal ids, equal content.
+    fn object_at(&self, rev: &str, path: &str) -> Result<Option<String>>;
     /// The best common ancestor of two commits; an error when they share no history.
     fn merge_base(&self, a: &str, b: &str) -> Result<String>;
     /// The commits reachable from `head` and not from `hide`, newest first.
