@@ -15,13 +15,13 @@ use anyhow::{Result, anyhow};
 use git2::Oid;
 
 use super::applier::{self, Chain, Refusal, now};
-use super::verify::{self, Checked, Status};
 use super::{Common, Outcome};
 use portcullis_core::diag::render::markdown::escape;
 use portcullis_core::evidence::{self, Action, Draft, Kind};
 use portcullis_core::plan;
 use portcullis_core::provision::ops::{self, Hold, Op};
 use portcullis_core::provision::{GrantKey, desired, execute};
+use portcullis_core::verify::{self, Checked, Status};
 use portcullis_git::ledger;
 use portcullis_git::port::GitRepo;
 use portcullis_github::Client;

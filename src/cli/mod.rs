@@ -28,7 +28,6 @@ mod report;
 mod request;
 mod request_pr;
 mod review;
-mod verify;
 
 use std::path::{Path, PathBuf};
 

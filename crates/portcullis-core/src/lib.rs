@@ -53,3 +53,4 @@ pub mod rules;
 pub mod scope;
 pub mod signing;
 pub mod snapshot;
+pub mod verify;

@@ -12,15 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 
-use portcullis_core::approval::pull::{Judged, judge_merged};
-use portcullis_core::approval::{How, PullFacts, ReviewState};
-use portcullis_core::evidence::{Approval, Override};
-use portcullis_core::model::Catalog;
-use portcullis_core::plan::compute::{Revs, compute_at};
-use portcullis_core::plan::{self, GrantView};
-use portcullis_core::ports::Repo;
-use portcullis_core::ports::github::{GitHub, Pull};
-use portcullis_core::provision::quarantine::full_review;
+use crate::approval::pull::{Judged, judge_merged};
+use crate::approval::{How, PullFacts, ReviewState};
+use crate::evidence::{Approval, Override};
+use crate::model::Catalog;
+use crate::plan::compute::{Revs, compute_at};
+use crate::plan::{self, GrantView};
+use crate::ports::Repo;
+use crate::ports::github::{GitHub, Pull};
+use crate::provision::quarantine::full_review;
 
 /// A grant in a file: `(file, role)`.
 pub type Spot = (String, String);
@@ -86,7 +86,7 @@ pub fn rule_paths(head: &Catalog) -> Vec<String> {
     let mut paths = vec!["policies".to_owned(), "schemas".to_owned()];
     paths.extend(TOOL_PATHS.iter().map(|p| (*p).to_owned()));
     for app in head.apps.values() {
-        if let portcullis_core::model::Provisioner::Command { command, .. } = &app.provisioner {
+        if let crate::model::Provisioner::Command { command, .. } = &app.provisioner {
             paths.push(command.clone());
         }
     }
@@ -254,7 +254,7 @@ fn verdict_status(
             Some(r) => format!("pull request #{number} was merged although it is refused: {r}"),
             None => format!(
                 "pull request #{number} was merged without its approvals on the merged head {}: {}",
-                portcullis_core::model::short_id(&head, 10),
+                crate::model::short_id(&head, 10),
                 v.status_description()
             ),
         };
@@ -321,11 +321,7 @@ fn verdict_status(
 }
 
 /// Who met which requirement, with the id of the approving review on the merged head.
-fn approvals(
-    v: &portcullis_core::approval::Verdict,
-    facts: &PullFacts,
-    head: &str,
-) -> Vec<Approval> {
+fn approvals(v: &crate::approval::Verdict, facts: &PullFacts, head: &str) -> Vec<Approval> {
     let mut out: Vec<Approval> = Vec::new();
     for c in v.changes.iter().filter(|c| c.how == How::Approved) {
         for (what, by) in &c.met {
