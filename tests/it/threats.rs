@@ -1,6 +1,7 @@
 //! The control's threat tests in-process: each attack of a repository writer on "nothing is
-//! provisioned that was not approved" (THREATS 2, 3, 6, 12 to 14) performed against the core's
-//! pull request judgement through the in-memory repository and GitHub, in milliseconds. Each
+//! provisioned that was not approved" (THREATS 1 to 4, 6, 12 to 14) performed against the core's
+//! pull request judgement and apply's gate (`verify`) through the in-memory repository and
+//! GitHub, in milliseconds. Each
 //! fails if the attack is approved. The same attacks run end to end through the binary, the
 //! HTTP fake and `apply` in `attacks.rs`; the contract suite (`contract.rs`) holds the in-memory
 //! GitHub to the fake's answers, so passing here is not passing against something kinder.
@@ -9,6 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use portcullis_core::approval::Verdict;
 use portcullis_core::approval::pull::{STATUS_CONTEXT, judge};
+use portcullis_core::verify;
 use portcullis_testkit::{MemGitHub, MemRepo, OrgBuilder, grants};
 
 struct World {
@@ -419,4 +421,174 @@ fn a_bot_approval_does_not_count() {
     w.gh.recreate_team("tidewater", "it", &["kenji-tw", "helper[bot]"]);
     w.gh.review(1, "helper[bot]", "APPROVED", &head);
     refused(&w.verdict(1), "is a bot");
+}
+
+// -- apply's gate: what reached the branch is checked against what was approved --
+
+/// The commits of `main` after `applied`, oldest first, checked as `apply` checks them.
+fn gate(w: &World, applied: &str) -> Vec<verify::Checked> {
+    use portcullis_core::ports::Repo as _;
+    let mut range = w.repo.commits_not_in("main", applied).unwrap();
+    range.reverse();
+    let head = w.repo.tip("main");
+    let catalog = {
+        let tree = w.repo.tree(&head).unwrap();
+        let mut snap = portcullis_core::snapshot::Snapshot::default();
+        for path in ["policies/settings.yaml", "policies/apps/vpn.yaml"] {
+            snap.files
+                .insert(path.to_owned(), tree.read(path).unwrap().unwrap());
+        }
+        portcullis_core::load::load(&snap).0
+    };
+    let rules = verify::rule_paths(&catalog);
+    verify::check(&w.gh, &w.repo, &range, &rules, "main", as_of()).unwrap()
+}
+
+fn unverified(checked: &[verify::Checked], words: &str) {
+    let reasons: Vec<&str> = checked
+        .iter()
+        .filter_map(|c| match &c.status {
+            verify::Status::Unverified { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains(words)),
+        "no unverified commit for `{words}`: {reasons:?}"
+    );
+}
+
+/// The control: an approved pull request, merged as approved, is verified and covers all it
+/// changed.
+#[test]
+fn an_approved_pull_request_merged_as_approved_is_verified() {
+    let mut w = world();
+    let applied = w.repo.tip("main");
+    let head = w.ask(
+        1,
+        "omar-tw",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        Some("omar-tw"),
+    );
+    w.gh.review(1, "kenji-tw", "APPROVED", &head);
+    let merge = w.repo.merge("main", &head, "Merge #1");
+    w.gh.merge(1, &merge);
+    let checked = gate(&w, &applied);
+    let verified: Vec<_> = checked
+        .iter()
+        .filter_map(|c| match &c.status {
+            verify::Status::Verified(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert!(!verified.is_empty(), "nothing verified");
+    assert!(verified.iter().all(|v| v.uncovered.is_empty()));
+    assert!(
+        checked
+            .iter()
+            .all(|c| !matches!(c.status, verify::Status::Unverified { .. }))
+    );
+}
+
+/// THREATS 1: a direct push to the branch (an admin bypassing protection) has no pull request.
+#[test]
+fn a_direct_push_is_unverified() {
+    let mut w = world();
+    let applied = w.repo.tip("main");
+    let admin = grants("omar", "vpn", &[("staff", ""), ("admin", "2026-12-10")]);
+    w.repo.commit(
+        "main",
+        &[("access/vpn/omar.yaml", Some(&admin))],
+        "Quick fix",
+    );
+    unverified(&gate(&w, &applied), "without a pull request");
+}
+
+/// THREATS 2: an admin merges a pull request nobody approved; GitHub says it was merged, and
+/// that is all it says.
+#[test]
+fn a_pull_request_merged_without_approval_is_unverified() {
+    let mut w = world();
+    let applied = w.repo.tip("main");
+    let head = w.ask(
+        1,
+        "omar-tw",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        Some("omar-tw"),
+    );
+    let merge = w.repo.merge("main", &head, "Merge #1");
+    w.gh.merge(1, &merge);
+    unverified(&gate(&w, &applied), "merged without its approvals");
+}
+
+/// THREATS 4: the approved head is not what landed. The merge commit adds a grant nobody saw.
+#[test]
+fn a_grant_added_in_the_merge_commit_is_not_covered_by_the_approval() {
+    let mut w = world();
+    let applied = w.repo.tip("main");
+    let head = w.ask(
+        1,
+        "omar-tw",
+        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+        Some("omar-tw"),
+    );
+    w.gh.review(1, "kenji-tw", "APPROVED", &head);
+    let admin = grants("omar", "vpn", &[("staff", ""), ("admin", "2026-12-10")]);
+    let merge = w.repo.merge_editing(
+        "main",
+        &head,
+        &[("access/vpn/omar.yaml", Some(&admin))],
+        "Merge #1",
+    );
+    w.gh.merge(1, &merge);
+    let checked = gate(&w, &applied);
+    let uncovered: Vec<String> = checked
+        .iter()
+        .filter_map(|c| match &c.status {
+            verify::Status::Verified(v) => Some(v.uncovered.keys().map(|k| k.1.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(uncovered, ["admin"], "{}", uncovered.len());
+}
+
+/// A pull request changing the portal's policy, approved by the security team and merged;
+/// before it, when `pushed_first`, a direct push loosening the VPN's. Whether the rules at the
+/// tip are trusted, and the commits that changed rules unverified.
+fn rules_after(pushed_first: bool) -> (bool, Vec<String>) {
+    let mut w = world();
+    let applied = w.repo.tip("main");
+    if pushed_first {
+        let loose = "id: vpn\nname: Corporate VPN\nowners: [\"@tidewater/it\"]\nrisk: low\nprovisioner:\n  type: manual\n  checklist:\n    - Add or remove the account in the gateway\nroles:\n  staff:\n    description: Office network access\n    target: vpn-users\n  admin:\n    description: Gateway administration\n    target: vpn-admins\n";
+        w.repo
+            .commit("main", &[("policies/apps/vpn.yaml", Some(loose))], "Loosen");
+    }
+    let portal = "id: treasury\nname: Treasury Portal\nowners: [\"@tidewater/it\"]\nrisk: low\nprovisioner:\n  type: manual\n  checklist:\n    - Add or remove the entitlement in the portal\nroles:\n  viewer:\n    description: Read balances\n";
+    let head = w.ask(
+        2,
+        "omar-tw",
+        &[("policies/apps/treasury.yaml", Some(portal))],
+        Some("omar-tw"),
+    );
+    w.gh.review(2, "lena-tw", "APPROVED", &head);
+    let merge = w.repo.merge("main", &head, "Merge #2");
+    w.gh.merge(2, &merge);
+    let checked = gate(&w, &applied);
+    let mut rules = vec!["policies".to_owned(), "schemas".to_owned()];
+    rules.extend(verify::TOOL_PATHS.iter().map(|p| (*p).to_owned()));
+    let tip = w.repo.tip("main");
+    verify::rules_trusted(&w.repo, &applied, &tip, &checked, &rules).unwrap()
+}
+
+/// SPEC section 7: a rule change approved by the security team moves the trusted rules; a
+/// direct push loosening a rule before it is not laundered by it: the chain only moves from
+/// what was trusted.
+#[test]
+fn a_verified_rule_change_does_not_launder_an_unverified_one() {
+    let (trusted, unverified) = rules_after(false);
+    assert!(trusted && unverified.is_empty(), "{unverified:?}");
+    let (trusted, unverified) = rules_after(true);
+    assert!(!trusted, "the unverified loosening is trusted");
+    assert_eq!(unverified.len(), 1, "{unverified:?}");
 }

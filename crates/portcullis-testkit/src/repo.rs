@@ -95,8 +95,26 @@ impl MemRepo {
     /// A merge commit of `head` into `into`, its tree the head's (a merge without conflicts of
     /// a branch up to date with its base); returns its id.
     pub fn merge(&mut self, into: &str, head: &str, summary: &str) -> String {
+        self.merge_editing(into, head, &[], summary)
+    }
+
+    /// As [`MemRepo::merge`], with `edits` made in the merge commit itself: what lands is not
+    /// what the head held (an admin's merge, or a conflict resolved by hand).
+    pub fn merge_editing(
+        &mut self,
+        into: &str,
+        head: &str,
+        edits: &[(&str, Option<&str>)],
+        summary: &str,
+    ) -> String {
         let parents = vec![self.tip(into), head.to_owned()];
-        let files = self.commits[head].files.clone();
+        let mut files = self.commits[head].files.clone();
+        for (path, text) in edits {
+            match text {
+                Some(t) => files.insert((*path).to_owned(), Arc::from(t.as_bytes())),
+                None => files.remove(*path),
+            };
+        }
         let id = self.add(parents, files, summary);
         self.branches.insert(into.to_owned(), id.clone());
         id
