@@ -8,7 +8,6 @@
 //! with the guards; open the security team's issues; run the operations, journaling each;
 //! open the owners' emergency reviews; record evidence and the new state.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow};
@@ -16,12 +15,11 @@ use git2::Oid;
 
 use super::applier::{self, Chain, Refusal, now};
 use super::{Common, Outcome};
-use portcullis_core::diag::render::markdown::escape;
-use portcullis_core::evidence::{self, Action, Draft, Kind};
-use portcullis_core::plan;
+use portcullis_core::apply as gate;
+use portcullis_core::evidence::{self, Action};
 use portcullis_core::provision::ops::{self, Hold, Op};
 use portcullis_core::provision::{GrantKey, desired, execute};
-use portcullis_core::verify::{self, Checked, Status};
+use portcullis_core::verify;
 use portcullis_git::ledger;
 use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
@@ -58,9 +56,6 @@ pub struct Args {
 /// only portcullis's own account can set it in its name, and its creator is checked.
 pub const EVIDENCE_CONTEXT: &str = "portcullis/evidence";
 
-const SECURITY_LABEL: &str = "portcullis-security";
-const EMERGENCY_LABEL: &str = "portcullis-emergency-review";
-
 /// Refuses the run and tells the security team once (by the issue's marker).
 fn refuse_with_alarm(
     client: &Client,
@@ -72,7 +67,8 @@ fn refuse_with_alarm(
     dry_run: bool,
 ) -> Result<Outcome> {
     if !dry_run {
-        let mut issues = applier::Issues::new(client, SECURITY_LABEL, bot_login.map(str::to_owned));
+        let mut issues =
+            applier::Issues::new(client, gate::SECURITY_LABEL, bot_login.map(str::to_owned));
         if let Err(e) = issues.once(marker, title, &format!("{marker}\n{body}")) {
             eprintln!("error: cannot open the security team's issue: {e:#}");
         }
@@ -120,23 +116,6 @@ pub(super) fn refuse(r: Refusal) -> Result<Outcome> {
 
 fn short(sha: &str) -> &str {
     portcullis_core::model::short_id(sha, 10)
-}
-
-/// A name as an inline code span: inert in markdown, shown as written.
-fn code(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c == '`' || c.is_control() { ' ' } else { c })
-        .collect();
-    format!("`{clean}`")
-}
-
-fn key_of(c: &plan::Change) -> GrantKey {
-    GrantKey {
-        app: c.app.clone(),
-        person: c.person.clone(),
-        role: c.role.clone(),
-    }
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -370,37 +349,9 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     // Quarantine: carried from earlier runs, then this range's commits in order.
     let mut quarantine = state.quarantine.clone();
-    let mut held_back: Vec<(String, plan::Change, String)> = Vec::new();
-    for c in &checked {
-        let sha = &c.commit.sha;
-        match &c.status {
-            Status::Irrelevant => {}
-            Status::Verified(v) => {
-                for ch in &c.commit.changes {
-                    let spot = (ch.file.clone(), ch.role.clone());
-                    if let Some(why) = v.uncovered.get(&spot) {
-                        let reason = format!("changed {} and {why}", ch.file);
-                        if quarantine.unverified(sha, ch, &reason) {
-                            held_back.push((sha.clone(), ch.clone(), reason));
-                        }
-                    } else if quarantine.verified(ch, v.full.get(&spot).copied().unwrap_or(false)) {
-                        let _ = writeln!(
-                            out,
-                            "released: {} (approved again in #{})",
-                            key_of(ch),
-                            v.pr
-                        );
-                    }
-                }
-            }
-            Status::Unverified { reason, .. } => {
-                for ch in &c.commit.changes {
-                    if quarantine.unverified(sha, ch, reason) {
-                        held_back.push((sha.clone(), ch.clone(), reason.clone()));
-                    }
-                }
-            }
-        }
+    let (held_back, released) = gate::quarantine_range(&mut quarantine, &checked);
+    for line in released {
+        let _ = writeln!(out, "{line}");
     }
     let at_head: std::collections::HashSet<GrantKey> = catalog
         .grant_files
@@ -414,7 +365,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         })
         .collect();
     quarantine.settle(|k| at_head.contains(k));
-    report_commits(&mut out, &checked);
+    gate::report_commits(&mut out, &checked);
 
     let mut failures: Vec<String> = Vec::new();
     let security = catalog
@@ -424,21 +375,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         .unwrap_or_default();
     let me = portcullis_core::approval::pull::own_login(&client, catalog);
     // What this run owes people, besides what earlier runs could not do (carried in the state).
-    let mut owed: Vec<ledger::Obligation> = Vec::new();
-    for c in &checked {
-        let Some((reason, pr)) = alarm(c) else {
-            continue;
-        };
-        let held: Vec<&(String, plan::Change, String)> =
-            held_back.iter().filter(|h| h.0 == c.commit.sha).collect();
-        let (title, body) = security_issue(c, &reason, pr, &held, &security, branch);
-        owed.push(ledger::Obligation {
-            label: SECURITY_LABEL.into(),
-            marker: format!("<!-- portcullis:unverified commit={} -->", c.commit.sha),
-            title,
-            body,
-        });
-    }
+    let mut owed = gate::security_obligations(&checked, &held_back, &security, branch);
     if !rules_ok {
         if !args.dry_run {
             // The state does not move: the next run raises the same alarms again.
@@ -479,28 +416,11 @@ pub fn run(args: Args) -> Result<Outcome> {
             in_doubt: &in_doubt,
         },
     );
-    let mut attributed: HashMap<GrantKey, String> = HashMap::new();
-    for c in &checked {
-        for ch in &c.commit.changes {
-            attributed.insert(key_of(ch), c.commit.sha.clone());
-        }
-    }
-    let attribute = |op: &Op| -> Option<String> {
-        if op.role.is_empty() {
-            return None;
-        }
-        attributed
-            .get(&GrantKey {
-                app: op.target.app.clone(),
-                person: op.person.clone(),
-                role: op.role.clone(),
-            })
-            .cloned()
-    };
+    let attribution = gate::Attribution::of_range(&checked);
     let work: Vec<(Op, Option<String>)> = planned
         .ops
         .iter()
-        .map(|o| (o.clone(), attribute(o)))
+        .map(|o| (o.clone(), attribution.commit_of(o)))
         .collect();
     for q in &quarantine.entries {
         let _ = writeln!(
@@ -529,7 +449,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     for e in &unprovisionable {
         let _ = writeln!(out, "not provisioned: {} ({}): {}", e.key, e.file, e.why);
     }
-    let alarms = checked.iter().filter(|c| alarm(c).is_some()).count();
+    let alarms = checked.iter().filter(|c| gate::alarm(c).is_some()).count();
     let refused = alarms > 0
         || !sod_held.is_empty()
         || !unprovisionable.is_empty()
@@ -551,43 +471,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         return finish(failures, refused);
     }
 
-    for e in &sod_held {
-        let desired::Left::SodConflict { rule, .. } = &e.why else {
-            continue;
-        };
-        owed.push(ledger::Obligation {
-            label: SECURITY_LABEL.into(),
-            marker: format!("<!-- portcullis:sod-held grant={} rule={rule} -->", e.key),
-            title: format!("Held back: {} would complete SoD conflict {rule}", e.key),
-            body: format!(
-                "{security} `apply` did not provision **{}** (`{}`): {}.\n\nEach pull request was approved on its own, but together they give one person a pair of roles `policies/sod.yaml` forbids. Remove one of the grants, or record a justified exception for `{rule}` in `policies/sod.yaml` through a pull request the security team approves; the grant is held back until then.\n",
-                e.key, e.file, e.why
-            ),
-        });
-    }
-    // The owners' after-the-fact review of emergency grants, once per grant and commit.
-    for c in &checked {
-        let Status::Verified(v) = &c.status else {
-            continue;
-        };
-        for e in &v.emergency {
-            let owners = catalog
-                .apps
-                .get(&e.app)
-                .map(|a| a.owners.join(", "))
-                .unwrap_or_default();
-            let (title, body) = emergency_issue(e, v, &owners);
-            owed.push(ledger::Obligation {
-                label: EMERGENCY_LABEL.into(),
-                marker: format!(
-                    "<!-- portcullis:emergency-review commit={} app={} person={} role={} -->",
-                    c.commit.sha, e.app, e.person, e.role
-                ),
-                title,
-                body,
-            });
-        }
-    }
+    owed.extend(gate::sod_obligations(&sod_held, &security));
+    owed.extend(gate::emergency_obligations(&checked, catalog));
     let mut all = state.obligations.clone();
     all.extend(owed);
     let open = applier::fulfil(&client, me.as_deref(), all, &mut out, &mut failures);
@@ -623,16 +508,13 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     // Evidence: a record per commit verified or quarantined in this range, then the run's own.
     run.finished_at = Some(now());
-    let mut by_commit: HashMap<Option<String>, Vec<Action>> = HashMap::new();
-    for d in &done {
-        by_commit
-            .entry(d.commit.clone())
-            .or_default()
-            .push(d.action.clone());
-    }
+    let mut actions: Vec<(Option<String>, Action)> = done
+        .iter()
+        .map(|d| (d.commit.clone(), d.action.clone()))
+        .collect();
     for h in &planned.held {
         for op in &h.ops {
-            by_commit.entry(attribute(op)).or_default().push(Action {
+            let action = Action {
                 op: op.kind.as_str().to_owned(),
                 app: op.target.app.clone(),
                 person: op.person.clone(),
@@ -642,69 +524,11 @@ pub fn run(args: Args) -> Result<Outcome> {
                 result: evidence::Outcome::Skipped,
                 error: Some(h.hold.to_string()),
                 at: run.finished_at.clone().unwrap_or_default(),
-            });
+            };
+            actions.push((attribution.commit_of(op), action));
         }
     }
-    let mut drafts = Vec::new();
-    for c in &checked {
-        let mut actions = by_commit
-            .remove(&Some(c.commit.sha.clone()))
-            .unwrap_or_default();
-        for (_, ch, reason) in held_back.iter().filter(|h| h.0 == c.commit.sha) {
-            actions.push(skipped(catalog, ch, reason, &started));
-        }
-        let draft = |pr, pr_head, approvals, override_, bypass| Draft {
-            kind: Kind::Apply,
-            commit: c.commit.sha.clone(),
-            pr,
-            pr_head,
-            approvals,
-            override_,
-            bypass,
-            run: run.clone(),
-            actions,
-        };
-        match &c.status {
-            Status::Irrelevant => {}
-            Status::Verified(v) => drafts.push(draft(
-                Some(v.pr),
-                Some(v.pr_head.clone()),
-                v.approvals.clone(),
-                v.override_.clone(),
-                (!v.uncovered.is_empty()).then(|| {
-                    format!(
-                        "part of the change is not what pull request #{} had approved",
-                        v.pr
-                    )
-                }),
-            )),
-            Status::Unverified {
-                reason,
-                pr,
-                pr_head,
-            } => drafts.push(draft(
-                *pr,
-                pr_head.clone(),
-                Vec::new(),
-                None,
-                Some(reason.clone()),
-            )),
-        }
-    }
-    let own: Vec<Action> = by_commit.into_values().flatten().collect();
-    if !own.is_empty() {
-        drafts.push(Draft {
-            kind: Kind::Run,
-            commit: head_sha.clone(),
-            pr: None,
-            pr_head: None,
-            approvals: Vec::new(),
-            override_: None,
-            bypass: None,
-            run: run.clone(),
-            actions: own,
-        });
-    }
+    let drafts = gate::drafts(&checked, actions, &held_back, catalog, &run, &head_sha);
     let records = drafts.len();
     chain.append(&repo, drafts)?;
     let new_state = ledger::State {
@@ -806,148 +630,4 @@ pub(super) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
 
 pub(super) fn describe(op: &Op) -> String {
     format!("{} `{}` in `{}`", op.kind.as_str(), op.account, op.target)
-}
-
-/// Why a commit must be reported to the security team, and its pull request.
-fn alarm(c: &Checked) -> Option<(String, Option<u64>)> {
-    match &c.status {
-        Status::Irrelevant => None,
-        Status::Unverified { reason, pr, .. } => Some((reason.clone(), *pr)),
-        Status::Verified(v) if !v.uncovered.is_empty() => Some((
-            format!(
-                "part of what landed is not what pull request #{} had approved",
-                v.pr
-            ),
-            Some(v.pr),
-        )),
-        Status::Verified(_) => None,
-    }
-}
-
-fn report_commits(out: &mut String, checked: &[Checked]) {
-    for c in checked {
-        let sha = short(&c.commit.sha);
-        match &c.status {
-            Status::Irrelevant => {}
-            Status::Verified(v) => {
-                let who: Vec<String> = v
-                    .approvals
-                    .iter()
-                    .map(|a| format!("{} @{}", a.as_, a.reviewer))
-                    .collect();
-                let how = match &v.override_ {
-                    Some(o) => format!("override by @{}: {}", o.by, o.reason),
-                    None if who.is_empty() => "auto-approved or removals only".to_owned(),
-                    None => who.join(", "),
-                };
-                let _ = writeln!(out, "verified: {sha} is #{} ({how})", v.pr);
-                for (spot, why) in &v.uncovered {
-                    let _ = writeln!(out, "unverified: {sha}: `{}` in {} {why}", spot.1, spot.0);
-                }
-            }
-            Status::Unverified { reason, .. } => {
-                let _ = writeln!(out, "unverified: {sha} {reason}");
-            }
-        }
-    }
-}
-
-fn skipped(
-    catalog: &portcullis_core::model::Catalog,
-    ch: &plan::Change,
-    reason: &str,
-    at: &str,
-) -> Action {
-    let app = catalog.apps.get(&ch.app);
-    let target = app
-        .and_then(|a| a.roles.get(&ch.role))
-        .map(|r| portcullis_provisioners::target_of(r).to_owned())
-        .unwrap_or_else(|| ch.role.clone());
-    let account = app.and_then(|a| {
-        catalog
-            .people
-            .get(&ch.person)
-            .and_then(|p| portcullis_provisioners::account_for(a, p).ok())
-    });
-    Action {
-        op: "add".into(),
-        app: ch.app.clone(),
-        person: ch.person.clone(),
-        role: ch.role.clone(),
-        target,
-        account,
-        result: evidence::Outcome::Skipped,
-        error: Some(format!("not provisioned: {reason}")),
-        at: at.to_owned(),
-    }
-}
-
-fn security_issue(
-    c: &Checked,
-    reason: &str,
-    pr: Option<u64>,
-    held: &[&(String, plan::Change, String)],
-    security: &str,
-    branch: &str,
-) -> (String, String) {
-    let sha = &c.commit.sha;
-    let title = format!("Unverified change on {branch}: commit {}", short(sha));
-    let mut body = format!(
-        "**A change reached {} without verified approvals.** portcullis did not provision what it grants.\n\n- commit: {}\n- why: {}\n",
-        code(branch),
-        code(sha),
-        escape(reason)
-    );
-    if let Some(n) = pr {
-        let _ = writeln!(body, "- pull request: #{n}");
-    }
-    if c.commit.rules_changed {
-        body.push_str("- it changes the rules provisioning reads (`policies/`, `schemas/`, a command program, the workflows or the tool's own sources): nothing is provisioned until they are back to approved content\n");
-    }
-    if !held.is_empty() {
-        body.push_str("\nHeld back:\n\n");
-        for (_, ch, _) in held {
-            let _ = writeln!(
-                body,
-                "- {} {} for {} ({})",
-                ch.op.as_str(),
-                code(&format!("{}:{}", ch.app, ch.role)),
-                code(&ch.person),
-                code(&ch.file)
-            );
-        }
-    }
-    let _ = write!(
-        body,
-        "\nRevocations in the commit are provisioned: removing access is the safe side.\n\nTo release a held-back grant, remove it and request it again through a pull request, or approve a pull request that changes it with the role's full approvals.\n\n{security}\n"
-    );
-    (title, body)
-}
-
-fn emergency_issue(e: &plan::Change, v: &verify::Verified, owners: &str) -> (String, String) {
-    let title = format!(
-        "Review emergency access: {}:{} for {}",
-        e.app, e.role, e.person
-    );
-    let after = e.after.as_ref();
-    let approvers: Vec<String> = v
-        .approvals
-        .iter()
-        .map(|a| format!("{} ({})", code(&a.reviewer), escape(&a.as_)))
-        .collect();
-    let body = format!(
-        "**Emergency access was granted and provisioned.** The app's owners review it now, after the fact.\n\n- grant: {} for {} ({})\n- expires: {}\n- justification: {}\n- approved in #{} by {}\n\n{owners}: confirm it was needed, or revoke it with a pull request that removes the grant. Close this issue once reviewed.\n",
-        code(&format!("{}:{}", e.app, e.role)),
-        code(&e.person),
-        code(&e.file),
-        code(after.and_then(|a| a.expires.as_deref()).unwrap_or("none")),
-        escape(after.and_then(|a| a.justification.as_deref()).unwrap_or("")),
-        v.pr,
-        if approvers.is_empty() {
-            "nobody recorded".to_owned()
-        } else {
-            approvers.join(", ")
-        }
-    );
-    (title, body)
 }

@@ -32,6 +32,7 @@
 //! [`evidence`] verifies the notes' hash chain -> [`audit`] answers holders at T, the timeline
 //! and the evidence pack, or [`report`] renders the site.
 
+pub mod apply;
 pub mod approval;
 pub mod audit;
 pub mod baseline;

@@ -184,16 +184,8 @@ pub struct State {
     pub obligations: Vec<Obligation>,
 }
 
-/// An issue apply owes: to the security team, to an app's owners. Found again by its marker,
-/// so it is opened exactly once however often it is retried.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Obligation {
-    pub label: String,
-    pub marker: String,
-    pub title: String,
-    pub body: String,
-}
+/// An issue apply owes (its type is the core's, which decides them).
+pub use portcullis_core::apply::Obligation;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
