@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Duration, Utc};
@@ -6,16 +6,16 @@ use clap::ValueEnum;
 use git2::Repository;
 
 use super::{Common, Outcome};
-use portcullis_core::approval::{self, Directory, ReviewState};
-use portcullis_core::audit::notes::{Judgement, Lookup, Lookups, NoteIndex, PullInfo};
+use portcullis_core::audit::lookup::Lookuper;
+use portcullis_core::audit::notes::NoteIndex;
 use portcullis_core::audit::pack::{self, Pack};
 use portcullis_core::audit::render::{self, Format as RenderFormat};
 use portcullis_core::audit::{Filter, Index};
 use portcullis_core::model::Catalog;
-use portcullis_core::plan::compute::{Revs, compute_at};
+use portcullis_core::ports::github::GitHub;
 use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;
-use portcullis_github::{Client, Pull};
+use portcullis_github::Client;
 
 /// Who held what and when, and who approved it, from git history and the evidence notes
 ///
@@ -208,7 +208,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         );
     }
     let client = github_client(args.offline)?;
-    let mut lookups = Lookuper::new(&repo, client.as_ref());
+    let port = GitRepo(&repo);
+    let mut lookups = Lookuper::new(&port, client.as_ref().map(|c| c as &dyn GitHub));
 
     let (out, outcome) = if let Some(at) = &args.at {
         let at = instant("at", at)?;
@@ -252,7 +253,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         (text, Outcome::Success)
     };
     timer.lap("query and render");
-    lookups.warn_if_unasked(args.offline);
+    warn_if_unasked(&lookups, args.offline);
     super::out::stdout(&out)?;
     let mut timer = super::check::Timer::from_env();
     // Freeing millions of small allocations one by one only delays the exit.
@@ -450,170 +451,12 @@ fn github_client(offline: bool) -> Result<Option<Client>> {
     Client::from_env().map(Some)
 }
 
-/// Asks the GitHub API about commits the notes do not cover, once per commit.
-pub(crate) struct Lookuper<'a> {
-    repo: &'a Repository,
-    client: Option<&'a Client>,
-    pub found: Lookups,
-    directory: Directory,
-    unasked: usize,
-}
-
-impl<'a> Lookuper<'a> {
-    pub fn new(repo: &'a Repository, client: Option<&'a Client>) -> Lookuper<'a> {
-        Lookuper {
-            repo,
-            client,
-            found: HashMap::new(),
-            directory: Directory::default(),
-            unasked: 0,
-        }
-    }
-
-    pub fn fill(&mut self, index: &Index, notes: &NoteIndex, commits: &[usize]) -> Result<()> {
-        let mut seen = BTreeSet::new();
-        for &ci in commits {
-            let c = &index.commits[ci];
-            if notes.has_record(&c.sha) || self.found.contains_key(&c.sha) || !seen.insert(ci) {
-                continue;
-            }
-            let Some(client) = self.client else {
-                self.unasked += 1;
-                continue;
-            };
-            let lookup = self.lookup(client, &c.sha, c.time).with_context(|| {
-                format!(
-                    "cannot look up the pull request of commit {} on GitHub\nhint: pass `--offline` to report approvers the evidence notes do not hold as unknown",
-                    c.short()
-                )
-            })?;
-            self.found.insert(c.sha.clone(), lookup);
-        }
-        Ok(())
-    }
-
-    fn warn_if_unasked(&self, offline: bool) {
-        if self.unasked > 0 && !offline {
-            eprintln!(
-                "note: {} commits have no evidence note and GitHub was not asked: their approvers are `unknown`\nhint: set `GITHUB_REPOSITORY` and `GITHUB_TOKEN` (and `GITHUB_API_URL` for GitHub Enterprise) to look them up",
-                self.unasked
-            );
-        }
-    }
-
-    fn lookup(&mut self, client: &Client, sha: &str, when: DateTime<Utc>) -> Result<Lookup> {
-        let pulls = client.commit_pulls(sha)?;
-        let merged: Vec<&Pull> = pulls.iter().filter(|p| p.merged).collect();
-        let Some(pull) = merged
-            .iter()
-            .find(|p| p.merge_commit_sha.as_deref() == Some(sha))
-            .or(merged.first())
-            .copied()
-        else {
-            return Ok(Lookup::default());
-        };
-        let commit = portcullis_git::git::commit_at(self.repo, sha)?;
-        let Ok(parent) = commit.parent(0) else {
-            return Ok(Lookup::default());
-        };
-        let parent = parent.id().to_string();
-        let head = git2::Oid::from_str(&pull.head.sha)?;
-        if self.repo.find_commit(head).is_err() {
-            return Ok(Lookup::default());
-        }
-        let merge_base = self
-            .repo
-            .merge_base(head, git2::Oid::from_str(&parent)?)?
-            .to_string();
-        let range = portcullis_core::approval::pull::Range {
-            hide: &parent,
-            merge_base: &merge_base,
-        };
-        let same = Revs {
-            base: &parent,
-            policies: &parent,
-        };
-        let policies = compute_at(&GitRepo(self.repo), same, &parent, when)?.policies;
-        let facts = portcullis_core::approval::pull::facts(
-            client,
-            &GitRepo(self.repo),
-            pull,
-            range,
-            &policies,
-        )?;
-        // The approvals still in force on the merged head: each reviewer's latest decision.
-        let mut latest: BTreeMap<String, &approval::Review> = BTreeMap::new();
-        for r in &facts.reviews {
-            if !matches!(r.state, ReviewState::Commented | ReviewState::Pending) {
-                latest.insert(r.login.to_lowercase(), r);
-            }
-        }
-        let approvals: Vec<(String, u64)> = latest
-            .values()
-            .filter(|r| {
-                r.state == ReviewState::Approved
-                    && !r.bot
-                    && r.commit.as_deref() == Some(pull.head.sha.as_str())
-            })
-            .map(|r| (r.login.clone(), r.id))
-            .collect();
-        let verdict = self.judge(client, sha, pull, &facts, when)?;
-        Ok(Lookup {
-            pull: Some(PullInfo {
-                number: pull.number,
-                title: pull.title.clone(),
-                head: pull.head.sha.clone(),
-                approvals,
-            }),
-            verdict,
-        })
-    }
-
-    /// The approval verdict on the change the commit made to the branch (from its first
-    /// parent), judged by the parent's policies with the pull request's reviews.
-    fn judge(
-        &mut self,
-        client: &Client,
-        sha: &str,
-        pull: &Pull,
-        facts: &approval::PullFacts,
-        when: DateTime<Utc>,
-    ) -> Result<Option<Judgement>> {
-        let commit = portcullis_git::git::commit_at(self.repo, sha)?;
-        let Ok(parent) = commit.parent(0) else {
-            return Ok(None);
-        };
-        let parent = parent.id().to_string();
-        let revs = Revs {
-            base: &parent,
-            policies: &parent,
-        };
-        let computed = compute_at(&GitRepo(self.repo), revs, sha, when)?;
-        let teams = approval::teams_needed(&computed.plan, &computed.policies);
-        let missing: BTreeSet<String> = teams
-            .into_iter()
-            .filter(|t| !self.directory.teams.contains_key(t))
-            .collect();
-        let more =
-            portcullis_core::approval::pull::directory(client, &missing, &computed.policies)?;
-        self.directory.teams.extend(more.teams);
-        let mut facts = facts.clone();
-        facts.head_sha = pull.head.sha.clone();
-        let v = approval::judge(&computed.plan, &computed.policies, &facts, &self.directory);
-        let met = v
-            .changes
-            .iter()
-            .flat_map(|c| c.met.iter().cloned())
-            .collect();
-        let detail = if let Some(r) = &v.refused {
-            format!("refused: {r}")
-        } else {
-            v.status_description()
-        };
-        Ok(Some(Judgement {
-            approved: v.approved,
-            detail,
-            met,
-        }))
+/// The note for commits the notes do not cover when GitHub was not asked.
+fn warn_if_unasked(lookups: &Lookuper, offline: bool) {
+    if lookups.unasked > 0 && !offline {
+        eprintln!(
+            "note: {} commits have no evidence note and GitHub was not asked: their approvers are `unknown`\nhint: set `GITHUB_REPOSITORY` and `GITHUB_TOKEN` (and `GITHUB_API_URL` for GitHub Enterprise) to look them up",
+            lookups.unasked
+        );
     }
 }

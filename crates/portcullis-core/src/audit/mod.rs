@@ -23,6 +23,7 @@
 //! before its parent counts at its parent's time).
 
 pub mod index;
+pub mod lookup;
 pub mod notes;
 pub mod pack;
 pub mod render;
