@@ -9,14 +9,18 @@
 //! open the owners' emergency reviews; record evidence and the new state.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 
 use anyhow::{Result, anyhow};
 use git2::Oid;
 
-use super::applier::{self, Chain, Refusal, now};
+use super::applier::{self, Refusal, now};
 use super::{Common, Outcome};
+
+mod head;
+mod open;
+mod record;
 use portcullis_core::apply as gate;
-use portcullis_core::evidence::{self, Action};
 use portcullis_core::provision::ops::{self, Hold, Op};
 use portcullis_core::provision::{GrantKey, desired, execute};
 use portcullis_core::verify;
@@ -56,62 +60,27 @@ pub struct Args {
 /// only portcullis's own account can set it in its name, and its creator is checked.
 pub const EVIDENCE_CONTEXT: &str = "portcullis/evidence";
 
-/// Refuses the run and tells the security team once (by the issue's marker).
-fn refuse_with_alarm(
-    client: &Client,
-    bot_login: Option<&str>,
-    marker: &str,
-    title: &str,
-    body: &str,
-    refusal: String,
-    dry_run: bool,
-) -> Result<Outcome> {
-    if !dry_run {
-        let mut issues =
-            applier::Issues::new(client, gate::SECURITY_LABEL, bot_login.map(str::to_owned));
-        if let Err(e) = issues.once(marker, title, &format!("{marker}\n{body}")) {
-            eprintln!("error: cannot open the security team's issue: {e:#}");
-        }
-    }
-    refuse(Refusal(refusal))
-}
-
-/// The notes ref's id (or `none`): one rewritten chain is one incident.
-fn notes_id(repo: &git2::Repository) -> String {
-    repo.refname_to_id(evidence::NOTES_REF)
-        .map_or_else(|_| "none".to_owned(), |id| id.to_string())
-}
-
-/// The newest of the last 50 first-parent commits from `head` that carries portcullis's own
-/// evidence anchor.
-fn earlier_anchor(
-    client: &Client,
-    repo: &git2::Repository,
-    head: Oid,
-    me: Option<&str>,
-) -> Result<Option<String>> {
-    let Some(me) = me else {
-        return Ok(None);
-    };
-    let mut walk = repo.revwalk()?;
-    walk.push(head)?;
-    walk.simplify_first_parent()?;
-    for id in walk.take(50) {
-        let sha = id?.to_string();
-        let ours = client
-            .statuses(&sha)?
-            .iter()
-            .any(|s| s.context == EVIDENCE_CONTEXT && s.is_by(me));
-        if ours {
-            return Ok(Some(sha));
-        }
-    }
-    Ok(None)
-}
-
 pub(super) fn refuse(r: Refusal) -> Result<Outcome> {
     eprintln!("refused: {}", r.0);
     Ok(Outcome::Findings)
+}
+
+/// A step of the run: what it found, or the outcome the run stops with.
+type Step<T> = Result<ControlFlow<Outcome, T>>;
+
+/// Stops the run with a refusal.
+fn stop<T>(r: Refusal) -> Step<T> {
+    refuse(r).map(ControlFlow::Break)
+}
+
+/// The value of a step, or the run's end.
+macro_rules! step {
+    ($e:expr) => {
+        match $e? {
+            ControlFlow::Continue(v) => v,
+            ControlFlow::Break(outcome) => return Ok(outcome),
+        }
+    };
 }
 
 fn short(sha: &str) -> &str {
@@ -137,200 +106,27 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
         }
     };
-    // The key only the apply environment holds: without it nothing read from the repository's
-    // refs can be told from what any writer could have pushed there.
-    let signer = match std::env::var("PORTCULLIS_SIGNING_KEY") {
-        Ok(text) if !text.trim().is_empty() => Some(portcullis_core::signing::Signer::parse(&text).map_err(|e| {
-            anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}\nhint: `portcullis keygen` prints a key pair; put the secret in the apply environment's secrets")
-        })?),
-        _ if args.dry_run => None,
-        _ => {
-            return refuse(Refusal(
-                "`PORTCULLIS_SIGNING_KEY` is not set: apply signs its state and evidence with it and trusts no state it cannot verify\nhint: `portcullis keygen` prints a key pair: the secret goes in the apply environment's secrets, the public key in `evidence_public_key` in policies/settings.yaml".into(),
-            ));
-        }
-    };
-    let mut chain = match Chain::open(&repo)? {
-        Ok(c) => c,
-        Err(r) => return refuse(r),
-    };
     let mut out = String::new();
     let client = Client::from_env()?;
-    // Who portcullis is, before the head is loaded: the checkout's settings (an App's
-    // installation token cannot ask `/user`).
-    let early_bot = applier::bot_login_at(&root);
-    let stored = ledger::read_stored_state(&repo)?;
-    let tip_at_open = chain.tip().map_or(0, |t| t.seq);
-    let mut state = ledger::State::default();
-    let mut adopted = false;
-    if let Some(s) = stored {
-        let verdict = match (&signer, &s.signature) {
-            (None, _) => {
-                let _ = writeln!(
-                    out,
-                    "warning: dry run without `PORTCULLIS_SIGNING_KEY`: the state's signature is not checked"
-                );
-                None
-            }
-            (Some(k), Some(_)) if s.signed_by(&k.verifier()) => None,
-            (Some(_), None) if args.adopt_unsigned_state => {
-                adopted = true;
-                let _ = writeln!(
-                    out,
-                    "migrated: the unsigned state (applied {}) and the {tip_at_open} evidence record(s) before it are adopted as they are; from record {} on every record and state is signed",
-                    s.state.applied.as_deref().map_or("nothing", short),
-                    tip_at_open + 1
-                );
-                None
-            }
-            (Some(_), None) => Some((
-                "unsigned",
-                "carries no signature: it was written before signing was adopted, or by someone without the apply environment's key",
-            )),
-            (Some(_), Some(_)) => Some((
-                "forged",
-                "carries a signature the apply environment's key did not make: it was written by someone else",
-            )),
-        };
-        if let Some((kind, why)) = verdict {
-            return refuse_with_alarm(
-                &client,
-                early_bot.as_deref(),
-                &format!("<!-- portcullis:state {kind} ref={} -->", s.commit),
-                &format!("The applier's state is {kind}: provisioning stopped"),
-                &format!(
-                    "`{}` {why}. A state that cannot be verified could move the last applied commit past unreviewed changes or release quarantined grants, so `apply` provisions nothing until it is restored.\n\nRestore the ref from a trusted copy (`git push --force origin <good-state>:{}`), or, for a repository whose records predate signing, run `portcullis apply --adopt-unsigned-state` once after checking the state by hand.\n",
-                    ledger::STATE_REF,
-                    ledger::STATE_REF
-                ),
-                format!(
-                    "the applier's state `{}` {why}\nhint: restore it from a trusted copy; a repository whose state predates signing is migrated once with `--adopt-unsigned-state`",
-                    ledger::STATE_REF
-                ),
-                args.dry_run,
-            );
-        }
-        state = s.state;
-    }
-    if adopted {
-        state.signed_from = Some(tip_at_open + 1);
-        state.evidence = chain.tip().map(|t| ledger::Tip {
-            seq: t.seq,
-            hash: t.hash.clone(),
-        });
-    }
-    if let Some(k) = &signer
-        && (state.applied.is_some() || state.evidence.is_some())
-    {
-        let breaks = chain.verify_trust(&k.verifier(), &state);
-        if !breaks.is_empty() {
-            let mut detail = String::new();
-            for b in breaks.iter().take(10) {
-                let _ = write!(detail, "\n  {}: {}", b.kind.as_str(), b.message);
-            }
-            return refuse_with_alarm(
-                &client,
-                early_bot.as_deref(),
-                &format!(
-                    "<!-- portcullis:evidence untrusted notes={} -->",
-                    notes_id(&repo)
-                ),
-                "The evidence chain does not match the signed state: provisioning stopped",
-                &format!(
-                    "The evidence notes under `{}` are not what the applier signed:\n```{detail}\n```\nRestore the notes ref from a trusted copy; nothing is provisioned or recorded until then.\n",
-                    evidence::NOTES_REF
-                ),
-                format!(
-                    "the evidence notes under `{}` are not what the applier signed:{detail}\nhint: restore the notes ref from a trusted copy and tell the security team",
-                    evidence::NOTES_REF
-                ),
-                args.dry_run,
-            );
-        }
-    }
-    chain.signer = signer;
-    let (in_doubt, resumed) = applier::recover(&repo, &mut chain, !args.dry_run)?;
-    if let Some(note) = &resumed {
-        let _ = writeln!(out, "resumed: {note}");
-    }
+    let opened = step!(open::open(&args, &root, &repo, &client, &mut out));
     timer.lap("apply: lock, evidence chain, journal");
-    let branch = &args.branch;
-    let head_sha = client.branch_sha(branch)?.ok_or_else(|| {
-        anyhow!("the branch `{branch}` does not exist on GitHub\nhint: pass `--branch NAME`")
-    })?;
-    let head = Oid::from_str(&head_sha)?;
-    repo.find_commit(head).map_err(|_| {
-        anyhow!(
-            "the head {head_sha} of `{branch}` is not in the local repository\nhint: fetch it first: `git fetch origin {branch}`"
-        )
-    })?;
-    let applied = match (&state.applied, &args.trust_from) {
-        (Some(a), None) => Oid::from_str(a)?,
-        (None, Some(rev)) => portcullis_git::git::commit_at(&repo, rev)?.id(),
-        (Some(a), Some(_)) => {
-            return refuse(Refusal(format!(
-                "`--trust-from` is for the first run only: this repository is applied up to {a}"
-            )));
-        }
-        (None, None) => {
-            return refuse(Refusal(
-                "nothing was applied from this repository yet, so there is no commit to verify from\nhint: pick the commit whose access is known to be in place and run `portcullis apply --trust-from <commit>` once".into(),
-            ));
-        }
-    };
-    if !ledger::descends(&repo, head, applied)? {
-        return refuse(Refusal(format!(
-            "the head {head} of `{branch}` does not descend from the last applied commit {applied}: the branch's history was rewritten, and nothing is applied from it\nhint: restore the branch's history, and tell the security team"
-        )));
-    }
-    let range = ledger::first_parent_range(&repo, head, applied)?;
-    let loaded = match applier::load_at(&repo, &head_sha)? {
-        Ok(l) => l,
-        Err(r) => return refuse(r),
-    };
-    let catalog = &loaded.catalog;
+    let head::Head {
+        head_sha,
+        applied,
+        range,
+        loaded,
+    } = step!(head::find(&args, &repo, &client, &opened));
     timer.lap("apply: head and load");
-    if let (Some(k), Some(named)) = (
-        chain.signer.as_ref(),
-        catalog
-            .settings
-            .as_ref()
-            .and_then(|s| s.evidence_public_key.as_deref()),
-    ) && k.verifier().to_text() != named.trim()
-    {
-        return refuse(Refusal(format!(
-            "`PORTCULLIS_SIGNING_KEY` is not the key `evidence_public_key` names in policies/settings.yaml ({named}): records signed with it could not be verified\nhint: put the secret that belongs to `{named}` in the apply environment, or change `evidence_public_key` through a pull request the security team approves"
-        )));
-    }
-    if state.applied.is_none() && !args.dry_run {
-        // A first run. If an earlier run anchored evidence on this branch, the state and the
-        // notes were deleted: starting a new chain would hide that.
-        let me = portcullis_core::approval::pull::own_login(&client, catalog);
-        if me.is_none() {
-            return refuse(Refusal(
-                "portcullis does not know its own GitHub account, so it cannot tell whether an earlier run anchored evidence here (a deleted state must not start a new chain)\nhint: set `bot_login` in policies/settings.yaml to the GitHub App's login (`<app-slug>[bot]`)".into(),
-            ));
-        }
-        if let Some(found) = earlier_anchor(&client, &repo, head, me.as_deref())? {
-            return refuse_with_alarm(
-                &client,
-                early_bot.as_deref(),
-                &format!("<!-- portcullis:state deleted anchor={found} -->"),
-                "The applier's state was deleted: provisioning stopped",
-                &format!(
-                    "Commit {found} carries portcullis's own `{EVIDENCE_CONTEXT}` status, so `apply` ran here before, yet `{}` is gone. Restore it and the notes ref from a trusted copy.\n",
-                    ledger::STATE_REF
-                ),
-                format!(
-                    "commit {} carries portcullis's own `{EVIDENCE_CONTEXT}` status, yet there is no state: it was deleted, and a new evidence chain is not started over it\nhint: restore `{}` and `{}` from a trusted copy",
-                    short(&found),
-                    ledger::STATE_REF,
-                    evidence::NOTES_REF
-                ),
-                false,
-            );
-        }
-    }
+    let open::Opened {
+        mut chain,
+        state,
+        adopted,
+        tip_at_open,
+        in_doubt,
+        ..
+    } = opened;
+    let branch = &args.branch;
+    let catalog = &loaded.catalog;
     let rules = verify::rule_paths(catalog);
     let port = GitRepo(&repo);
     let ids: Vec<String> = range.iter().map(Oid::to_string).collect();
@@ -473,117 +269,33 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     owed.extend(gate::sod_obligations(&sod_held, &security));
     owed.extend(gate::emergency_obligations(&checked, catalog));
-    let mut all = state.obligations.clone();
-    all.extend(owed);
-    let open = applier::fulfil(&client, me.as_deref(), all, &mut out, &mut failures);
-    let mut run = evidence::Run {
-        id: applier::run_id(&started),
-        started_at: started.clone(),
-        finished_at: None,
+    let ran = record::Ran {
+        repo: &repo,
+        client: &client,
+        catalog,
+        state: &state,
+        adopted,
+        tip_at_open,
+        started: &started,
+        head_sha: &head_sha,
+        checked: &checked,
+        held_back: &held_back,
+        attribution: &attribution,
+        planned: &planned,
+        work: &work,
+        me: me.as_deref(),
+        alarms,
     };
-    timer.lap("apply: plan and security issues");
-    let done = applier::execute_journaled(&repo, &run, &head_sha, &work, &mut backends)?;
-    timer.lap(&format!("apply: {} write(s), journaled", work.len()));
-    drop(backends);
-    let mut counts = [0usize; 5];
-    for d in &done {
-        let a = &d.action;
-        counts[a.result as usize] += 1;
-        let detail = a
-            .error
-            .as_deref()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{} {}: {}{detail}",
-            a.result.as_str(),
-            describe(&d.op),
-            d.op.why,
-        );
-        if a.result == evidence::Outcome::Failed {
-            failures.push(format!("{} failed", describe(&d.op)));
-        }
-    }
-
-    // Evidence: a record per commit verified or quarantined in this range, then the run's own.
-    run.finished_at = Some(now());
-    let mut actions: Vec<(Option<String>, Action)> = done
-        .iter()
-        .map(|d| (d.commit.clone(), d.action.clone()))
-        .collect();
-    for h in &planned.held {
-        for op in &h.ops {
-            let action = Action {
-                op: op.kind.as_str().to_owned(),
-                app: op.target.app.clone(),
-                person: op.person.clone(),
-                role: op.role.clone(),
-                target: op.target.target.clone(),
-                account: Some(op.account.clone()),
-                result: evidence::Outcome::Skipped,
-                error: Some(h.hold.to_string()),
-                at: run.finished_at.clone().unwrap_or_default(),
-            };
-            actions.push((attribution.commit_of(op), action));
-        }
-    }
-    let drafts = gate::drafts(&checked, actions, &held_back, catalog, &run, &head_sha);
-    let records = drafts.len();
-    chain.append(&repo, drafts)?;
-    let new_state = ledger::State {
-        version: 1,
-        applied: Some(head_sha.clone()),
+    record::provision_and_record(
+        ran,
+        &mut chain,
         quarantine,
-        evidence: chain.tip().map(|t| ledger::Tip {
-            seq: t.seq,
-            hash: t.hash.clone(),
-        }),
-        signed_from: state.signed_from.or(Some(tip_at_open + 1)),
-        obligations: open.clone(),
-    };
-    if !open.is_empty() {
-        let titles: Vec<&str> = open.iter().map(|o| o.title.as_str()).collect();
-        failures.push(format!(
-            "{} still open, kept in the state and retried by every run until done: {}",
-            portcullis_core::diag::render::text::counted(open.len(), "obligation"),
-            titles.join("; ")
-        ));
-    }
-    if new_state != state || adopted {
-        let message = if adopted {
-            format!("apply {head_sha} (adopted the unsigned state; signed from here on)")
-        } else {
-            format!("apply {head_sha}")
-        };
-        ledger::write_state(&repo, &new_state, chain.signer.as_ref(), &message)?;
-        if let Some(t) = &new_state.evidence {
-            let anchor = format!(
-                "evidence record {} {}",
-                t.seq,
-                portcullis_core::model::short_id(&t.hash, 16)
-            );
-            if let Err(e) = client.create_status(&head_sha, "success", EVIDENCE_CONTEXT, &anchor) {
-                failures.push(format!(
-                    "cannot anchor the evidence tip on {head_sha}: {e:#}"
-                ));
-            }
-        }
-    }
-    ledger::remove_journal(&repo)?;
-    timer.lap("apply: reviews, evidence and state");
-    let _ = writeln!(
-        out,
-        "summary: {} changed, {} unchanged, {} pending, {} failed, {} held back; {} quarantined; {}; applied up to {}",
-        counts[evidence::Outcome::Changed as usize],
-        counts[evidence::Outcome::Unchanged as usize],
-        counts[evidence::Outcome::Pending as usize],
-        counts[evidence::Outcome::Failed as usize],
-        planned.held.iter().map(|h| h.ops.len()).sum::<usize>(),
-        portcullis_core::diag::render::text::counted(alarms, "commit"),
-        portcullis_core::diag::render::text::counted(records, "evidence record"),
-        short(&head_sha)
-    );
+        owed,
+        backends,
+        &mut out,
+        &mut failures,
+        &mut timer,
+    )?;
     super::out::stdout(&out)?;
     finish(failures, refused)
 }
