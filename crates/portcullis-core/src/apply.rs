@@ -4,7 +4,7 @@
 //! values (the checked commits, the catalog, the results of the operations); the CLI does the
 //! I/O around it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::plan;
 use crate::provision::GrantKey;
 use crate::provision::backend::{account_for, target_of};
 use crate::provision::desired;
-use crate::provision::ops::Op;
+use crate::provision::ops::{Hold, Op, Planned};
 use crate::provision::quarantine::Quarantine;
 use crate::verify::{Checked, Status, Verified};
 
@@ -93,6 +93,70 @@ pub fn quarantine_range(
         }
     }
     (held, released)
+}
+
+/// Who the security team's issues mention: `security_team` from the settings.
+pub fn security_team(catalog: &Catalog) -> String {
+    catalog
+        .settings
+        .as_ref()
+        .map(|s| s.security_team.clone())
+        .unwrap_or_default()
+}
+
+/// Why nothing is provisioned from rules that carry unverified changes, naming the commits.
+pub fn untrusted_rules(head: &str, unverified: &[String]) -> String {
+    let by: Vec<&str> = unverified.iter().map(|s| short(s)).collect();
+    format!(
+        "the rules at {} (policies/, schemas/, a command program, the workflows or the tool's own sources) carry changes without verified approvals (commit {}): nothing is provisioned from them\nhint: revert those changes through a pull request the security team approves",
+        short(head),
+        if by.is_empty() {
+            "unknown".to_owned()
+        } else {
+            by.join(", ")
+        }
+    )
+}
+
+/// Drops from the quarantine the grants the head no longer holds: removed, nothing is held.
+pub fn settle(quarantine: &mut Quarantine, catalog: &Catalog) {
+    let at_head: HashSet<GrantKey> = catalog
+        .grant_files
+        .iter()
+        .flat_map(|f| {
+            f.grants.iter().map(|g| GrantKey {
+                app: f.app.value.clone(),
+                person: f.person.value.clone(),
+                role: g.role.value.clone(),
+            })
+        })
+        .collect();
+    quarantine.settle(|k| at_head.contains(k));
+}
+
+/// Grants the files hold that cannot be provisioned at all (no account, an unknown person or
+/// role): findings, not failures of a system (`check` reports them too).
+pub fn unprovisionable(want: &desired::Desired) -> Vec<&desired::Excluded> {
+    want.excluded
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.why,
+                desired::Left::NoAccount(_)
+                    | desired::Left::UnknownPerson
+                    | desired::Left::UnknownRole
+            )
+        })
+        .collect()
+}
+
+/// Whether a guard held back operations for a reason other than a target that could not be
+/// listed (a system down is a failure to retry, not a refusal).
+pub fn holds(planned: &Planned) -> bool {
+    planned
+        .held
+        .iter()
+        .any(|h| !matches!(h.hold, Hold::ListingFailed(_)))
 }
 
 /// Which commit of the range each grant's operation is owed to: the last one that changed it.

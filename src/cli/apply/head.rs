@@ -7,8 +7,10 @@ use std::ops::ControlFlow::Continue;
 use anyhow::{Result, anyhow};
 use git2::{Oid, Repository};
 
-use super::open::{Opened, refuse_with_alarm};
-use super::{Args, EVIDENCE_CONTEXT, Step, short, stop};
+use super::open::Opened;
+use super::report::refuse_with_alarm;
+use super::report::short;
+use super::{Args, EVIDENCE_CONTEXT, Step, stop};
 use crate::cli::applier::{self, Refusal};
 use portcullis_core::evidence;
 use portcullis_git::ledger;

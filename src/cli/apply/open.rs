@@ -9,9 +9,10 @@ use std::path::Path;
 use anyhow::anyhow;
 use git2::Repository;
 
-use super::{Args, Step, short, stop};
+use super::report::refuse_with_alarm;
+use super::report::short;
+use super::{Args, Step, stop};
 use crate::cli::applier::{self, Chain, Refusal};
-use portcullis_core::apply as gate;
 use portcullis_core::evidence;
 use portcullis_core::provision::ops::Op;
 use portcullis_git::ledger;
@@ -29,6 +30,21 @@ pub(super) struct Opened {
     pub in_doubt: Vec<Op>,
     /// portcullis's login as the checkout's settings name it.
     pub early_bot: Option<String>,
+}
+
+/// Takes the run's lock (a dry run writes nothing and takes none); another run holding it
+/// stops this one.
+pub(super) fn lock(repo: &Repository, started: &str, dry_run: bool) -> Step<Option<ledger::Lock>> {
+    if dry_run {
+        return Ok(Continue(None));
+    }
+    match ledger::lock(repo, started) {
+        Ok(l) => Ok(Continue(Some(l))),
+        Err(e) => match e.downcast::<ledger::Locked>() {
+            Ok(locked) => stop(Refusal(locked.to_string())),
+            Err(e) => Err(e),
+        },
+    }
 }
 
 pub(super) fn open(
@@ -160,26 +176,6 @@ pub(super) fn open(
         in_doubt,
         early_bot,
     }))
-}
-
-/// Refuses the run and tells the security team once (by the issue's marker).
-pub(super) fn refuse_with_alarm<T>(
-    client: &Client,
-    bot_login: Option<&str>,
-    marker: &str,
-    title: &str,
-    body: &str,
-    refusal: String,
-    dry_run: bool,
-) -> Step<T> {
-    if !dry_run {
-        let mut issues =
-            applier::Issues::new(client, gate::SECURITY_LABEL, bot_login.map(str::to_owned));
-        if let Err(e) = issues.once(marker, title, &format!("{marker}\n{body}")) {
-            eprintln!("error: cannot open the security team's issue: {e:#}");
-        }
-    }
-    stop(Refusal(refusal))
 }
 
 /// The notes ref's id (or `none`): one rewritten chain is one incident.

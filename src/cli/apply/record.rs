@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use git2::Repository;
 
-use super::{EVIDENCE_CONTEXT, describe, short};
+use super::report::short;
+use super::{EVIDENCE_CONTEXT, describe};
 use crate::cli::applier::{self, Chain, now};
 use crate::cli::check::Timer;
 use portcullis_core::apply::{self as gate, Attribution, HeldBack, Obligation};
