@@ -88,7 +88,7 @@ pub(crate) struct Sources {
 }
 
 pub(crate) fn read_sources(repo: &Repository, rev: &str) -> Result<Sources> {
-    let mut timer = super::check::Timer::from_env();
+    let mut timer = super::timer::Timer::from_env();
     let history = portcullis_git::history::read(repo, rev)
         .with_context(|| format!("cannot read the history of `{rev}`"))?;
     timer.lap("history");
@@ -200,7 +200,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let Sources { index, notes } = read_sources(&repo, &args.rev)?;
     known_ids(&repo, &index, &args.rev, &filter)?;
-    let mut timer = super::check::Timer::from_env();
+    let mut timer = super::timer::Timer::from_env();
     if !args.evidence && !notes.breaks.is_empty() {
         eprintln!(
             "warning: the evidence notes' hash chain is broken ({} breaks)\nhint: `portcullis audit --evidence --since DATE` names each one",
@@ -255,7 +255,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     timer.lap("query and render");
     warn_if_unasked(&lookups, args.offline);
     super::out::stdout(&out)?;
-    let mut timer = super::check::Timer::from_env();
+    let mut timer = super::timer::Timer::from_env();
     // Freeing millions of small allocations one by one only delays the exit.
     std::mem::forget(index);
     std::mem::forget(notes);

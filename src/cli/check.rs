@@ -3,6 +3,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
+use super::timer::Timer;
 use super::{Common, Outcome, use_color};
 use portcullis_core::diag::render::{self, text::Style};
 use portcullis_core::snapshot::{GOVERNED_DIRS, Snapshot};
@@ -173,36 +174,4 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
-}
-
-/// The process's resident and peak resident memory, as Linux reports it; empty elsewhere.
-fn resident() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map_or("?".to_owned(), |v| v.trim().to_owned())
-    };
-    format!("{} (peak {})", field("VmRSS:"), field("VmHWM:"))
-}
-
-/// `PORTCULLIS_TIMINGS=1` prints how long each phase took, to stderr, for benchmarks.
-pub(super) struct Timer(Option<std::time::Instant>);
-
-impl Timer {
-    pub(super) fn from_env() -> Timer {
-        Timer(std::env::var_os("PORTCULLIS_TIMINGS").map(|_| std::time::Instant::now()))
-    }
-
-    pub(super) fn lap(&mut self, phase: &str) {
-        if let Some(start) = self.0 {
-            eprintln!(
-                "timing: {phase} {:.1} ms, resident {}",
-                start.elapsed().as_secs_f64() * 1000.0,
-                resident()
-            );
-            self.0 = Some(std::time::Instant::now());
-        }
-    }
 }

@@ -28,6 +28,7 @@ mod report;
 mod request;
 mod request_pr;
 mod review;
+mod timer;
 
 use std::path::{Path, PathBuf};
 

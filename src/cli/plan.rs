@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
     let port = GitRepo(&repo);
-    let mut timer = super::check::Timer::from_env();
+    let mut timer = super::timer::Timer::from_env();
     let (head, paths) = match &args.head {
         Some(rev) => (
             Revision::at(&repo, rev)?,

@@ -11,7 +11,7 @@ use std::panic::resume_unwind;
 use std::sync::OnceLock;
 use std::thread::ScopedJoinHandle;
 
-use super::check::Timer;
+use super::timer::Timer;
 use portcullis_core::baseline::{self, Change};
 use portcullis_core::diag::Report;
 use portcullis_core::load::{self, directory, layout, yaml};

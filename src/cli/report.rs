@@ -28,7 +28,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
     let Sources { index, notes } = read_sources(&repo, &args.rev)?;
-    let mut timer = super::check::Timer::from_env();
+    let mut timer = super::timer::Timer::from_env();
     let (catalog, findings, sha) = super::audit::branch_at(&repo, &index, as_of)?;
     timer.lap("branch at as-of loaded and checked");
     let pages = portcullis_core::report::site(&portcullis_core::report::Input {

@@ -111,7 +111,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             write_file(&root.join(&prepared.path), &prepared.content)?;
             match args.format {
                 Format::Text => print!("{}", report(&prepared, &snapshot, style)),
-                Format::Json => println!("{:#}", as_json(&prepared)),
+                Format::Json => println!("{:#}", prepared.to_json()),
             }
             Ok(Outcome::Success)
         }
@@ -166,24 +166,6 @@ fn report(p: &Prepared, snapshot: &Snapshot, style: Style) -> String {
         p.branch, p.title
     );
     out
-}
-
-/// The same, for scripts.
-fn as_json(p: &Prepared) -> serde_json::Value {
-    serde_json::json!({
-        "path": p.path,
-        "did": match p.upsert {
-            Upsert::Created => "created",
-            Upsert::Added => "added",
-            Upsert::Renewed => "renewed",
-        },
-        "expires": p.expires,
-        "expiry_note": p.expiry_note,
-        "approvals": p.approvals.iter().map(|a| serde_json::json!({"kind": a.kind, "who": a.who})).collect::<Vec<_>>(),
-        "warnings": p.diagnostics.iter().map(|d| serde_json::json!({"rule": d.rule.id(), "line": d.pos.line, "message": d.message})).collect::<Vec<_>>(),
-        "branch": p.branch,
-        "title": p.title,
-    })
 }
 
 /// The person whose `email` in the people directory is the repository's `user.email`.

@@ -66,6 +66,27 @@ pub struct Prepared {
     pub approvals: Vec<Approval>,
 }
 
+impl Prepared {
+    /// The prepared request for scripts (`request --format json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let p = self;
+        serde_json::json!({
+            "path": p.path,
+            "did": match p.upsert {
+                Upsert::Created => "created",
+                Upsert::Added => "added",
+                Upsert::Renewed => "renewed",
+            },
+            "expires": p.expires,
+            "expiry_note": p.expiry_note,
+            "approvals": p.approvals.iter().map(|a| serde_json::json!({"kind": a.kind, "who": a.who})).collect::<Vec<_>>(),
+            "warnings": p.diagnostics.iter().map(|d| serde_json::json!({"rule": d.rule.id(), "line": d.pos.line, "message": d.message})).collect::<Vec<_>>(),
+            "branch": p.branch,
+            "title": p.title,
+        })
+    }
+}
+
 /// Why a request was not prepared.
 #[derive(Clone, Debug)]
 pub enum RequestError {

@@ -71,7 +71,7 @@ macro_rules! step {
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
-    let mut timer = super::check::Timer::from_env();
+    let mut timer = super::timer::Timer::from_env();
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::report::short;
 use super::{Args, report_held};
 use crate::cli::applier::{self, Loaded};
-use crate::cli::check::Timer;
+use crate::cli::timer::Timer;
 use portcullis_core::apply::{self as gate, Attribution};
 use portcullis_core::provision::desired;
 use portcullis_core::provision::execute::{self, Backends};

@@ -9,7 +9,7 @@ use git2::Repository;
 use super::report::short;
 use super::{EVIDENCE_CONTEXT, describe};
 use crate::cli::applier::{self, Chain, now};
-use crate::cli::check::Timer;
+use crate::cli::timer::Timer;
 use portcullis_core::apply::{self as gate, Attribution, HeldBack, Obligation};
 use portcullis_core::evidence::{self, Action};
 use portcullis_core::model::Catalog;

@@ -201,6 +201,40 @@ pub fn import(
     Ok(out)
 }
 
+/// The pull request's body: what was imported, and what was not, for the owners to confirm.
+pub fn pr_body(app: &str, kind: &str, imported: &Imported) -> String {
+    use std::fmt::Write as _;
+    // Accounts come from the target system: inert text, never a code span it could close.
+    let md = crate::diag::render::markdown::escape;
+    let mut out = format!(
+        "<!-- portcullis:import -->\n### Import of `{app}` from {kind}\n\nThe members each target holds today, as grants. Owners: confirm each person should keep this access; delete a grant here to have the first `apply` remove it.\n\n| person | role | target | expires |\n|---|---|---|---|\n"
+    );
+    for w in &imported.written {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            md(&w.person),
+            md(&w.role),
+            md(&w.target),
+            w.expires.as_deref().unwrap_or("never")
+        );
+    }
+    let left: Vec<&Left> = imported.unmapped.iter().chain(&imported.refused).collect();
+    if !left.is_empty() {
+        out.push_str("\n**Not imported** (the first `apply` removes these unless they are made `unmanaged:` or granted):\n\n");
+        for l in left {
+            let _ = writeln!(
+                out,
+                "- {} in {}: {}",
+                md(&l.account),
+                md(&l.target),
+                md(&l.why)
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
