@@ -12,7 +12,7 @@ use portcullis_core::lifecycle::new_errors;
 use portcullis_core::lifecycle::review::{self, Granted, Holder};
 use portcullis_core::model::Catalog;
 use portcullis_core::plan::Op;
-use portcullis_core::plan::compute::parse;
+use portcullis_core::plan::compute::revision;
 use portcullis_core::plan::insights::{FileRevision, events};
 use portcullis_core::snapshot::Snapshot;
 use portcullis_github::Client;
@@ -209,16 +209,7 @@ fn history(
             .iter()
             .map(|c| (c.commit.clone(), c.id.clone()))
             .collect();
-        let revisions: Vec<FileRevision> = changes
-            .into_iter()
-            .map(|c| FileRevision {
-                commit: c.commit,
-                date: c.date,
-                summary: c.summary,
-                before: parse(path, c.before),
-                after: parse(path, c.after),
-            })
-            .collect();
+        let revisions: Vec<FileRevision> = changes.into_iter().map(|c| revision(path, c)).collect();
         for h in holders.iter().filter(|h| h.path == path) {
             let Some(added) = events(&h.role, &revisions)
                 .into_iter()

@@ -70,23 +70,7 @@ fn person(id: &str, github: Option<&str>, manager: Option<&str>) -> String {
     s
 }
 
-/// A grant file of `person` in `app`, one grant per `(role, expires)`; an `admin` role that
-/// expires at a time of day is an emergency grant.
-pub fn grants(person: &str, app: &str, roles: &[(&str, &str)]) -> String {
-    let mut s = format!("person: {person}\napp: {app}\ngrants:\n");
-    for (role, expires) in roles {
-        s.push_str(&format!(
-            "  - role: {role}\n    justification: Works from the road most of the week\n"
-        ));
-        if !expires.is_empty() {
-            s.push_str(&format!("    expires: {expires}\n"));
-        }
-        if role.starts_with("admin") && expires.contains('T') {
-            s.push_str("    emergency: true\n");
-        }
-    }
-    s
-}
+pub use portcullis_testkit::grants;
 
 /// The test organisation, a clone to run portcullis in, and the store its `vpn` targets live in.
 pub struct Org {

@@ -64,6 +64,16 @@ impl World {
         head
     }
 
+    /// Omar asks, in pull request 1, for VPN staff access for Ana: the ordinary request.
+    fn omar_asks_for_ana(&mut self) -> String {
+        self.ask(
+            1,
+            "omar-tw",
+            &[("access/vpn/ana.yaml", Some(&staff("ana")))],
+            Some("omar-tw"),
+        )
+    }
+
     /// `approvals` has run on the head: portcullis's own status marks when it saw it.
     fn seen(&mut self, head: &str) {
         self.gh
@@ -94,12 +104,7 @@ fn refused(v: &Verdict, words: &str) {
 #[test]
 fn an_ordinary_request_approved_by_an_owner_passes() {
     let mut w = world();
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &head);
     let v = w.verdict(1);
     assert!(v.approved, "{v:#?}");
@@ -123,12 +128,7 @@ fn an_owner_does_not_approve_their_own_request() {
 #[test]
 fn an_approval_does_not_carry_onto_content_pushed_after_it() {
     let mut w = world();
-    let first = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let first = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &first);
     let admin = grants("omar", "vpn", &[("staff", ""), ("admin", "2026-12-10")]);
     let second = w
@@ -243,12 +243,7 @@ fn an_edited_comment_is_no_override() {
 #[test]
 fn an_unedited_override_after_portcullis_saw_the_head_passes() {
     let mut w = world();
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.seen(&head);
     w.gh.comment(
         1,
@@ -265,12 +260,7 @@ fn an_unedited_override_after_portcullis_saw_the_head_passes() {
 #[test]
 fn a_forged_first_seen_status_does_not_carry_an_override_onto_new_content() {
     let mut w = world();
-    let harmless = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let harmless = w.omar_asks_for_ana();
     w.seen(&harmless);
     let admin = grants("omar", "vpn", &[("staff", ""), ("admin", "2026-12-10")]);
     let evil = w.repo.commit(
@@ -292,12 +282,7 @@ fn a_forged_first_seen_status_does_not_carry_an_override_onto_new_content() {
 #[test]
 fn a_review_by_a_deleted_account_counts_for_nothing() {
     let mut w = world();
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &head);
     w.gh.delete_user("kenji-tw");
     refused(&w.verdict(1), "needs owner");
@@ -307,12 +292,7 @@ fn a_review_by_a_deleted_account_counts_for_nothing() {
 #[test]
 fn an_approval_given_before_a_retarget_does_not_count() {
     let mut w = world();
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &head);
     let main = w.repo.tip("main");
     w.gh.retarget(1, &main, "omar-tw");
@@ -395,12 +375,7 @@ fn a_recreated_owner_team_does_not_approve() {
         "Pin",
     );
     let mut w = World { repo, gh };
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &head);
     assert!(w.verdict(1).approved, "the pin holds the real team");
     w.gh.recreate_team("tidewater", "it", &["kenji-tw"]);
@@ -411,12 +386,7 @@ fn a_recreated_owner_team_does_not_approve() {
 #[test]
 fn a_bot_approval_does_not_count() {
     let mut w = world();
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.add_user("helper[bot]");
     w.gh.recreate_team("tidewater", "it", &["kenji-tw", "helper[bot]"]);
     w.gh.review(1, "helper[bot]", "APPROVED", &head);
@@ -464,12 +434,7 @@ fn unverified(checked: &[verify::Checked], words: &str) {
 fn an_approved_pull_request_merged_as_approved_is_verified() {
     let mut w = world();
     let applied = w.repo.tip("main");
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &head);
     let merge = w.repo.merge("main", &head, "Merge #1");
     w.gh.merge(1, &merge);
@@ -510,12 +475,7 @@ fn a_direct_push_is_unverified() {
 fn a_pull_request_merged_without_approval_is_unverified() {
     let mut w = world();
     let applied = w.repo.tip("main");
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     let merge = w.repo.merge("main", &head, "Merge #1");
     w.gh.merge(1, &merge);
     unverified(&gate(&w, &applied), "merged without its approvals");
@@ -526,12 +486,7 @@ fn a_pull_request_merged_without_approval_is_unverified() {
 fn a_grant_added_in_the_merge_commit_is_not_covered_by_the_approval() {
     let mut w = world();
     let applied = w.repo.tip("main");
-    let head = w.ask(
-        1,
-        "omar-tw",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        Some("omar-tw"),
-    );
+    let head = w.omar_asks_for_ana();
     w.gh.review(1, "kenji-tw", "APPROVED", &head);
     let admin = grants("omar", "vpn", &[("staff", ""), ("admin", "2026-12-10")]);
     let merge = w.repo.merge_editing(

@@ -149,33 +149,13 @@ impl MemGitHub {
             requested_teams: Vec::new(),
         };
         self.pulls.insert(number, pull);
-        let listed = commits
-            .iter()
-            .map(|(sha, login)| {
-                let linked = login.map(|l| self.user(l));
-                PullCommit {
-                    sha: (*sha).to_owned(),
-                    author: linked.clone(),
-                    committer: linked,
-                }
-            })
-            .collect();
+        let listed = self.linked(commits);
         self.commits.insert(number, listed);
     }
 
     /// A push to the pull request's branch: its head moves to `head`, with more commits.
     pub fn push(&mut self, number: u64, head: &str, commits: &[(&str, Option<&str>)]) {
-        let linked: Vec<PullCommit> = commits
-            .iter()
-            .map(|(sha, login)| {
-                let u = login.map(|l| self.user(l));
-                PullCommit {
-                    sha: (*sha).to_owned(),
-                    author: u.clone(),
-                    committer: u,
-                }
-            })
-            .collect();
+        let linked = self.linked(commits);
         let listed = self.commits.entry(number).or_default();
         listed.extend(linked);
         let count = listed.len() as u64;
@@ -294,6 +274,21 @@ impl MemGitHub {
             updated_at: at,
         };
         self.issues.insert(number, issue);
+    }
+
+    /// Commits with the account each one's e-mail links to, as GitHub lists them.
+    fn linked(&mut self, commits: &[(&str, Option<&str>)]) -> Vec<PullCommit> {
+        commits
+            .iter()
+            .map(|(sha, login)| {
+                let user = login.map(|l| self.user(l));
+                PullCommit {
+                    sha: (*sha).to_owned(),
+                    author: user.clone(),
+                    committer: user,
+                }
+            })
+            .collect()
     }
 
     fn user(&mut self, login: &str) -> User {

@@ -5,7 +5,8 @@
 
 use crate::{MemGitHub, MemRepo};
 
-/// A grant file of `person` in `app`, one grant per `(role, expires)`.
+/// A grant file of `person` in `app`, one grant per `(role, expires)`; an `admin` role that
+/// expires at a time of day is an emergency grant.
 pub fn grants(person: &str, app: &str, roles: &[(&str, &str)]) -> String {
     let mut s = format!("person: {person}\napp: {app}\ngrants:\n");
     for (role, expires) in roles {
@@ -14,6 +15,9 @@ pub fn grants(person: &str, app: &str, roles: &[(&str, &str)]) -> String {
         ));
         if !expires.is_empty() {
             s.push_str(&format!("    expires: {expires}\n"));
+        }
+        if role.starts_with("admin") && expires.contains('T') {
+            s.push_str("    emergency: true\n");
         }
     }
     s

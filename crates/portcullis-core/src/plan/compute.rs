@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::plan::insights::{FileRevision, events};
 use crate::plan::{self, FileVersions, Plan};
-use crate::ports::{Paths, Repo, Tree};
+use crate::ports::{FileChange, Paths, Repo, Tree};
 use crate::snapshot::Entry;
 
 /// The two revisions a change is read at: `base` is where it is measured from (a pull
@@ -107,13 +107,7 @@ pub fn compute(
             .file_history(revs.base, path, 20, 20_000)
             .with_context(|| format!("cannot read the history of `{path}`"))?
             .into_iter()
-            .map(|c| FileRevision {
-                commit: c.commit,
-                date: c.date,
-                summary: c.summary,
-                before: parse(path, c.before),
-                after: parse(path, c.after),
-            })
+            .map(|c| revision(path, c))
             .collect();
         let roles: BTreeSet<&str> = files
             .base
@@ -216,6 +210,17 @@ fn read_policies(
         })
         .collect();
     Ok(catalog)
+}
+
+/// One commit's change to the grant file at `path`, both sides parsed, for the insights.
+pub fn revision(path: &str, c: FileChange) -> FileRevision {
+    FileRevision {
+        commit: c.commit,
+        date: c.date,
+        summary: c.summary,
+        before: parse(path, c.before),
+        after: parse(path, c.after),
+    }
 }
 
 /// A grant file that loads; one that does not is `check`'s to report.
