@@ -3,7 +3,8 @@
 //! This crate does no I/O. It depends on no git, HTTP, database, LDAP, process or async-runtime
 //! crate, so it cannot reach one even by accident: what the application needs from the world
 //! comes in as data (a [`snapshot::Snapshot`], the reviews, the time) or through a trait it
-//! declares (a [`provision::backend::Provisioner`]). The edges are other crates:
+//! declares: [`ports::Repo`], [`ports::github::GitHub`], [`provision::backend::Provisioner`].
+//! The edges are other crates, and `portcullis-testkit` implements the ports in memory:
 //! `portcullis-git` (revisions, the work tree, history, the ledger), `portcullis-github` (the REST
 //! client), `portcullis-provisioners` (the real target systems), and the `portcullis` binary.
 //!
@@ -20,9 +21,10 @@
 //! from `check`'s findings, edits the files with [`edit`], and checks the edited tree; the CLI
 //! proposes the result as one pull request per purpose.
 //!
-//! `apply`: `cli/verify` checks every commit since the last applied one against the GitHub API
-//! (pull request, approvals on the merged head with the base's policies) -> [`provision`]
-//! computes the desired state (quarantine, expiry), plans operations with the guards, and runs
+//! `apply`: [`verify`] checks every commit since the last applied one against the GitHub API
+//! (pull request, approvals on the merged head with the base's policies) -> [`apply`] carries
+//! the quarantine, attributes operations and drafts the issues and evidence -> [`provision`]
+//! computes the desired state (expiry, SoD), plans operations with the guards, and runs
 //! them through [`provision::backend::Provisioner`]s with a journal -> the ledger (git edge)
 //! records evidence notes ([`evidence`]) and the applied state.
 //!

@@ -1,5 +1,6 @@
-//! What `approvals` and `comment` share: a pull request read from GitHub and judged against
-//! the local repository's copy of its commits, with the base branch's policies.
+//! A pull request judged: what `approvals`, `comment`, `apply`'s gate and `audit` share. The
+//! facts come from GitHub and the repository's copy of the commits, both read through the ports
+//! ([`crate::ports::github::GitHub`], [`crate::ports::Repo`]); the rules are the base branch's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
