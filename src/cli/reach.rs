@@ -14,7 +14,7 @@ use std::thread::ScopedJoinHandle;
 use super::timer::Timer;
 use portcullis_core::baseline::{self, Change};
 use portcullis_core::diag::Report;
-use portcullis_core::load::{self, directory, layout, yaml};
+use portcullis_core::load::{directory, layout};
 use portcullis_core::model::{
     BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE,
 };
@@ -49,7 +49,7 @@ pub fn check(
             .into_iter()
             .flatten()
         {
-            reach.people.extend(person_of(path, entry));
+            reach.people.extend(scope::field_of(path, entry, "person"));
         }
     }
     // People whose every grant file is read: their directory entry changed, or they hold a
@@ -68,7 +68,7 @@ pub fn check(
         for name in head.names(&format!("access/{app}")) {
             let path = format!("access/{app}/{name}");
             if let Some(entry) = head.read(&path)? {
-                everywhere.extend(person_of(&path, &entry));
+                everywhere.extend(scope::field_of(&path, &entry, "person"));
                 if let Some(person) = name.strip_suffix(".yaml") {
                     everywhere.insert(person.to_owned());
                 }
@@ -76,7 +76,7 @@ pub fn check(
             }
         }
     }
-    let sod_apps = sod_apps(head)?;
+    let sod_apps = scope::sod_apps(head.read(SOD_FILE)?.as_ref());
     let elsewhere: Vec<String> = app_dirs
         .iter()
         .flat_map(|app| {
@@ -146,7 +146,7 @@ fn read_policies(
             .filter(|(p, _)| p.starts_with("access/"))
             .flat_map(|(p, entry)| {
                 let folder = layout::grant_path_parts(p).map(|(app, _)| app.to_owned());
-                folder.into_iter().chain(field_of(p, entry, "app"))
+                folder.into_iter().chain(scope::field_of(p, entry, "app"))
             })
             .chain(reach.apps.iter().cloned())
             .collect()
@@ -175,9 +175,7 @@ fn read_policies(
         };
         match selected {
             Some(text) => snap.insert_bytes(PEOPLE_FILE, text.as_bytes()),
-            None => {
-                snap.files.insert(PEOPLE_FILE.to_owned(), entry);
-            }
+            None => _ = snap.files.insert(PEOPLE_FILE.to_owned(), entry),
         }
     }
     Ok(())
@@ -198,36 +196,4 @@ pub fn scan_directory(
         Some(Entry::File(bytes)) => directory::scan(std::str::from_utf8(bytes).ok()?),
         _ => None,
     }
-}
-
-/// The apps the head's SoD rules name (in an `app:role` anywhere in `sod.yaml`); `None` when
-/// that file cannot be read plainly, and every app must be assumed.
-fn sod_apps(head: &Revision) -> Result<Option<BTreeSet<String>>> {
-    let Some(entry) = head.read(SOD_FILE)? else {
-        return Ok(Some(BTreeSet::new()));
-    };
-    let Some(node) = load::parse_entry(SOD_FILE, &entry, &mut Vec::new()) else {
-        return Ok(None);
-    };
-    let mut apps = BTreeSet::new();
-    let mut open = vec![&node];
-    while let Some(node) = open.pop() {
-        match &node.value {
-            yaml::Value::Str(s) => apps.extend(s.split_once(':').map(|(app, _)| app.to_owned())),
-            yaml::Value::Seq(items) => open.extend(items),
-            yaml::Value::Map(entries) => open.extend(entries.iter().map(|(_, v)| v)),
-            _ => {}
-        }
-    }
-    Ok(Some(apps))
-}
-
-/// The `person:` a grant file names, when it parses that far.
-fn person_of(path: &str, entry: &Entry) -> Option<String> {
-    field_of(path, entry, "person")
-}
-
-fn field_of(path: &str, entry: &Entry, key: &str) -> Option<String> {
-    let node = load::parse_entry(path, entry, &mut Vec::new())?;
-    Some(node.get(key)?.as_str()?.to_owned())
 }

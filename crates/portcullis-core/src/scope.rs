@@ -8,8 +8,9 @@
 use std::collections::BTreeSet;
 
 use crate::diag::{Diagnostic, Rule};
-use crate::load::layout;
+use crate::load::{self, layout, yaml};
 use crate::model::{CODEOWNERS_FILE, PEOPLE_FILE, SOD_FILE};
+use crate::snapshot::Entry;
 
 /// People and apps a change reaches.
 #[derive(Debug, Default, PartialEq)]
@@ -66,4 +67,30 @@ pub fn keeps(
         return true;
     }
     d.file == SOD_FILE && d.person.as_ref().is_some_and(|p| reach.people.contains(p))
+}
+
+/// The apps the SoD rules name (in an `app:role` anywhere in `sod.yaml`, given as `entry`);
+/// `None` when that file cannot be read plainly, and every app must be assumed.
+pub fn sod_apps(entry: Option<&Entry>) -> Option<BTreeSet<String>> {
+    let Some(entry) = entry else {
+        return Some(BTreeSet::new());
+    };
+    let node = load::parse_entry(SOD_FILE, entry, &mut Vec::new())?;
+    let mut apps = BTreeSet::new();
+    let mut open = vec![&node];
+    while let Some(node) = open.pop() {
+        match &node.value {
+            yaml::Value::Str(s) => apps.extend(s.split_once(':').map(|(app, _)| app.to_owned())),
+            yaml::Value::Seq(items) => open.extend(items),
+            yaml::Value::Map(entries) => open.extend(entries.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    Some(apps)
+}
+
+/// A top-level text field of a file (`person:`, `app:` of a grant file), when it parses that far.
+pub fn field_of(path: &str, entry: &Entry, key: &str) -> Option<String> {
+    let node = load::parse_entry(path, entry, &mut Vec::new())?;
+    Some(node.get(key)?.as_str()?.to_owned())
 }
