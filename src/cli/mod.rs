@@ -16,6 +16,7 @@ mod expire;
 mod explain;
 mod import;
 mod init;
+mod init_files;
 mod keygen;
 mod manual;
 pub mod out;
