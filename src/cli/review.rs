@@ -9,12 +9,11 @@ use super::bot_pr::{self, Proposal};
 use super::people::write_edits;
 use super::{Common, Outcome};
 use portcullis_core::lifecycle::new_errors;
-use portcullis_core::lifecycle::review::{self, Granted, Holder};
+use portcullis_core::lifecycle::review::{self};
 use portcullis_core::model::Catalog;
-use portcullis_core::plan::Op;
-use portcullis_core::plan::compute::revision;
-use portcullis_core::plan::insights::{FileRevision, events};
+use portcullis_core::ports::github::GitHub;
 use portcullis_core::snapshot::Snapshot;
+use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
 
 /// An access review campaign: a pull request that sets `reviewed:` on every grant of an app.
@@ -133,7 +132,15 @@ pub fn run(args: Args) -> Result<Outcome> {
             continue;
         }
         let granted = match &repo {
-            Some(repo) => history(repo, client.as_ref(), &holders)?,
+            Some(repo) => match repo.head().and_then(|h| h.peel_to_commit()) {
+                Ok(head) => review::granted(
+                    &GitRepo(repo),
+                    client.as_ref().map(|c| c as &dyn GitHub),
+                    &head.id().to_string(),
+                    &holders,
+                )?,
+                Err(_) => BTreeMap::new(),
+            },
             None => BTreeMap::new(),
         };
         let title = review::title(app_policy, &holders);
@@ -187,69 +194,4 @@ fn judged(
         as_of,
         &last_touched,
     ))
-}
-
-/// For each grant, the newest commit that added it (from HEAD) and, when GitHub knows one,
-/// the pull request that brought that commit: attribution comes from the API, never from the
-/// commit's free-text author.
-fn history(
-    repo: &git2::Repository,
-    client: Option<&Client>,
-    holders: &[Holder],
-) -> Result<BTreeMap<(String, String), Granted>> {
-    let mut out = BTreeMap::new();
-    let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
-        return Ok(out);
-    };
-    let mut pulls: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
-    let paths: std::collections::BTreeSet<&str> = holders.iter().map(|h| h.path.as_str()).collect();
-    for path in paths {
-        let changes = portcullis_git::git::file_changes(repo, head.id(), path, 50, 50_000)?;
-        let ids: BTreeMap<String, String> = changes
-            .iter()
-            .map(|c| (c.commit.clone(), c.id.clone()))
-            .collect();
-        let revisions: Vec<FileRevision> = changes.into_iter().map(|c| revision(path, c)).collect();
-        for h in holders.iter().filter(|h| h.path == path) {
-            let Some(added) = events(&h.role, &revisions)
-                .into_iter()
-                .find(|e| e.op == Op::Add)
-            else {
-                continue;
-            };
-            let full = ids.get(&added.commit).cloned().unwrap_or_default();
-            let (pull, looked_up) = match (client, pulls.get(&full)) {
-                (_, Some(found)) => (found.clone(), true),
-                (Some(client), None) => match client.commit_pulls(&full) {
-                    Ok(list) => {
-                        let found = list
-                            .into_iter()
-                            .find(|p| p.merged || p.merged_at.is_some())
-                            .map(|p| (p.number, p.user.login));
-                        pulls.insert(full.clone(), found.clone());
-                        (found, true)
-                    }
-                    // An open review is the owners' to edit and is never rebuilt, so a
-                    // gap in it would stay: nothing is opened, the next run tries again.
-                    Err(e) => {
-                        return Err(e.context(format!(
-                            "cannot look up the pull request of commit {}; nothing was opened, the next run tries again",
-                            portcullis_core::model::short_id(&full, 12)
-                        )));
-                    }
-                },
-                (None, None) => (None, false),
-            };
-            out.insert(
-                (h.path.clone(), h.role.clone()),
-                Granted {
-                    commit: added.commit.clone(),
-                    date: added.date,
-                    pull,
-                    looked_up,
-                },
-            );
-        }
-    }
-    Ok(out)
 }

@@ -5,7 +5,9 @@
 //!
 //! Which apps are due is read from `check`'s `review-overdue` findings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
 use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,6 +16,11 @@ use super::{Edits, md};
 use crate::diag::{Report, Rule};
 use crate::edit::{self, EditError};
 use crate::model::{App, Catalog};
+use crate::plan::Op;
+use crate::plan::compute::revision;
+use crate::plan::insights::{FileRevision, events};
+use crate::ports::Repo;
+use crate::ports::github::GitHub;
 use crate::snapshot::Snapshot;
 
 pub const MARKER: &str = "<!-- portcullis:review -->";
@@ -174,6 +181,69 @@ pub fn body(
         app.id.value
     );
     out
+}
+
+/// For each grant, the newest commit that added it (from `head`) and, when GitHub knows one,
+/// the pull request that brought that commit: attribution comes from the API, never from the
+/// commit's free-text author.
+pub fn granted(
+    repo: &dyn Repo,
+    client: Option<&dyn GitHub>,
+    head: &str,
+    holders: &[Holder],
+) -> Result<BTreeMap<(String, String), Granted>> {
+    let mut out = BTreeMap::new();
+    let mut pulls: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
+    let paths: BTreeSet<&str> = holders.iter().map(|h| h.path.as_str()).collect();
+    for path in paths {
+        let changes = repo.file_history(head, path, 50, 50_000)?;
+        let ids: BTreeMap<String, String> = changes
+            .iter()
+            .map(|c| (c.commit.clone(), c.id.clone()))
+            .collect();
+        let revisions: Vec<FileRevision> = changes.into_iter().map(|c| revision(path, c)).collect();
+        for h in holders.iter().filter(|h| h.path == path) {
+            let Some(added) = events(&h.role, &revisions)
+                .into_iter()
+                .find(|e| e.op == Op::Add)
+            else {
+                continue;
+            };
+            let full = ids.get(&added.commit).cloned().unwrap_or_default();
+            let (pull, looked_up) = match (client, pulls.get(&full)) {
+                (_, Some(found)) => (found.clone(), true),
+                (Some(client), None) => match client.commit_pulls(&full) {
+                    Ok(list) => {
+                        let found = list
+                            .into_iter()
+                            .find(|p| p.merged || p.merged_at.is_some())
+                            .map(|p| (p.number, p.user.login));
+                        pulls.insert(full.clone(), found.clone());
+                        (found, true)
+                    }
+                    // An open review is the owners' to edit and is never rebuilt, so a
+                    // gap in it would stay: nothing is opened, the next run tries again.
+                    Err(e) => {
+                        return Err(e.context(format!(
+                            "cannot look up the pull request of commit {}; nothing was opened, the next run tries again",
+                            crate::model::short_id(&full, 12)
+                        )));
+                    }
+                },
+                (None, None) => (None, false),
+            };
+            out.insert(
+                (h.path.clone(), h.role.clone()),
+                Granted {
+                    commit: added.commit.clone(),
+                    date: added.date,
+                    pull,
+                    looked_up,
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
