@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     }
     if let (Some(client), true) = (&client, args.close_stale) {
-        close_stale(client, &computed.catalog, as_of)?;
+        super::stale::close_stale(client, &computed.catalog, as_of)?;
     }
     Ok(Outcome::Success)
 }
@@ -115,15 +115,7 @@ fn print_list(removals: &[Removal], url: Option<&str>, format: Format) -> Result
     match format {
         Format::Text => {
             for r in removals {
-                let why: Vec<String> = r.reasons.iter().map(ToString::to_string).collect();
-                out.push_str(&format!(
-                    "{}: `{}:{}` of `{}`: {}\n",
-                    r.path,
-                    r.app,
-                    r.role,
-                    r.person,
-                    why.join("; ")
-                ));
+                out.push_str(&format!("{r}\n"));
             }
             if removals.is_empty() {
                 eprintln!("nothing to revoke");
@@ -134,18 +126,7 @@ fn print_list(removals: &[Removal], url: Option<&str>, format: Format) -> Result
             }
         }
         Format::Json => {
-            let list: Vec<serde_json::Value> = removals
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "file": r.path, "person": r.person, "app": r.app, "role": r.role,
-                        "reasons": r.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            out = serde_json::to_string_pretty(
-                &serde_json::json!({ "removals": list, "pull_request": url }),
-            )?;
+            out = serde_json::to_string_pretty(&expire::to_json(removals, url))?;
             out.push('\n');
         }
     }
@@ -210,61 +191,4 @@ fn revocation_pr(
     };
     eprintln!("{did} #{}: {title}", pull.number);
     Ok(Some(pull.html_url.clone()))
-}
-
-fn close_stale(client: &Client, catalog: &Catalog, as_of: DateTime<Utc>) -> Result<()> {
-    let ttl = catalog
-        .settings
-        .as_ref()
-        .map_or_else(|| chrono::Duration::days(30), |s| s.request_ttl);
-    let open: Vec<expire::OpenRequest> = client
-        .pulls("open", None)?
-        .into_iter()
-        .filter_map(|p| {
-            let updated = DateTime::parse_from_rfc3339(&p.updated_at).ok()?;
-            Some(expire::OpenRequest {
-                number: p.number,
-                branch: p.head.name,
-                updated_at: updated.with_timezone(&Utc),
-            })
-        })
-        .collect();
-    let stale = expire::stale(&open, ttl, as_of);
-    // A run stopped between its comment and the close left a request whose last activity
-    // is that comment: it is no longer idle, and would stay open for good. Finish it.
-    let me = portcullis_core::approval::pull::own_login(client, catalog);
-    for r in open.iter().filter(|r| {
-        portcullis_core::request::is_request_branch(&r.branch) && !stale.contains(&r.number)
-    }) {
-        if closing_begun(client, me.as_deref(), r)? {
-            client.update_pull(r.number, None, None, Some("closed"))?;
-            eprintln!("closed #{}: an earlier run had begun to close it", r.number);
-        }
-    }
-    for number in stale {
-        bot_pr::close(client, number, &expire::stale_comment(ttl))?;
-        eprintln!(
-            "closed #{number}: no activity for {}",
-            portcullis_core::model::time::format_duration(ttl)
-        );
-    }
-    Ok(())
-}
-
-/// Whether the request's last activity is portcullis's own closing comment: nothing (a
-/// reopening, a push, a comment) came after it, so the close it announced is still owed.
-fn closing_begun(client: &Client, me: Option<&str>, r: &expire::OpenRequest) -> Result<bool> {
-    let Some(me) = me else {
-        return Ok(false);
-    };
-    // GitHub moves `updated_at` with the comment, within a moment.
-    let slack = chrono::Duration::seconds(60);
-    Ok(client.comments(r.number)?.iter().any(|c| {
-        c.body.starts_with(expire::STALE_MARKER)
-            && c.user
-                .as_ref()
-                .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
-            && DateTime::parse_from_rfc3339(&c.created_at)
-                .is_ok_and(|at| at.with_timezone(&Utc) + slack >= r.updated_at)
-    }))
 }

@@ -29,6 +29,7 @@ mod report;
 mod request;
 mod request_pr;
 mod review;
+mod stale;
 mod timer;
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ use crate::diag::{Report, Rule};
 use crate::edit::{self, EditError};
 use crate::model::Catalog;
 use crate::model::time::end_of_day;
+use crate::ports::github::Comment;
 use crate::snapshot::Snapshot;
 
 /// The branch of the one revocation pull request.
@@ -192,6 +193,36 @@ pub fn body(catalog: &Catalog, removals: &[Removal], as_of: DateTime<Utc>) -> St
     out
 }
 
+/// One line per removal: the file, the grant and why.
+impl std::fmt::Display for Removal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why: Vec<String> = self.reasons.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "{}: `{}:{}` of `{}`: {}",
+            self.path,
+            self.app,
+            self.role,
+            self.person,
+            why.join("; ")
+        )
+    }
+}
+
+/// The removals for scripts (`expire --format json`), with the pull request's address.
+pub fn to_json(removals: &[Removal], url: Option<&str>) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = removals
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": r.path, "person": r.person, "app": r.app, "role": r.role,
+                "reasons": r.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({ "removals": list, "pull_request": url })
+}
+
 /// An open request pull request, as the stale check needs it.
 #[derive(Clone, Debug)]
 pub struct OpenRequest {
@@ -217,9 +248,65 @@ pub fn stale_comment(ttl: Duration) -> String {
     )
 }
 
+/// Whether the request's last activity is portcullis's own closing comment (by `me`, among the
+/// request's `comments`): nothing (a reopening, a push, a comment) came after it, so the close
+/// it announced is still owed.
+pub fn closing_begun(comments: &[Comment], me: Option<&str>, r: &OpenRequest) -> bool {
+    let Some(me) = me else {
+        return false;
+    };
+    // GitHub moves `updated_at` with the comment, within a moment.
+    let slack = chrono::Duration::seconds(60);
+    comments.iter().any(|c| {
+        c.body.starts_with(STALE_MARKER)
+            && c.user
+                .as_ref()
+                .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
+            && DateTime::parse_from_rfc3339(&c.created_at)
+                .is_ok_and(|at| at.with_timezone(&Utc) + slack >= r.updated_at)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only portcullis's own closing comment, with nothing after it, means a close is owed:
+    /// a writer who copies the marker into a comment of their own closes nothing.
+    #[test]
+    fn a_close_is_owed_only_after_our_own_unanswered_closing_comment() {
+        let at = |s: &str| crate::model::time::parse_as_of(s).unwrap();
+        let comment = |login: &str, when: &str| Comment {
+            id: 1,
+            user: Some(crate::ports::github::User {
+                login: login.to_owned(),
+                id: 2,
+                kind: "Bot".to_owned(),
+            }),
+            body: format!("{STALE_MARKER}\nClosed: no activity."),
+            created_at: when.to_owned(),
+            updated_at: when.to_owned(),
+            html_url: String::new(),
+        };
+        let request = OpenRequest {
+            number: 7,
+            branch: "access/vpn/ana/staff".to_owned(),
+            updated_at: at("2026-11-20T10:00:30Z"),
+        };
+        let ours = [comment("portcullis[bot]", "2026-11-20T10:00:00Z")];
+        assert!(closing_begun(&ours, Some("portcullis[bot]"), &request));
+        assert!(
+            !closing_begun(&ours, None, &request),
+            "who we are is unknown"
+        );
+        let forged = [comment("omar-tw", "2026-11-20T10:00:00Z")];
+        assert!(!closing_begun(&forged, Some("portcullis[bot]"), &request));
+        let answered = OpenRequest {
+            updated_at: at("2026-11-21T09:00:00Z"),
+            ..request
+        };
+        assert!(!closing_begun(&ours, Some("portcullis[bot]"), &answered));
+    }
 
     #[test]
     fn only_request_branches_idle_past_the_ttl_are_stale() {
