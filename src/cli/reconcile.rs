@@ -11,12 +11,12 @@ use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow};
 use clap::ValueEnum;
-use serde::Serialize;
 
 use super::applier::{self, Chain, Refusal, now};
 use super::apply::{describe, finish, refuse};
 use super::{Common, Outcome};
 use portcullis_core::evidence::{self, Draft, Kind};
+use portcullis_core::provision::drift::{self, DriftReport};
 use portcullis_core::provision::ops::{self, Hold};
 use portcullis_core::provision::{desired, execute};
 use portcullis_git::ledger;
@@ -47,25 +47,6 @@ pub struct Args {
 enum Format {
     Text,
     Json,
-}
-
-#[derive(Serialize)]
-struct JsonDrift<'a> {
-    app: &'a str,
-    target: &'a str,
-    account: &'a str,
-    /// `missing`: granted, not provisioned; `stray`: a member the repository does not grant.
-    kind: &'static str,
-    person: &'a str,
-    role: &'a str,
-    why: &'a str,
-}
-
-#[derive(Serialize)]
-struct JsonFailure<'a> {
-    app: &'a str,
-    target: &'a str,
-    error: &'a str,
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -147,72 +128,16 @@ pub fn run(args: Args) -> Result<Outcome> {
                 .map(|e| (id.app.clone(), id.target.clone(), e.clone()))
         })
         .collect();
-    let drifted = drift
-        .values()
-        .map(|d| d.missing.len() + d.stray.len())
-        .sum::<usize>();
 
+    let report = DriftReport {
+        applied: &applied,
+        drift: &drift,
+        failed: &listing_failures,
+        targets: observed.len(),
+    };
     match args.format {
-        Format::Json => {
-            let mut items = Vec::new();
-            for d in drift.values() {
-                for (kind, list) in [("missing", &d.missing), ("stray", &d.stray)] {
-                    for op in list {
-                        items.push(JsonDrift {
-                            app: &op.target.app,
-                            target: &op.target.target,
-                            account: &op.account,
-                            kind,
-                            person: &op.person,
-                            role: &op.role,
-                            why: &op.why,
-                        });
-                    }
-                }
-            }
-            let failed: Vec<JsonFailure<'_>> = listing_failures
-                .iter()
-                .map(|(app, target, error)| JsonFailure { app, target, error })
-                .collect();
-            let doc = serde_json::json!({
-                "applied": applied,
-                "drift": items,
-                "failed": failed,
-                "summary": {"targets": observed.len(), "missing": drift.values().map(|d| d.missing.len()).sum::<usize>(), "stray": drift.values().map(|d| d.stray.len()).sum::<usize>(), "failed": listing_failures.len()},
-            });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
-        }
-        Format::Text => {
-            let mut out = String::new();
-            for d in drift.values() {
-                for op in &d.missing {
-                    let _ = writeln!(
-                        out,
-                        "missing: `{}` in `{}`: {}",
-                        op.account, op.target, op.why
-                    );
-                }
-                for op in &d.stray {
-                    let _ = writeln!(
-                        out,
-                        "stray: `{}` in `{}`: {}",
-                        op.account, op.target, op.why
-                    );
-                }
-            }
-            for (app, target, e) in &listing_failures {
-                let _ = writeln!(out, "failed: {app}/{target}: {e}");
-            }
-            let _ = writeln!(
-                out,
-                "reconcile: {} at applied commit {}: {}, {} not listed",
-                portcullis_core::diag::render::text::counted(observed.len(), "target"),
-                portcullis_core::model::short_id(&applied, 10),
-                portcullis_core::diag::render::text::counted(drifted, "drifted member"),
-                portcullis_core::diag::render::text::counted(listing_failures.len(), "target")
-            );
-            print!("{out}");
-        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report.json())?),
+        Format::Text => print!("{}", report.text()),
     }
     let failures: Vec<String> = listing_failures
         .iter()
@@ -220,8 +145,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         .collect();
     // Without drift there is nothing to fix, unless a killed run left its journal: it is
     // recorded now, or its writes would never reach the evidence.
-    if !args.fix || (drifted == 0 && ledger::read_journal(&repo)?.is_none()) {
-        return finish(failures, drifted > 0);
+    if !args.fix || (drift::drifted(&drift) == 0 && ledger::read_journal(&repo)?.is_none()) {
+        return finish(failures, drift::drifted(&drift) > 0);
     }
 
     // --fix: the applier's guarded path.

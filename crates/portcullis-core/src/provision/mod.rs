@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod desired;
+pub mod drift;
 pub mod execute;
 pub mod journal;
 pub mod memory;
