@@ -7,17 +7,16 @@
 //! provisions them. `--fix` repairs through the same path as `apply`: the lock, the journal,
 //! the removal guards, and a `run` evidence record.
 
-use std::fmt::Write as _;
-
 use anyhow::{Result, anyhow};
 use clap::ValueEnum;
 
-use super::applier::{self, Chain, Refusal, now};
-use super::apply::{describe, finish, refuse};
+use super::applier::{self, Refusal, now};
+use super::apply::{finish, refuse};
 use super::{Common, Outcome};
-use portcullis_core::evidence::{self, Draft, Kind};
+
+mod fix;
 use portcullis_core::provision::drift::{self, DriftReport};
-use portcullis_core::provision::ops::{self, Hold};
+use portcullis_core::provision::ops::{self};
 use portcullis_core::provision::{desired, execute};
 use portcullis_git::ledger;
 
@@ -150,79 +149,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 
     // --fix: the applier's guarded path.
-    let _lock = match ledger::lock(&repo, &started) {
-        Ok(l) => l,
-        Err(e) => {
-            return match e.downcast::<ledger::Locked>() {
-                Ok(locked) => refuse(Refusal(locked.to_string())),
-                Err(e) => Err(e),
-            };
-        }
-    };
-    let mut chain = match Chain::open(&repo)? {
-        Ok(c) => c,
-        Err(r) => return refuse(r),
-    };
-    let (in_doubt, _) = applier::recover(&repo, &mut chain, true)?;
-    let planned = ops::plan(
-        &want,
-        &observed,
-        &ops::Options {
-            in_doubt: &in_doubt,
-            ..opts
-        },
-    );
-    let work: Vec<_> = planned.ops.iter().map(|o| (o.clone(), None)).collect();
-    let mut run = evidence::Run {
-        id: applier::run_id(&started),
-        started_at: started.clone(),
-        finished_at: None,
-    };
-    let done = applier::execute_journaled(&repo, &run, &applied, &work, &mut backends)?;
-    run.finished_at = Some(now());
-    let mut out = String::new();
-    let mut failures = failures;
-    for d in &done {
-        let a = &d.action;
-        let _ = writeln!(
-            out,
-            "{} {}: {}",
-            a.result.as_str(),
-            describe(&d.op),
-            d.op.why
-        );
-        if a.result == evidence::Outcome::Failed {
-            failures.push(format!(
-                "{} {}: {}",
-                describe(&d.op),
-                d.op.target,
-                a.error.clone().unwrap_or_default()
-            ));
-        }
-    }
-    let mut ignored = Vec::new();
-    super::apply::report_held(&mut out, &planned.held, &mut ignored);
-    if !done.is_empty() {
-        chain.append(
-            &repo,
-            vec![Draft {
-                kind: Kind::Run,
-                commit: applied.clone(),
-                pr: None,
-                pr_head: None,
-                approvals: Vec::new(),
-                override_: None,
-                bypass: None,
-                run,
-                actions: done.into_iter().map(|d| d.action).collect(),
-            }],
-        )?;
-    }
-    ledger::remove_journal(&repo)?;
-    print!("{out}");
-    let held = planned
-        .held
-        .iter()
-        .any(|h| !matches!(h.hold, Hold::ListingFailed(_)));
-    finish(failures, held)
+    fix::fix(fix::Fix {
+        repo: &repo,
+        started: &started,
+        applied: &applied,
+        want: &want,
+        observed: &observed,
+        opts,
+        backends: &mut backends,
+        failures,
+    })
 }
