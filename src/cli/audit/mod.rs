@@ -1,3 +1,6 @@
+//! `audit`: who held what and when, and who approved it; with `--evidence`, the pack for a
+//! period. Reads the history and notes (history.rs) and builds the pack (evidence.rs).
+
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
