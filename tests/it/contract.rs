@@ -99,6 +99,8 @@ struct Memory {
     gh: MemGitHub,
     /// The commits of each branch since `main`, with the account each links to.
     pushed: Vec<(String, String, Option<String>)>,
+    /// Pull requests opened so far (GitHub numbers them from 1).
+    opened: u64,
 }
 
 impl Memory {
@@ -114,6 +116,7 @@ impl Memory {
             repo,
             gh,
             pushed: Vec::new(),
+            opened: 0,
         }
     }
 }
@@ -135,7 +138,8 @@ impl Story for Memory {
             .filter(|(b, _, _)| b == branch)
             .map(|(_, sha, by)| (sha.as_str(), by.as_deref()))
             .collect();
-        let number = 1;
+        self.opened += 1;
+        let number = self.opened;
         let head = self.repo.tip(branch);
         let base = self.repo.tip("main");
         assert!(self.repo.has_commit(&head));
@@ -192,7 +196,7 @@ struct Answers {
 /// The story: Omar opens a pull request of 251 commits, the last one by an address nobody has;
 /// Kenji approves, Ana approves then deletes her account; Lena comments and Omar edits her
 /// comment into an override; Omar sets portcullis's status context on the head; the IT team is
-/// deleted and made again.
+/// deleted and made again, with Omar in it, who then deletes his account.
 fn tell(s: &mut dyn Story) -> Answers {
     for i in 0..250 {
         s.commit(
@@ -213,7 +217,8 @@ fn tell(s: &mut dyn Story) -> Answers {
     s.status(BOT, &last, "portcullis/approvals");
     s.status("omar-tw", &last, "portcullis/approvals");
     let before = s.port().team("tidewater", "it").unwrap();
-    s.recreate_team("tidewater", "it", &["kenji-tw", "lena-tw"]);
+    s.recreate_team("tidewater", "it", &["kenji-tw", "lena-tw", "omar-tw"]);
+    s.delete_user("omar-tw");
 
     let gh = s.port();
     let pull = gh.pull(pr).unwrap();
@@ -281,4 +286,9 @@ fn the_in_memory_github_answers_as_the_client_against_the_fake_does() {
     assert_eq!(http.statuses.len(), 2, "statuses from anyone");
     assert!(http.team_id_changed);
     assert_eq!(http.me, None, "an installation token has no user");
+    assert_eq!(http.author, "ghost", "a deleted author's pull request");
+    assert_eq!(
+        http.unlinked, 250,
+        "a deleted author's commits are linked to nobody"
+    );
 }

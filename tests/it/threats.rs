@@ -547,3 +547,29 @@ fn a_verified_rule_change_does_not_launder_an_unverified_one() {
     assert!(!trusted, "the unverified loosening is trusted");
     assert_eq!(unverified.len(), 1, "{unverified:?}");
 }
+
+/// Without `bot_login`, portcullis knows its own account only from a token that may ask
+/// (`/user`): then its status marks when it saw the head and an override after it counts. An
+/// installation token cannot ask, and then no override counts, since any writer could have set
+/// a status that looks like ours.
+#[test]
+fn without_bot_login_an_override_counts_only_when_the_token_says_who_we_are() {
+    let no_bot = "org: tidewater\nsecurity_team: \"@tidewater/security\"\nemergency_approvers: \"@tidewater/oncall\"\n";
+    let verdict = |personal_token: bool| {
+        let mut w = world_with(OrgBuilder::new().file("policies/settings.yaml", no_bot));
+        if personal_token {
+            w.gh.token_of("portcullis[bot]");
+        }
+        let head = w.omar_asks_for_ana();
+        w.seen(&head);
+        w.gh.comment(
+            1,
+            "lena-tw",
+            "/portcullis override ONB-12 Ana starts Monday",
+        );
+        w.verdict(1)
+    };
+    let v = verdict(true);
+    assert!(v.approved, "{v:#?}");
+    refused(&verdict(false), "does not know its own GitHub account");
+}

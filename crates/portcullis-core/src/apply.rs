@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diag::render::markdown::escape;
+use crate::diag::render::markdown::{code, escape};
 use crate::evidence::{self, Action, Draft, Kind, Run};
 use crate::model::Catalog;
 use crate::plan;
@@ -79,7 +79,7 @@ pub fn quarantine_range(
                     } else if quarantine.verified(ch, v.full.get(&spot).copied().unwrap_or(false)) {
                         released.push(format!(
                             "released: {} (approved again in #{})",
-                            key_of(ch),
+                            GrantKey::of(ch),
                             v.pr
                         ));
                     }
@@ -167,7 +167,7 @@ impl Attribution {
         let mut by_key = HashMap::new();
         for c in checked {
             for ch in &c.commit.changes {
-                by_key.insert(key_of(ch), c.commit.sha.clone());
+                by_key.insert(GrantKey::of(ch), c.commit.sha.clone());
             }
         }
         Attribution(by_key)
@@ -343,23 +343,6 @@ pub fn drafts(
 
 fn short(sha: &str) -> &str {
     crate::model::short_id(sha, 10)
-}
-
-/// A name as an inline code span: inert in markdown, shown as written.
-fn code(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c == '`' || c.is_control() { ' ' } else { c })
-        .collect();
-    format!("`{clean}`")
-}
-
-pub fn key_of(c: &plan::Change) -> GrantKey {
-    GrantKey {
-        app: c.app.clone(),
-        person: c.person.clone(),
-        role: c.role.clone(),
-    }
 }
 
 /// Why a commit must be reported to the security team, and its pull request.

@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use super::{Outcome, Provisioner, check_name};
-use portcullis_core::diag::render::markdown::escape;
+use portcullis_core::diag::render::markdown::{code, escape};
 use portcullis_github::Client;
 
 /// The label every manual issue carries; listings read only these issues.
@@ -53,15 +53,6 @@ pub struct Manual {
     config: Config,
     /// Our own issues of this app, read once per run and kept up to date by our writes.
     issues: Option<Vec<Tracked>>,
-}
-
-/// A name as an inline code span: inert (no mention, link or HTML) and shown as written.
-fn code(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c == '`' || c.is_control() { ' ' } else { c })
-        .collect();
-    format!("`{clean}`")
 }
 
 fn enc(s: &str) -> String {

@@ -80,9 +80,38 @@ impl MemGitHub {
         self.token_of = Some(login.to_owned());
     }
 
-    /// Deletes an account: everything it wrote now reads as `user: null`.
+    /// Deletes an account, as GitHub shows it afterwards: its reviews and comments read as
+    /// `user: null`, its pull requests, issues and statuses as the `ghost` account, its commits
+    /// as linked to nobody, and it leaves every team.
     pub fn delete_user(&mut self, login: &str) {
         self.users.remove(login);
+        for (_, members) in self.teams.values_mut() {
+            members.retain(|m| m != login);
+        }
+        let gone = |u: &User| u.login == login;
+        for p in self.pulls.values_mut() {
+            if gone(&p.user) {
+                p.user = User::ghost();
+            }
+        }
+        for i in self.issues.values_mut() {
+            if gone(&i.user) {
+                i.user = User::ghost();
+            }
+        }
+        // GitHub no longer links the commits' e-mail to anyone.
+        for c in self.commits.values_mut().flatten() {
+            for side in [&mut c.author, &mut c.committer] {
+                if side.as_ref().is_some_and(gone) {
+                    *side = None;
+                }
+            }
+        }
+        for st in self.statuses.values_mut().flatten() {
+            if st.creator.as_ref().is_some_and(gone) {
+                st.creator = Some(User::ghost());
+            }
+        }
         for r in self.reviews.values_mut().flatten() {
             if r.user.as_ref().is_some_and(|u| u.login == login) {
                 r.user = None;

@@ -136,11 +136,16 @@ impl FakeGitHub {
     }
 
     /// Deletes an account, as its owner can: its tokens stop working, its pull requests and
-    /// issues show the `ghost` account, its reviews and comments `user: null`.
+    /// issues show the `ghost` account, its reviews and comments `user: null`, and it leaves
+    /// every team.
     pub fn delete_user(&self, login: &str) {
         let mut state = self.lock();
         state.people.users.remove(login);
         state.people.tokens.retain(|_, l| l != login);
+        // A deleted account is no one's member any more.
+        for members in state.people.teams.values_mut() {
+            members.retain(|(l, _)| l != login);
+        }
     }
 
     /// Another token for an existing user.

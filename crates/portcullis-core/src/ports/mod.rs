@@ -38,7 +38,8 @@ pub struct FileChange {
 /// Which paths [`Repo::changed_paths`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paths {
-    /// Under `access/` and `policies/`: what a plan is made from.
+    /// Under the governed folders (`access/`, `policies/`, `schemas/`, `.github/`): what a
+    /// plan is made from.
     Governed,
     /// Every path, the tool's own files and workflows included (SPEC section 7): what the
     /// approval verdict reads, never GitHub's listing, which stops at 3000 files.

@@ -49,6 +49,17 @@ pub struct GrantKey {
     pub role: String,
 }
 
+impl GrantKey {
+    /// The grant a plan's change is about.
+    pub fn of(change: &crate::plan::Change) -> GrantKey {
+        GrantKey {
+            app: change.app.clone(),
+            person: change.person.clone(),
+            role: change.role.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for GrantKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{} for {}", self.app, self.role, self.person)

@@ -61,14 +61,6 @@ pub fn full_review(policies: &Catalog, change: &plan::Change) -> bool {
     change.approvals == full
 }
 
-fn key_of(change: &plan::Change) -> GrantKey {
-    GrantKey {
-        app: change.app.clone(),
-        person: change.person.clone(),
-        role: change.role.clone(),
-    }
-}
-
 impl Quarantine {
     pub fn get(&self, key: &GrantKey) -> Option<&Entry> {
         self.entries
@@ -96,7 +88,7 @@ impl Quarantine {
     /// A change of a commit without verified approvals. Returns whether the change is held back
     /// (a removal is not: the repository no longer grants it, and revoking is the safe side).
     pub fn unverified(&mut self, commit: &str, change: &plan::Change, reason: &str) -> bool {
-        let key = key_of(change);
+        let key = GrantKey::of(change);
         let earlier = self.remove(&key);
         let approved = match change.op {
             Op::Remove => return false,
@@ -121,7 +113,7 @@ impl Quarantine {
     /// A change of a commit whose approvals were verified; `full` from [`full_review`]. Returns
     /// whether it released a quarantined grant.
     pub fn verified(&mut self, change: &plan::Change, full: bool) -> bool {
-        let key = key_of(change);
+        let key = GrantKey::of(change);
         if self.get(&key).is_none() {
             return false;
         }

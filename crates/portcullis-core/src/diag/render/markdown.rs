@@ -32,6 +32,16 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A name as an inline code span: inert in markdown (no mention, link or HTML) and shown as
+/// written; a backtick or control character becomes a space, so it cannot close the span.
+pub fn code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c == '`' || c.is_control() { ' ' } else { c })
+        .collect();
+    format!("`{clean}`")
+}
+
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let errors = report.errors();
