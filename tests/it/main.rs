@@ -41,7 +41,7 @@ mod shapes;
 mod threats;
 mod tutorial;
 mod walker;
-mod workdiff;
+mod status;
 mod workflows;
 mod worktree;
 mod yaml_fast;
