@@ -1,14 +1,15 @@
-//! The work tree's comparison with a base revision through git's index (`workdiff`) gives
-//! libgit2's answer: random edits, stages, removals, links, mode changes, ignored and
-//! untracked files, folders turned into files, index versions 2 to 4, against HEAD and an older
-//! base. What it does not handle it leaves to libgit2, and only then.
+//! The work tree's comparison with a base revision (gix's status) gives libgit2's answer:
+//! random edits, stages, removals, links, mode changes, ignored and untracked files, folders
+//! turned into files, `add -N`, attributes with filters, index versions 2 to 4, against HEAD
+//! and an older base.
 
 use std::fs::{self, File};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use portcullis_git::workdiff::Answer;
+use std::collections::BTreeSet;
+
 use proptest::prelude::*;
 
 use crate::support::git;
@@ -101,10 +102,13 @@ enum Op {
     Link(usize),
     IntoFolder(usize),
     Restore(usize),
+    /// The work tree given back the base's bytes, the index left as it is (a staged edit
+    /// undone in the work tree only).
+    RevertWorkTree(usize),
     Status,
     IndexVersion(u8),
-    /// Not handled by the index reader: `git add -N` and an attributes file (the last operation
-    /// when it comes: a later stage or reset would undo the first).
+    /// `git add -N` and an attributes file (the last operation when it comes: a later stage or
+    /// reset would undo the first).
     IntentToAdd(usize),
     Attributes,
 }
@@ -126,13 +130,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => i.clone().prop_map(Op::Link),
         1 => i.clone().prop_map(Op::IntoFolder),
         2 => i.clone().prop_map(Op::Restore),
+        2 => i.clone().prop_map(Op::RevertWorkTree),
         1 => Just(Op::Status),
         1 => (2u8..5).prop_map(Op::IndexVersion),
     ]
 }
 
-/// Applies `op`; true when it leaves the index in a state the reader must refuse.
-fn apply(root: &Path, op: &Op) -> bool {
+/// Applies `op`.
+fn apply(root: &Path, op: &Op) {
     let path = |i: usize| root.join(PATHS[i]);
     match op {
         Op::Edit(i) => {
@@ -186,29 +191,40 @@ fn apply(root: &Path, op: &Op) -> bool {
             write(root, &format!("{}/inner.yaml", PATHS[*i]), "inner: 1\n");
         }
         Op::Restore(i) => try_git(root, &["checkout", "-q", "HEAD", "--", PATHS[*i]]),
+        Op::RevertWorkTree(i) => {
+            let shown = Command::new("git")
+                .current_dir(root)
+                .args(["show", &format!("HEAD:{}", PATHS[*i])])
+                .output()
+                .unwrap();
+            if shown.status.success() {
+                let _ = fs::remove_dir_all(path(*i));
+                let _ = fs::remove_file(path(*i));
+                fs::create_dir_all(path(*i).parent().unwrap()).unwrap();
+                fs::write(path(*i), shown.stdout).unwrap();
+            }
+        }
         Op::Status => try_git(root, &["status", "--porcelain"]),
         Op::IndexVersion(v) => try_git(root, &["update-index", "--index-version", &v.to_string()]),
         Op::IntentToAdd(n) => {
             let rel = format!("access/wiki/intent-{n}.yaml");
             write(root, &rel, "intent: 1\n");
             git(root, &["add", "-N", &rel]);
-            return true;
         }
         Op::Attributes => {
             write(root, "access/.gitattributes", "*.yaml text\n");
             git(root, &["add", "access/.gitattributes"]);
-            return true;
         }
     }
-    false
 }
 
-fn compare(root: &Path, base: &str) -> (Answer, portcullis_core::baseline::Change) {
+/// gix's answer and libgit2's.
+fn compare(root: &Path, base: &str) -> (BTreeSet<String>, portcullis_core::baseline::Change) {
     let repo = git2::Repository::open(root).unwrap();
     let tree = repo.revparse_single(base).unwrap().peel_to_tree().unwrap();
     let reference = portcullis_git::git::change_since_libgit2(&repo, &tree).unwrap();
     (
-        portcullis_git::workdiff::changed(&repo, &tree).unwrap(),
+        portcullis_git::status::changed(repo.path(), tree.id()).unwrap(),
         reference,
     )
 }
@@ -217,42 +233,31 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_index_gives_libgit2s_answer(
+    fn the_work_tree_gives_libgit2s_answer(
         ops in prop::collection::vec(op(), 1..10),
         last in prop::option::weighted(0.2, prop_oneof![(0usize..2).prop_map(Op::IntentToAdd), Just(Op::Attributes)]),
         older in any::<bool>(),
     ) {
         let dir = repository();
         let root = dir.path();
-        let mut refused = false;
         for op in ops.iter().chain(&last) {
-            refused |= apply(root, op);
+            apply(root, op);
         }
         let base = if older { "HEAD~1" } else { "HEAD" };
-        let (answer, reference) = compare(root, base);
-        match answer {
-            Answer::Changed(paths) => {
-                prop_assert!(!refused, "an index the reader must refuse was read");
-                prop_assert_eq!(&paths, &reference.paths);
-                let change = portcullis_git::git::change_since(&git2::Repository::open(root).unwrap(), base).unwrap();
-                prop_assert_eq!(&change.paths, &reference.paths);
-                prop_assert_eq!(&change.base.files, &reference.base.files);
-            }
-            Answer::Unsupported(why) => prop_assert!(refused, "refused for no reason: {}", why),
-        }
+        let (paths, reference) = compare(root, base);
+        prop_assert_eq!(&paths, &reference.paths);
+        let change = portcullis_git::git::change_since(&git2::Repository::open(root).unwrap(), base).unwrap();
+        prop_assert_eq!(&change.paths, &reference.paths);
+        prop_assert_eq!(&change.base.files, &reference.base.files);
     }
 }
 
 #[test]
 fn an_untouched_work_tree_has_no_change_and_an_older_base_has_the_commits_changes() {
     let dir = repository();
-    let (Answer::Changed(now), _) = compare(dir.path(), "HEAD") else {
-        panic!("a plain index was not read");
-    };
+    let (now, _) = compare(dir.path(), "HEAD");
     assert!(now.is_empty(), "{now:?}");
-    let (Answer::Changed(older), _) = compare(dir.path(), "HEAD~1") else {
-        panic!("a plain index was not read");
-    };
+    let (older, _) = compare(dir.path(), "HEAD~1");
     let want = [
         "access/db/new.yaml",
         "access/db/old.yaml",
@@ -269,9 +274,7 @@ fn a_file_is_changed_by_its_bytes_and_not_by_its_times() {
     let root = dir.path();
     apply(root, &Op::Touch(1));
     apply(root, &Op::SameSizeRewrite(2));
-    let (Answer::Changed(paths), reference) = compare(root, "HEAD") else {
-        panic!("a plain index was not read");
-    };
+    let (paths, reference) = compare(root, "HEAD");
     assert_eq!(
         paths.iter().map(String::as_str).collect::<Vec<_>>(),
         ["access/wiki/cy.yaml"]
@@ -279,24 +282,22 @@ fn a_file_is_changed_by_its_bytes_and_not_by_its_times() {
     assert_eq!(paths, reference.paths);
 }
 
+/// A repository inside a governed folder is reported as libgit2 reports it.
 #[test]
-fn a_repository_inside_a_governed_folder_is_left_to_libgit2() {
+fn a_repository_inside_a_governed_folder_is_seen_as_libgit2_sees_it() {
     let dir = repository();
     let root = dir.path();
     git(&root.join("access/db"), &["init", "-q", "nested"]);
-    let (answer, _) = compare(root, "HEAD");
-    assert!(matches!(
-        answer,
-        Answer::Unsupported("a repository inside a governed folder")
-    ));
+    write(root, "access/db/nested/x.yaml", "x: 1\n");
+    let (paths, reference) = compare(root, "HEAD");
+    assert_eq!(paths, reference.paths);
 }
 
 /// Attributes may name filters that change what git hashes: checked out with `eol=crlf`, a
 /// file holds CRLF line ends over a blob with LF ones, and touching it changes nothing for
-/// git. An attributes file that applies to governed paths, committed or not, leaves the
-/// comparison to libgit2, which applies the filters.
+/// git, whether the attributes file is committed or not, at the top or in a governed folder.
 #[test]
-fn an_attributes_file_leaves_the_comparison_to_libgit2() {
+fn a_file_checked_out_through_a_filter_is_unchanged() {
     for place in [
         ".gitattributes",
         "access/.gitattributes",
@@ -318,25 +319,14 @@ fn an_attributes_file_leaves_the_comparison_to_libgit2() {
                     .contains("\r\n")
             );
             apply(root, &Op::Touch(1));
-            let (answer, reference) = compare(root, "HEAD");
-            assert!(
-                matches!(answer, Answer::Unsupported("a .gitattributes file")),
-                "{place}"
-            );
-            let repo = git2::Repository::open(root).unwrap();
-            let change = portcullis_git::git::change_since(&repo, "HEAD").unwrap();
-            assert_eq!(change.paths, reference.paths, "{place}");
-            assert!(
-                !change.paths.contains(PATHS[1]),
-                "{place}: {:?}",
-                change.paths
-            );
+            let (paths, reference) = compare(root, "HEAD");
+            assert_eq!(paths, reference.paths, "{place}");
+            assert!(!paths.contains(PATHS[1]), "{place}: {paths:?}");
         }
     }
 }
 
 /// Version 4, whose paths are written as a cut of the previous one, is read as version 2 is.
-/// (git writes version 3 only for entries with extended flags, which are refused.)
 #[test]
 fn index_versions_2_and_4_are_read() {
     for version in ["2", "4"] {
@@ -347,9 +337,7 @@ fn index_versions_2_and_4_are_read() {
         git(root, &["update-index", "--index-version", version]);
         let header = fs::read(root.join(".git/index")).unwrap();
         assert_eq!(header[7].to_string(), version);
-        let (Answer::Changed(paths), reference) = compare(root, "HEAD~1") else {
-            panic!("a version {version} index was not read");
-        };
+        let (paths, reference) = compare(root, "HEAD~1");
         assert_eq!(paths, reference.paths, "version {version}");
         assert!(paths.contains(PATHS[4]) && paths.contains("access/wiki/new-0.yaml"));
     }

@@ -11,7 +11,6 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{Delta, DiffOptions, Repository};
 
-use crate::workdiff::Answer;
 use portcullis_core::baseline::Change;
 use portcullis_core::snapshot::{Entry, GOVERNED_DIRS, size_limit, wants_content};
 
@@ -45,21 +44,21 @@ pub fn change_since(repo: &Repository, base: &str) -> Result<Change> {
     let tree = object
         .peel_to_tree()
         .with_context(|| format!("`{base}` does not name a commit or tree"))?;
-    match crate::workdiff::changed(repo, &tree)
-        .context("cannot compare the work tree with the base revision")?
-    {
-        Answer::Changed(paths) => with_base_content(repo, &tree, paths),
-        Answer::Unsupported(why) => {
+    match crate::status::changed(repo.path(), tree.id()) {
+        Ok(paths) => with_base_content(repo, &tree, paths),
+        // gix answers every repository git can read; what it refuses (an object format or an
+        // index extension newer than it knows) libgit2 may still compare.
+        Err(why) => {
             if std::env::var_os("PORTCULLIS_TIMINGS").is_some() {
-                eprintln!("timing: the work tree is compared by libgit2: {why}");
+                eprintln!("timing: the work tree is compared by libgit2: {why:#}");
             }
             change_since_libgit2(repo, &tree)
         }
     }
 }
 
-/// libgit2's comparison of the work tree with `tree`, for what `workdiff` does not answer.
-/// Also the reference `workdiff` is tested against.
+/// libgit2's comparison of the work tree with `tree`, for what gix refuses to read. Also the
+/// reference the gix answer is tested against.
 pub fn change_since_libgit2(repo: &Repository, tree: &git2::Tree) -> Result<Change> {
     let mut opts = DiffOptions::new();
     opts.include_untracked(true)
@@ -239,8 +238,8 @@ pub fn changed_between(
 ) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for dir in GOVERNED_DIRS {
-        let side = |t: &git2::Tree| t.get_name(dir).map(|e| (e.id(), e.filemode()));
-        diff_entries(repo, dir, side(base), side(head), &mut out)
+        let (old, new) = (base.get_name(dir), head.get_name(dir));
+        crate::treediff::changed_paths(repo, dir, old.as_ref(), new.as_ref(), &mut out)
             .with_context(|| format!("cannot compare `{dir}` between the two revisions"))?;
     }
     Ok(out)
@@ -254,19 +253,9 @@ pub fn all_changed_between(
     base: &git2::Tree,
     head: &git2::Tree,
 ) -> Result<BTreeSet<String>> {
-    let mut names: std::collections::BTreeMap<String, [Option<(git2::Oid, i32)>; 2]> =
-        Default::default();
-    for (side, tree) in [base, head].into_iter().enumerate() {
-        for e in tree.iter() {
-            let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
-            names.entry(name).or_default()[side] = Some((e.id(), e.filemode()));
-        }
-    }
     let mut out = BTreeSet::new();
-    for (name, [a, b]) in names {
-        diff_entries(repo, &name, a, b, &mut out)
-            .with_context(|| format!("cannot compare `{name}` between the two revisions"))?;
-    }
+    crate::treediff::changed_trees(repo, base, head, &mut out)
+        .context("cannot compare the two revisions")?;
     Ok(out)
 }
 
@@ -277,55 +266,6 @@ pub fn commits_not_in(repo: &Repository, head: git2::Oid, base: git2::Oid) -> Re
     walk.push(head)?;
     walk.hide(base)?;
     walk.map(|id| Ok(id?.to_string())).collect()
-}
-
-/// Compares one path's entry on both sides, recursing into trees whose ids differ.
-fn diff_entries(
-    repo: &Repository,
-    path: &str,
-    old: Option<(git2::Oid, i32)>,
-    new: Option<(git2::Oid, i32)>,
-    out: &mut BTreeSet<String>,
-) -> Result<()> {
-    if old == new {
-        return Ok(());
-    }
-    let is_tree = |e: Option<(git2::Oid, i32)>| e.is_some_and(|(_, mode)| mode == 0o040000);
-    let listing = |e: Option<(git2::Oid, i32)>| -> Result<Vec<(String, git2::Oid, i32)>> {
-        match e {
-            Some((id, 0o040000)) => Ok(repo
-                .find_tree(id)?
-                .iter()
-                .map(|t| {
-                    (
-                        String::from_utf8_lossy(t.name_bytes()).into_owned(),
-                        t.id(),
-                        t.filemode(),
-                    )
-                })
-                .collect()),
-            _ => Ok(Vec::new()),
-        }
-    };
-    // A file on either side that is not a tree on that side changed (added, removed, edited
-    // or turned into or out of a folder).
-    if (old.is_some() && !is_tree(old)) || (new.is_some() && !is_tree(new)) {
-        out.insert(path.to_owned());
-    }
-    if !is_tree(old) && !is_tree(new) {
-        return Ok(());
-    }
-    let mut names: std::collections::BTreeMap<String, [Option<(git2::Oid, i32)>; 2]> =
-        Default::default();
-    for (side, entries) in [listing(old)?, listing(new)?].into_iter().enumerate() {
-        for (name, id, mode) in entries {
-            names.entry(name).or_default()[side] = Some((id, mode));
-        }
-    }
-    for (name, [a, b]) in names {
-        diff_entries(repo, &format!("{path}/{name}"), a, b, out)?;
-    }
-    Ok(())
 }
 
 /// One file of a tree, as the snapshot holds it; `None` when absent.

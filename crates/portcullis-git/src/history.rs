@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use std::cmp::Ordering;
-
 use anyhow::{Context, Result, anyhow};
 use chrono::{TimeZone, Utc};
 use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
+
+use crate::treediff::{changed_entries, subtree};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -296,69 +296,6 @@ fn parse_blob(repo: &Repository, id: Oid, mode: i32, path: &str) -> Result<Optio
     Ok(file.map(|f| GrantSet::of(&f)))
 }
 
-/// Git's order of tree entries: by name, a folder's name read with a trailing `/`.
-fn git_order(a: &TreeEntry, b: &TreeEntry) -> Ordering {
-    let (x, y) = (a.name_bytes(), b.name_bytes());
-    let n = x.len().min(y.len());
-    x[..n].cmp(&y[..n]).then_with(|| {
-        let next = |name: &[u8], e: &TreeEntry| match name.get(n) {
-            Some(&c) => c,
-            None if e.kind() == Some(ObjectType::Tree) => b'/',
-            None => 0,
-        };
-        next(x, a).cmp(&next(y, b))
-    })
-}
-
-/// Calls `f` with each pair of entries (old, new) whose ids differ, walking both trees in
-/// order without reading anything else.
-fn changed_entries<'t>(
-    old: Option<&'t Tree>,
-    new: Option<&'t Tree>,
-    mut f: impl FnMut(Option<TreeEntry<'t>>, Option<TreeEntry<'t>>) -> Result<()>,
-) -> Result<()> {
-    let (n, m) = (old.map_or(0, |t| t.len()), new.map_or(0, |t| t.len()));
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        let x = old.and_then(|t| t.get(i));
-        let y = new.and_then(|t| t.get(j));
-        match (x, y) {
-            (Some(x), Some(y)) => match git_order(&x, &y) {
-                Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                    if x.id() != y.id() || x.filemode() != y.filemode() {
-                        f(Some(x), Some(y))?;
-                    }
-                }
-                Ordering::Less => {
-                    i += 1;
-                    f(Some(x), None)?;
-                }
-                Ordering::Greater => {
-                    j += 1;
-                    f(None, Some(y))?;
-                }
-            },
-            (Some(x), None) => {
-                i += 1;
-                f(Some(x), None)?;
-            }
-            (None, Some(y)) => {
-                j += 1;
-                f(None, Some(y))?;
-            }
-            (None, None) => break,
-        }
-    }
-    Ok(())
-}
-
-fn subtree<'r>(repo: &'r Repository, e: Option<&TreeEntry>) -> Option<Tree<'r>> {
-    e.filter(|e| e.kind() == Some(ObjectType::Tree))
-        .and_then(|e| repo.find_tree(e.id()).ok())
-}
-
 /// The grant files (`access/<app>/<person>.yaml`) that differ between two versions of
 /// `access/`, each with its new blob (`None`: removed). Unchanged app folders (same tree id)
 /// are not read.
@@ -372,7 +309,7 @@ fn diff_apps(
         let Some(app) = x.as_ref().or(y.as_ref()).and_then(|e| e.name().ok()) else {
             return Ok(());
         };
-        let (fx, fy) = (subtree(repo, x.as_ref()), subtree(repo, y.as_ref()));
+        let (fx, fy) = (subtree(repo, x.as_ref())?, subtree(repo, y.as_ref())?);
         changed_entries(fx.as_ref(), fy.as_ref(), |p, q| {
             let name = match p.as_ref().or(q.as_ref()).and_then(|e| e.name().ok()) {
                 Some(n) if n.ends_with(".yaml") => n,

@@ -3,10 +3,10 @@
 //! direct system calls. Everything it reads is handed to `portcullis-core` as data.
 
 pub mod git;
-pub mod gitindex;
 pub mod history;
 pub mod ledger;
 pub mod port;
 pub mod revision;
-pub mod workdiff;
+pub mod status;
+mod treediff;
 pub mod worktree;
