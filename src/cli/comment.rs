@@ -3,6 +3,7 @@ use anyhow::Result;
 use super::{Common, Outcome};
 use portcullis_core::approval::pull::judge;
 use portcullis_core::comment::{self, MARKER};
+use portcullis_core::model::Login;
 use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;
 use portcullis_github::Client;
@@ -79,7 +80,7 @@ pub(super) fn is_ours(user: Option<&portcullis_github::User>) -> bool {
         return false;
     };
     match std::env::var("PORTCULLIS_COMMENT_AUTHOR") {
-        Ok(login) if !login.is_empty() => user.login.eq_ignore_ascii_case(&login),
+        Ok(login) if !login.is_empty() => Login::new(&user.login).is(&login),
         _ => user.is_bot(),
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use portcullis_core::approval::{
     self, Directory, How, OverrideComment, PullFacts, Review, ReviewState, Verdict,
 };
-use portcullis_core::model::Catalog;
+use portcullis_core::model::{Catalog, Login};
 use portcullis_core::plan::{self, Op, Plan, requirement_label};
 use portcullis_core::snapshot::Snapshot;
 
@@ -357,7 +357,7 @@ fn insights_count_department_peers_and_other_access() {
 
 fn directory() -> Directory {
     let mut teams = BTreeMap::new();
-    let set = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+    let set = |v: &[&str]| v.iter().map(|x| Login::new(x)).collect::<BTreeSet<_>>();
     teams.insert(
         "@acme/payments-owners".into(),
         set(&["hank-gh", "bob-gh", "alice-gh"]),
@@ -396,7 +396,7 @@ fn pr(author: &str, files: &[&str], reviews: Vec<Review>) -> PullFacts {
         number: 7,
         author: author.into(),
         head_sha: HEAD.into(),
-        committers: BTreeSet::from([author.to_string()]),
+        committers: BTreeSet::from([Login::new(author)]),
         files: files.iter().map(|f| f.to_string()).collect(),
         reviews,
         overrides: Vec::new(),
@@ -596,7 +596,7 @@ fn an_approver_who_left_the_owner_team_no_longer_counts() {
     dir.teams
         .get_mut("@acme/payments-owners")
         .unwrap()
-        .remove("hank-gh");
+        .remove(&Login::new("hank-gh"));
     let (policies, plan) = alice_request();
     let v = approval::judge(
         &plan,

@@ -94,21 +94,27 @@ fn approvals_section(v: &Verdict) -> String {
                 let by: Vec<String> = c
                     .met
                     .iter()
-                    .map(|(what, who)| format!("{what}: `{}`", escape(who)))
+                    .map(|(what, who)| format!("{what}: `{}`", escape(who.as_str())))
                     .collect();
                 format!("approved ({})", by.join(", "))
             }
             How::AutoApproved(why) => format!("auto-approved: {}", escape(why)),
             How::Overridden { by, reason } => {
-                format!("overridden by `{}`: {}", escape(by), escape(reason))
+                format!(
+                    "overridden by `{}`: {}",
+                    escape(by.as_str()),
+                    escape(reason)
+                )
             }
             How::Missing => {
                 let needs: Vec<String> = c
                     .missing
                     .iter()
                     .map(|(what, who)| {
-                        let who: Vec<String> =
-                            who.iter().map(|w| format!("`{}`", escape(w))).collect();
+                        let who: Vec<String> = who
+                            .iter()
+                            .map(|w| format!("`{}`", escape(w.as_str())))
+                            .collect();
                         if who.is_empty() {
                             format!("{} (nobody eligible)", escape(what))
                         } else {

@@ -6,6 +6,7 @@
 //! Pure: the snapshot and `as_of` come from the caller; nothing here reads files, git, the
 //! network or the clock. A request never produces a file that `check` rejects.
 
+use crate::model::Login;
 use std::fmt::{self, Write};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -829,11 +830,10 @@ pub fn is_request_branch(branch: &str) -> bool {
 /// The person whose `github:` is this login (GitHub logins are case-insensitive); `None`
 /// when nobody, or more than one person, has it.
 pub fn person_by_github<'c>(catalog: &'c Catalog, login: &str) -> Option<&'c Person> {
-    let mut found = catalog.people.values().filter(|p| {
-        p.github
-            .as_deref()
-            .is_some_and(|g| g.eq_ignore_ascii_case(login))
-    });
+    let mut found = catalog
+        .people
+        .values()
+        .filter(|p| p.github.as_deref().is_some_and(|g| Login::new(g).is(login)));
     let person = found.next()?;
     found.next().is_none().then_some(person)
 }

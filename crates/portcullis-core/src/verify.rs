@@ -304,12 +304,12 @@ fn verdict_status(
         pr_head: head.clone(),
         approvals: approvals(v, facts, &head),
         override_: v.override_used.as_ref().map(|(by, reason)| Override {
-            by: by.clone(),
+            by: by.to_string(),
             reason: reason.clone(),
             comment_id: facts
                 .overrides
                 .iter()
-                .filter(|o| o.current && o.login.eq_ignore_ascii_case(by))
+                .filter(|o| o.current && o.login == *by)
                 .map(|o| o.id)
                 .max()
                 .unwrap_or(0),
@@ -329,13 +329,13 @@ fn approvals(v: &crate::approval::Verdict, facts: &PullFacts, head: &str) -> Vec
                 .reviews
                 .iter()
                 .filter(|r| {
-                    r.login.eq_ignore_ascii_case(by)
+                    r.login == *by
                         && r.state == ReviewState::Approved
                         && r.commit.as_deref() == Some(head)
                 })
                 .max_by_key(|r| r.id);
             let a = Approval {
-                reviewer: by.clone(),
+                reviewer: by.to_string(),
                 review_id: review.map_or(0, |r| r.id),
                 as_: what.clone(),
                 reviewer_id: review.map(|r| r.user_id),

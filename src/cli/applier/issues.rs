@@ -1,5 +1,6 @@
 //! The issues apply owes, opened once each: found again by a hidden marker.
 
+use portcullis_core::model::Login;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -81,7 +82,7 @@ impl<'c> Issues<'c> {
                 self.client
                     .issues("all", &[self.label.as_str()])?
                     .into_iter()
-                    .filter(|i| i.user.login.eq_ignore_ascii_case(&me))
+                    .filter(|i| Login::new(&i.user.login).is(&me))
                     .filter_map(|i| i.body)
                     .collect(),
             );

@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Approver, Catalog};
+use crate::model::{Approver, Catalog, Login};
 use crate::plan::{Change, Op, Plan, requirement_label};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl ReviewState {
 #[derive(Clone, Debug)]
 pub struct Review {
     pub id: u64,
-    pub login: String,
+    pub login: Login,
     /// The account's numeric id: a login can be renamed and recycled, the id cannot.
     pub user_id: u64,
     pub bot: bool,
@@ -57,21 +57,21 @@ pub struct Review {
 #[derive(Clone, Debug)]
 pub struct OverrideComment {
     pub id: u64,
-    pub login: String,
+    pub login: Login,
     pub bot: bool,
     pub body: String,
     pub current: bool,
     pub authentic: Result<(), String>,
 }
 
-/// What GitHub says about the pull request. Logins compare case-insensitively.
+/// What GitHub says about the pull request.
 #[derive(Clone, Debug, Default)]
 pub struct PullFacts {
     pub number: u64,
-    pub author: String,
+    pub author: Login,
     pub head_sha: String,
     /// GitHub users who authored or committed (pushed) a commit of the PR.
-    pub committers: BTreeSet<String>,
+    pub committers: BTreeSet<Login>,
     /// Every changed path, the old name of a renamed file included.
     pub files: Vec<String>,
     /// In the order GitHub returns them (oldest first).
@@ -82,22 +82,22 @@ pub struct PullFacts {
     pub incomplete: Vec<String>,
     /// Further logins that approve nothing in the pull request, with why (a person the pull
     /// request adds to the directory, whoever asked through the issue form).
-    pub excluded: BTreeMap<String, String>,
+    pub excluded: BTreeMap<Login, String>,
     /// When the pull request was last retargeted: approvals given before do not count.
     pub base_changed_at: Option<DateTime<Utc>>,
 }
 
-/// Members of each `@org/team`, resolved now (lower-case keys and logins).
+/// Members of each `@org/team`, resolved now (lower-case keys).
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
-    pub teams: BTreeMap<String, BTreeSet<String>>,
+    pub teams: BTreeMap<String, BTreeSet<Login>>,
     /// Teams resolved as nobody, with why (a pinned id that no longer matches).
     pub refused: Vec<String>,
 }
 
 impl Directory {
     /// The logins a principal (`@org/team` or `@user`) stands for.
-    pub fn members(&self, principal: &str) -> BTreeSet<String> {
+    pub fn members(&self, principal: &str) -> BTreeSet<Login> {
         let p = principal.trim_start_matches('@').to_lowercase();
         if p.contains('/') {
             self.teams
@@ -105,7 +105,7 @@ impl Directory {
                 .cloned()
                 .unwrap_or_default()
         } else {
-            BTreeSet::from([p])
+            BTreeSet::from([Login::new(&p)])
         }
     }
 }
@@ -144,7 +144,7 @@ pub enum How {
     Approved,
     AutoApproved(String),
     Overridden {
-        by: String,
+        by: Login,
         reason: String,
     },
     Missing,
@@ -155,9 +155,9 @@ pub struct ChangeVerdict {
     pub label: String,
     pub how: How,
     /// Requirement and the reviewer who met it.
-    pub met: Vec<(String, String)>,
+    pub met: Vec<(String, Login)>,
     /// Requirement and who could still meet it.
-    pub missing: Vec<(String, Vec<String>)>,
+    pub missing: Vec<(String, Vec<Login>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -168,7 +168,7 @@ pub struct Verdict {
     pub changes: Vec<ChangeVerdict>,
     /// Approvals that were left but do not count, with why.
     pub ignored: Vec<String>,
-    pub override_used: Option<(String, String)>,
+    pub override_used: Option<(Login, String)>,
 }
 
 const GOVERNANCE: [&str; 3] = ["policies/", "schemas/", ".github/"];
@@ -187,7 +187,7 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
     let approvers = current_approvers(pr, &mut ignored);
     ignored.extend(dir.refused.iter().cloned());
     let ids = approver_ids(pr);
-    let author = pr.author.to_lowercase();
+    let author = pr.author.clone();
     let security_team = policies.settings.as_ref().map(|s| s.security_team.clone());
     let access = pr.files.iter().any(|f| f.starts_with("access/"));
     let other: Vec<&String> = pr
@@ -226,17 +226,15 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
     // SPEC section 6: the author, whoever wrote or pushed a commit, every grantee of any change
     // (co-grantees would approve each other), a person the pull request adds to the directory
     // and whoever asked through the issue form never approve anything in the pull request.
-    let mut excluded: BTreeMap<String, String> = BTreeMap::new();
+    let mut excluded: BTreeMap<Login, String> = BTreeMap::new();
     excluded.insert(author.clone(), "is the pull request's author".into());
     for c in &pr.committers {
         excluded
-            .entry(c.to_lowercase())
+            .entry(c.clone())
             .or_insert_with(|| "authored or pushed a commit in the pull request".into());
     }
     for (login, why) in &pr.excluded {
-        excluded
-            .entry(login.to_lowercase())
-            .or_insert_with(|| why.clone());
+        excluded.entry(login.clone()).or_insert_with(|| why.clone());
     }
     let mut excluded_ids = BTreeSet::new();
     for c in &plan.changes {
@@ -245,7 +243,7 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
         };
         if let Some(login) = &p.github {
             excluded
-                .entry(login.to_lowercase())
+                .entry(Login::new(login))
                 .or_insert_with(|| format!("is a grantee in the pull request ({})", p.id.value));
         }
         excluded_ids.extend(p.github_id);
@@ -302,7 +300,7 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
             label,
             &c.approvals,
             Some(c),
-            grantee.as_deref(),
+            grantee.as_ref(),
             &approvers,
             &excluded,
             policies,
@@ -313,7 +311,7 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
         if v.how == How::Missing
             && let Some((by, reason)) = &valid_override
         {
-            if grantee.as_deref() == Some(by.as_str()) {
+            if grantee.as_ref() == Some(by) {
                 ignored.push(format!(
                     "the override by @{by} does not apply to {}: it is their own grant",
                     v.label
@@ -340,10 +338,10 @@ pub fn judge(plan: &Plan, policies: &Catalog, pr: &PullFacts, dir: &Directory) -
 }
 
 /// Each reviewer's numeric account id (lower-case login).
-fn approver_ids(pr: &PullFacts) -> BTreeMap<String, u64> {
+fn approver_ids(pr: &PullFacts) -> BTreeMap<Login, u64> {
     pr.reviews
         .iter()
-        .map(|r| (r.login.to_lowercase(), r.user_id))
+        .map(|r| (r.login.clone(), r.user_id))
         .collect()
 }
 
@@ -354,7 +352,7 @@ fn manager_identity(
     v: &mut ChangeVerdict,
     c: &Change,
     policies: &Catalog,
-    ids: &BTreeMap<String, u64>,
+    ids: &BTreeMap<Login, u64>,
     ignored: &mut Vec<String>,
 ) {
     let Some(manager) = policies
@@ -387,13 +385,13 @@ fn manager_identity(
 }
 
 /// Reviewers whose latest decision is an approval of the current head commit.
-fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<String> {
-    let mut latest: BTreeMap<String, &Review> = BTreeMap::new();
+fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<Login> {
+    let mut latest: BTreeMap<&Login, &Review> = BTreeMap::new();
     for r in &pr.reviews {
         if matches!(r.state, ReviewState::Commented | ReviewState::Pending) {
             continue;
         }
-        latest.insert(r.login.to_lowercase(), r);
+        latest.insert(&r.login, r);
     }
     let mut out = BTreeSet::new();
     for (login, r) in latest {
@@ -411,7 +409,7 @@ fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<Stri
                 ));
             }
             ReviewState::Approved if r.commit.as_deref() == Some(pr.head_sha.as_str()) => {
-                out.insert(login);
+                out.insert(login.clone());
             }
             ReviewState::Approved => ignored.push(format!(
                 "@{login} approved an earlier commit ({}), not the head {}: approve again",
@@ -439,11 +437,11 @@ fn current_override(
     security_team: Option<&str>,
     dir: &Directory,
     ignored: &mut Vec<String>,
-) -> Option<(String, String)> {
+) -> Option<(Login, String)> {
     let security = security_team.map(|t| dir.members(t)).unwrap_or_default();
     let mut found = None;
     for c in &pr.overrides {
-        let login = c.login.to_lowercase();
+        let login = c.login.clone();
         let Some(rest) = parse_override(&c.body) else {
             continue;
         };
@@ -480,12 +478,12 @@ pub fn parse_override(body: &str) -> Option<String> {
     Some(rest.trim().to_owned())
 }
 
-fn grantee_login(policies: &Catalog, c: &Change) -> Option<String> {
+fn grantee_login(policies: &Catalog, c: &Change) -> Option<Login> {
     policies
         .people
         .get(&c.person)
         .and_then(|p| p.github.as_ref())
-        .map(|g| g.to_lowercase())
+        .map(|g| Login::new(g))
 }
 
 /// The logins that can meet one requirement of a change.
@@ -494,7 +492,7 @@ fn candidates(
     change: Option<&Change>,
     policies: &Catalog,
     dir: &Directory,
-) -> BTreeSet<String> {
+) -> BTreeSet<Login> {
     match req {
         Approver::Manager => change
             .and_then(|c| policies.people.get(&c.person))
@@ -502,7 +500,7 @@ fn candidates(
             .and_then(|m| policies.people.get(&m.value))
             .filter(|m| !m.leaver)
             .and_then(|m| m.github.as_ref())
-            .map(|g| BTreeSet::from([g.to_lowercase()]))
+            .map(|g| BTreeSet::from([Login::new(g)]))
             .unwrap_or_default(),
         Approver::Owner => change
             .and_then(|c| policies.apps.get(&c.app))
@@ -519,7 +517,7 @@ fn candidates(
 
 fn describe(
     req: &Approver,
-    cands: &BTreeSet<String>,
+    cands: &BTreeSet<Login>,
     policies: &Catalog,
     change: Option<&Change>,
 ) -> String {
@@ -552,17 +550,17 @@ fn one(
     label: String,
     reqs: &[Approver],
     change: Option<&Change>,
-    grantee: Option<&str>,
-    approvers: &BTreeSet<String>,
-    excluded: &BTreeMap<String, String>,
+    grantee: Option<&Login>,
+    approvers: &BTreeSet<Login>,
+    excluded: &BTreeMap<Login, String>,
     policies: &Catalog,
     dir: &Directory,
     ignored: &mut Vec<String>,
 ) -> ChangeVerdict {
-    let eligible: Vec<&String> = approvers
+    let eligible: Vec<&Login> = approvers
         .iter()
         .filter(|a| {
-            if Some(a.as_str()) == grantee {
+            if Some(*a) == grantee {
                 ignored.push(format!("@{a} cannot approve {label}: they are the grantee"));
                 return false;
             }
@@ -573,12 +571,12 @@ fn one(
             true
         })
         .collect();
-    let cands: Vec<BTreeSet<String>> = reqs
+    let cands: Vec<BTreeSet<Login>> = reqs
         .iter()
         .map(|r| candidates(r, change, policies, dir))
         .collect();
     // Each requirement needs its own reviewer: a maximum bipartite matching.
-    let mut owner_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut owner_of: BTreeMap<&Login, usize> = BTreeMap::new();
     for i in 0..reqs.len() {
         let mut seen = BTreeSet::new();
         augment(i, &cands, &eligible, &mut owner_of, &mut seen);
@@ -586,7 +584,7 @@ fn one(
     let mut met = Vec::new();
     let mut matched = vec![None; reqs.len()];
     for (login, i) in &owner_of {
-        matched[*i] = Some(login.to_string());
+        matched[*i] = Some((*login).clone());
     }
     let mut missing = Vec::new();
     for (i, r) in reqs.iter().enumerate() {
@@ -594,9 +592,9 @@ fn one(
         match &matched[i] {
             Some(login) => met.push((requirement_label(r), login.clone())),
             None => {
-                let who: Vec<String> = cands[i]
+                let who: Vec<Login> = cands[i]
                     .iter()
-                    .filter(|c| Some(c.as_str()) != grantee && !excluded.contains_key(*c))
+                    .filter(|c| Some(*c) != grantee && !excluded.contains_key(*c))
                     .cloned()
                     .collect();
                 missing.push((text, who));
@@ -618,13 +616,12 @@ fn one(
 
 fn augment<'a>(
     req: usize,
-    cands: &[BTreeSet<String>],
-    eligible: &[&'a String],
-    owner_of: &mut BTreeMap<&'a str, usize>,
-    seen: &mut BTreeSet<&'a str>,
+    cands: &[BTreeSet<Login>],
+    eligible: &[&'a Login],
+    owner_of: &mut BTreeMap<&'a Login, usize>,
+    seen: &mut BTreeSet<&'a Login>,
 ) -> bool {
-    for login in eligible {
-        let login: &'a str = login.as_str();
+    for &login in eligible {
         if !cands[req].contains(login) || !seen.insert(login) {
             continue;
         }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 
 use crate::approval::{self, Directory, OverrideComment, PullFacts, ReviewState, Verdict};
-use crate::model::Catalog;
+use crate::model::{Catalog, Login};
 use crate::plan::compute::{Computed, Revs, compute_at};
 use crate::ports::github::{GitHub, Pull};
 use crate::ports::{Paths, Repo};
@@ -145,7 +145,7 @@ pub fn facts(
     let head = &pull.head.sha;
     let mut facts = PullFacts {
         number: pull.number,
-        author: pull.user.login.clone(),
+        author: Login::new(&pull.user.login),
         head_sha: head.clone(),
         ..PullFacts::default()
     };
@@ -156,7 +156,7 @@ pub fn facts(
         for (what, u) in [("author", &c.author), ("committer", &c.committer)] {
             match u {
                 Some(u) => {
-                    facts.committers.insert(u.login.clone());
+                    facts.committers.insert(Login::new(&u.login));
                 }
                 None => facts.incomplete.push(format!(
                     "commit {} has a {what} GitHub cannot link to an account, so who wrote it cannot be excluded from approving: rewrite it with an e-mail address of a GitHub account (fail closed)",
@@ -201,7 +201,7 @@ pub fn facts(
                 .issue(n)
                 .with_context(|| format!("cannot read issue #{n}, which asked for this access"))?;
             facts.excluded.insert(
-                issue.user.login.to_lowercase(),
+                Login::new(&issue.user.login),
                 format!("asked for this access through issue #{n}"),
             );
         }
@@ -221,7 +221,7 @@ pub fn facts(
         {
             facts.overrides.push(OverrideComment {
                 id: r.id,
-                login: user.login.clone(),
+                login: Login::new(&user.login),
                 bot: user.is_bot(),
                 body: body.clone(),
                 current: r.commit_id.as_deref() == Some(head.as_str()),
@@ -230,7 +230,7 @@ pub fn facts(
         }
         facts.reviews.push(approval::Review {
             id: r.id,
-            login: user.login.clone(),
+            login: Login::new(&user.login),
             user_id: user.id,
             bot: user.is_bot(),
             state,
@@ -277,7 +277,7 @@ pub fn facts(
             };
             facts.overrides.push(OverrideComment {
                 id: c.id,
-                login: user.login.clone(),
+                login: Login::new(&user.login),
                 bot: user.is_bot(),
                 body: c.body,
                 current,
@@ -328,8 +328,8 @@ fn requested_in(pull: &Pull) -> BTreeSet<u64> {
 
 /// Logins (lower-case) of directory entries the head adds or changes, with the person's id:
 /// they are looked up in the base directory for approvals, so they must not approve.
-fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(String, String)>> {
-    let people = |rev: &str| -> Result<BTreeMap<String, (String, Option<u64>)>> {
+fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(Login, String)>> {
+    let people = |rev: &str| -> Result<BTreeMap<Login, (String, Option<u64>)>> {
         let mut snap = crate::snapshot::Snapshot::default();
         if let Some(e) = repo.tree(rev)?.read(crate::model::PEOPLE_FILE)? {
             snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
@@ -338,7 +338,7 @@ fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(St
             .0
             .people
             .into_values()
-            .filter_map(|p| Some((p.github?.to_lowercase(), (p.id.value, p.github_id))))
+            .filter_map(|p| Some((Login::new(&p.github?), (p.id.value, p.github_id))))
             .collect())
     };
     let before = people(base)?;
@@ -396,10 +396,7 @@ pub fn directory(
             .with_context(|| format!("cannot list the members of {team}"))?;
         dir.teams.insert(
             team.to_lowercase(),
-            members
-                .into_iter()
-                .map(|u| u.login.to_lowercase())
-                .collect(),
+            members.into_iter().map(|u| Login::new(&u.login)).collect(),
         );
     }
     Ok(dir)

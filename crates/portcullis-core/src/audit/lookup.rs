@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::approval::{self, Directory, ReviewState, pull};
 use crate::audit::Index;
 use crate::audit::notes::{Judgement, Lookup, Lookups, NoteIndex, PullInfo};
+use crate::model::Login;
 use crate::plan::compute::{Revs, compute_at};
 use crate::ports::Repo;
 use crate::ports::github::{GitHub, Pull};
@@ -87,10 +88,10 @@ impl<'a> Lookuper<'a> {
         let policies = compute_at(self.repo, same, &parent, when)?.policies;
         let facts = pull::facts(client, self.repo, pull, range, &policies)?;
         // The approvals still in force on the merged head: each reviewer's latest decision.
-        let mut latest: BTreeMap<String, &approval::Review> = BTreeMap::new();
+        let mut latest: BTreeMap<&Login, &approval::Review> = BTreeMap::new();
         for r in &facts.reviews {
             if !matches!(r.state, ReviewState::Commented | ReviewState::Pending) {
-                latest.insert(r.login.to_lowercase(), r);
+                latest.insert(&r.login, r);
             }
         }
         let approvals: Vec<(String, u64)> = latest
@@ -100,7 +101,7 @@ impl<'a> Lookuper<'a> {
                     && !r.bot
                     && r.commit.as_deref() == Some(pull.head.sha.as_str())
             })
-            .map(|r| (r.login.clone(), r.id))
+            .map(|r| (r.login.to_string(), r.id))
             .collect();
         let verdict = self.judge(client, sha, pull, &facts, when)?;
         Ok(Lookup {
@@ -145,7 +146,11 @@ impl<'a> Lookuper<'a> {
         let met = v
             .changes
             .iter()
-            .flat_map(|c| c.met.iter().cloned())
+            .flat_map(|c| {
+                c.met
+                    .iter()
+                    .map(|(what, by)| (what.clone(), by.to_string()))
+            })
             .collect();
         let detail = if let Some(r) = &v.refused {
             format!("refused: {r}")

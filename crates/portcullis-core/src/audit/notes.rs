@@ -2,6 +2,7 @@
 //! provisioned and when they were removed; and, when a commit has no record, what the GitHub
 //! API said about it (looked up by the edge).
 
+use crate::model::Login;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -248,7 +249,7 @@ pub fn approvers(notes: &NoteIndex, lookups: &Lookups, commit: &str) -> Approver
         lookup.verdict.as_ref().and_then(|v| {
             v.met
                 .iter()
-                .find(|(_, by)| by.eq_ignore_ascii_case(login))
+                .find(|(_, by)| Login::new(by).is(login))
                 .map(|(what, _)| what.clone())
         })
     };

@@ -5,6 +5,7 @@
 //! `beyond-end-date` once the person's end date has passed. A `beyond-end-date` finding before
 //! the end date is a wrong expiry to fix, not access to revoke, and is left alone.
 
+use crate::model::Login;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -259,9 +260,7 @@ pub fn closing_begun(comments: &[Comment], me: Option<&str>, r: &OpenRequest) ->
     let slack = chrono::Duration::seconds(60);
     comments.iter().any(|c| {
         c.body.starts_with(STALE_MARKER)
-            && c.user
-                .as_ref()
-                .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
+            && c.user.as_ref().is_some_and(|u| Login::new(&u.login).is(me))
             && DateTime::parse_from_rfc3339(&c.created_at)
                 .is_ok_and(|at| at.with_timezone(&Utc) + slack >= r.updated_at)
     })

@@ -5,6 +5,7 @@
 //! half-read export never reaches the directory. People in the directory but not in the export
 //! are left unchanged and listed: a truncated export must never offboard anyone. Pure.
 
+use crate::model::Login;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -221,7 +222,7 @@ pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, Vec<RowError>> {
     }
     // Across rows: unique ids and logins, managers who are in the export.
     let mut ids: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut logins: BTreeMap<String, u64> = BTreeMap::new();
+    let mut logins: BTreeMap<Login, u64> = BTreeMap::new();
     for (line, id, _, github) in &all {
         if let Some(first) = ids.insert(id, *line) {
             ids.insert(id, first);
@@ -231,9 +232,9 @@ pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, Vec<RowError>> {
             });
         }
         if let Some(g) = github
-            && let Some(first) = logins.insert(g.to_ascii_lowercase(), *line)
+            && let Some(first) = logins.insert(Login::new(g), *line)
         {
-            logins.insert(g.to_ascii_lowercase(), first);
+            logins.insert(Login::new(g), first);
             errors.push(RowError {
                 line: *line,
                 message: format!("GitHub login `{g}` is also on line {first}"),

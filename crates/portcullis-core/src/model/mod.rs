@@ -2,6 +2,7 @@
 //! loader's semantic checks, and remembers where in its file it came from.
 //! No I/O, no YAML: `load` builds these; `rules`, `codeowners` and later `plan` read them.
 
+pub mod login;
 pub mod time;
 
 /// The first `n` characters of a commit id for display, never cut inside a character: the id
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 
 pub use crate::load::yaml::Pos;
+pub use login::Login;
 pub use time::Expiry;
 
 /// A value and the position of its text in the file.

@@ -2,6 +2,7 @@
 //! richer response (or a newer API) never breaks a call; a field we rely on that is missing or
 //! null where GitHub documents it as required is an error, not a silent default.
 
+use crate::model::Login;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
@@ -231,7 +232,7 @@ impl Status {
     pub fn is_by(&self, login: &str) -> bool {
         self.creator
             .as_ref()
-            .is_some_and(|c| c.login.eq_ignore_ascii_case(login))
+            .is_some_and(|c| Login::new(&c.login).is(login))
     }
 }
 
