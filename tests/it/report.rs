@@ -208,3 +208,47 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// One tag per line, so a snapshot shows a change of markup as a change of lines and not of
+/// the spaces between tags.
+fn one_tag_per_line(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 8);
+    for part in html.split('<').filter(|p| !p.trim().is_empty()) {
+        out.push('<');
+        let part = part.trim_end_matches('\n');
+        match part.split_once('>') {
+            Some((tag, text)) if !text.trim().is_empty() => {
+                out.push_str(tag);
+                out.push_str(">\n");
+                out.push_str(text.trim());
+            }
+            _ => out.push_str(part),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The pages as written: the overview, an app page (with a hostile justification), a person
+/// page with history, and the recent changes.
+#[test]
+fn the_pages_keep_their_markup() {
+    let s = site();
+    for (name, page) in [
+        ("report_overview", "index.html"),
+        ("report_app", "apps/slack.html"),
+        ("report_person", "people/nadia.haddad.html"),
+        ("report_changes", "changes.html"),
+    ] {
+        let html = std::fs::read_to_string(s.out.path().join(page)).unwrap();
+        let lines = one_tag_per_line(&html);
+        // The recent changes run to a thousand rows; the first twenty show their shape.
+        let shown: String = match lines.match_indices("</tr>\n").nth(20) {
+            Some((end, _)) if page == "changes.html" => {
+                format!("{}[... rows cut ...]\n", &lines[..end])
+            }
+            _ => lines,
+        };
+        insta::assert_snapshot!(name, shown);
+    }
+}
