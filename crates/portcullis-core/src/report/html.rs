@@ -1,26 +1,10 @@
-//! The HTML every page shares: escaping, the page shell with its landmarks, tables, and the
-//! style sheet. Every piece of text goes through [`esc`]; attributes only ever hold text we
-//! made (ids checked by [`page_id`], numbers) and are escaped too. No script, no external
-//! asset, no `javascript:` anywhere.
+//! The HTML every page shares: the page shell with its landmarks, links, tables and the style
+//! sheet, written as maud templates. maud escapes every value a template is given, in text and
+//! in attributes, so text from a grant file cannot become markup; attributes only ever hold
+//! text we made (ids checked by [`page_id`], numbers). No script, no external asset, no
+//! `javascript:` anywhere.
 
-use std::fmt::Write;
-
-/// Escapes text for an HTML element or a quoted attribute value.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, html};
 
 /// An id usable as a file name and a link: what SPEC allows for ids, nothing else (no `/`,
 /// no `..`, no scheme). Anything else gets no page.
@@ -29,16 +13,12 @@ pub fn page_id(id: &str) -> Option<&str> {
 }
 
 /// A link to a page of the site, or the plain text when the id cannot have a page.
-pub fn link(prefix: &str, folder: &str, id: &str, text: &str) -> String {
-    match page_id(id) {
-        Some(id) => format!(
-            "<a href=\"{}{}/{}.html\">{}</a>",
-            esc(prefix),
-            esc(folder),
-            esc(id),
-            esc(text)
-        ),
-        None => esc(text),
+pub fn link(prefix: &str, folder: &str, id: &str, text: &str) -> Markup {
+    html! {
+        @match page_id(id) {
+            Some(id) => a href={ (prefix) (folder) "/" (id) ".html" } { (text) },
+            None => (text),
+        }
     }
 }
 
@@ -50,35 +30,45 @@ pub struct Page {
 
 /// The shell of every page: skip link, banner with the site navigation, main, footer.
 /// `depth` is how many folders below the root the page sits (for relative links).
-pub fn page(path: &str, title: &str, depth: usize, footer: &str, body: &str) -> Page {
+pub fn page(path: &str, title: &str, depth: usize, footer: &Markup, body: Markup) -> Page {
     let up = "../".repeat(depth);
-    let mut html = String::with_capacity(body.len() + 2048);
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'\">\n\
-         <title>{} · access report</title>\n<link rel=\"stylesheet\" href=\"{up}style.css\">\n</head>\n<body>\n\
-         <a class=\"skip\" href=\"#main\">Skip to content</a>\n\
-         <header class=\"site\">\n<p class=\"brand\"><a href=\"{up}index.html\">Access report</a></p>\n\
-         <nav aria-label=\"Site\">\n<ul>\n\
-         <li><a href=\"{up}index.html\">Overview</a></li>\n\
-         <li><a href=\"{up}apps/index.html\">Apps</a></li>\n\
-         <li><a href=\"{up}people/index.html\">People</a></li>\n\
-         <li><a href=\"{up}changes.html\">Recent changes</a></li>\n\
-         </ul>\n</nav>\n</header>\n<main id=\"main\">\n",
-        esc(title)
-    );
-    html.push_str(body);
-    let _ = write!(
-        html,
-        "</main>\n<footer class=\"site\">\n<p>{}</p>\n</footer>\n</body>\n</html>\n",
-        footer
-    );
+    let nav = [
+        ("index.html", "Overview"),
+        ("apps/index.html", "Apps"),
+        ("people/index.html", "People"),
+        ("changes.html", "Recent changes"),
+    ];
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                meta http-equiv="Content-Security-Policy" content="script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
+                title { (title) " · access report" }
+                link rel="stylesheet" href={ (up) "style.css" };
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.site {
+                    p.brand { a href={ (up) "index.html" } { "Access report" } }
+                    nav aria-label="Site" {
+                        ul {
+                            @for (href, name) in nav {
+                                li { a href={ (up) (href) } { (name) } }
+                            }
+                        }
+                    }
+                }
+                main #main { (body) }
+                footer.site { p { (footer) } }
+            }
+        }
+    };
     Page {
         path: path.to_owned(),
-        html,
+        html: html.into_string(),
     }
 }
 
@@ -87,8 +77,8 @@ pub struct Table {
     id: String,
     caption: String,
     header: Vec<&'static str>,
-    /// Cells already rendered as HTML; the first is the row header.
-    rows: Vec<Vec<String>>,
+    /// The first cell is the row header.
+    rows: Vec<Vec<Markup>>,
 }
 
 impl Table {
@@ -101,8 +91,7 @@ impl Table {
         }
     }
 
-    /// A row of cells that are already HTML (use [`esc`] and [`link`] to make them).
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub fn row(&mut self, cells: Vec<Markup>) {
         self.rows.push(cells);
     }
 
@@ -110,41 +99,35 @@ impl Table {
         self.rows.is_empty()
     }
 
-    pub fn render(&self, empty: &str) -> String {
-        if self.rows.is_empty() {
-            return format!("<p class=\"empty\">{}</p>\n", esc(empty));
-        }
-        let mut out = String::with_capacity(self.rows.len() * 160 + 256);
-        let _ = write!(
-            out,
-            "<div class=\"table-wrap\" role=\"region\" aria-labelledby=\"{id}-caption\" tabindex=\"0\">\n\
-             <table id=\"{id}\">\n<caption id=\"{id}-caption\">{}</caption>\n<thead><tr>",
-            esc(&self.caption),
-            id = esc(&self.id)
-        );
-        for h in &self.header {
-            let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
-        }
-        out.push_str("</tr></thead>\n<tbody>\n");
-        for r in &self.rows {
-            out.push_str("<tr>");
-            for (i, c) in r.iter().enumerate() {
-                if i == 0 {
-                    let _ = write!(out, "<th scope=\"row\">{c}</th>");
-                } else {
-                    let _ = write!(out, "<td>{c}</td>");
+    pub fn render(&self, empty: &str) -> Markup {
+        let id = &self.id;
+        html! {
+            @if self.rows.is_empty() {
+                p.empty { (empty) }
+            } @else {
+                div.table-wrap role="region" aria-labelledby={ (id) "-caption" } tabindex="0" {
+                    table id=(id) {
+                        caption id={ (id) "-caption" } { (self.caption) }
+                        thead { tr { @for h in &self.header { th scope="col" { (h) } } } }
+                        tbody {
+                            @for r in &self.rows {
+                                tr {
+                                    @for (i, cell) in r.iter().enumerate() {
+                                        @if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            out.push_str("</tr>\n");
         }
-        out.push_str("</tbody>\n</table>\n</div>\n");
-        out
     }
 }
 
 /// A risk level as a labelled badge: the word is always there, colour only adds to it.
-pub fn risk_badge(risk: &str) -> String {
-    format!("<span class=\"risk risk-{r}\">{r}</span>", r = esc(risk))
+pub fn risk_badge(risk: &str) -> Markup {
+    html! { span class={ "risk risk-" (risk) } { (risk) } }
 }
 
 pub const STYLE: &str = r#":root {
@@ -203,3 +186,29 @@ details { margin: .25rem 0 1rem; }
   .facts dd { margin-bottom: .5rem; }
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text from files is text wherever it goes: a cell, a caption, a link's words, a title.
+    #[test]
+    fn every_value_is_escaped() {
+        let hostile = "<script>alert(1)</script>\" onmouseover=\"x";
+        let mut t = Table::new("t", hostile, &["Who"]);
+        t.row(vec![link("", "people", "ada", hostile)]);
+        t.row(vec![link("", "people", hostile, "plain")]);
+        let table = t.render("").into_string();
+        let page = page("x.html", hostile, 0, &html! { (hostile) }, t.render("")).html;
+        for out in [&table, &page] {
+            assert!(!out.contains("<script"), "{out}");
+            assert!(!out.contains("\" onmouseover"), "{out}");
+            assert!(
+                out.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;x")
+            );
+        }
+        // An id that cannot be a file name gets no link at all.
+        assert!(table.contains("<th scope=\"row\">plain</th>"), "{table}");
+        assert!(table.contains("<a href=\"people/ada.html\">"), "{table}");
+    }
+}
