@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use portcullis::cli::{Cli, Outcome, run};
+use portcullis::cli::{Cli, Exit, run};
 
 /// The one exit mapping: 0 success, 1 findings or refused, 2 usage or failure.
 #[global_allocator]
@@ -16,8 +16,8 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Findings) => ExitCode::from(1),
         Err(e) => {
             let _ = portcullis::cli::out::stderr(&format!("error: {e:#}\n"));
             ExitCode::from(2)

@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::approval::pull::{STATUS_CONTEXT, judge};
 use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
@@ -21,7 +21,7 @@ pub struct Args {
     no_status: bool,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
@@ -76,8 +76,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         )?;
     }
     Ok(if v.approved {
-        Outcome::Success
+        Exit::Success
     } else {
-        Outcome::Findings
+        Exit::Findings
     })
 }

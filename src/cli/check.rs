@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use super::timer::Timer;
-use super::{Common, Outcome, use_color};
+use super::{Common, Exit, use_color};
 use portcullis_core::diag::render::{self, text::Style};
 use portcullis_core::snapshot::{GOVERNED_DIRS, Snapshot};
 use portcullis_git::revision::Revision;
@@ -44,7 +44,7 @@ enum Format {
     Markdown,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let mut timer = Timer::from_env();
@@ -170,8 +170,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     // As the catalog: the files are freed with the process, not one by one.
     std::mem::forget(snapshot);
     Ok(if report.failed() {
-        Outcome::Findings
+        Exit::Findings
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }

@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use super::{Common, Outcome, write_file};
+use super::{Common, Exit, write_file};
 use portcullis_core::model::CODEOWNERS_FILE;
 
 /// Print the CODEOWNERS generated from the catalog (or write it, or check it)
@@ -20,7 +20,7 @@ pub struct Args {
     check: bool,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let snapshot = portcullis_git::worktree::read(&root)?;
     let loaded = portcullis_core::check::load(&snapshot);
@@ -42,21 +42,21 @@ pub fn run(args: Args) -> Result<Outcome> {
             "wrote {CODEOWNERS_FILE} ({} apps)",
             loaded.catalog.apps.len()
         );
-        return Ok(Outcome::Success);
+        return Ok(Exit::Success);
     }
     if args.check {
         let current = snapshot.text(CODEOWNERS_FILE).unwrap_or("");
         let diff = portcullis_core::codeowners::diff(current, &generated);
         if diff.is_empty() {
             eprintln!("{CODEOWNERS_FILE} is up to date");
-            return Ok(Outcome::Success);
+            return Ok(Exit::Success);
         }
         print!("{diff}");
         eprintln!(
             "error: {CODEOWNERS_FILE} differs from the catalog\nhint: run `portcullis codeowners --write`"
         );
-        return Ok(Outcome::Findings);
+        return Ok(Exit::Findings);
     }
     print!("{generated}");
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

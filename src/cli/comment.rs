@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::approval::pull::judge;
 use portcullis_core::comment::{self, MARKER};
 use portcullis_core::model::Login;
@@ -24,7 +24,7 @@ pub struct Args {
     dry_run: bool,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     for dir in portcullis_core::snapshot::GOVERNED_DIRS {
         snapshot.files.extend(head_rev.read_dir(dir)?.files);
     }
-    let mut change = portcullis_core::baseline::Change {
+    let mut change = portcullis_core::baseline::Touched {
         paths: judged.computed.paths.clone(),
         ..Default::default()
     };
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let body = comment::body(&report, &judged.computed.plan, Some(&judged.verdict), head);
     if args.dry_run {
         super::out::stdout(&body)?;
-        return Ok(Outcome::Success);
+        return Ok(Exit::Success);
     }
     let existing = client
         .comments(args.pr)?
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         None => client.create_comment(args.pr, &body)?,
     };
     println!("{}", posted.html_url);
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// Our comment is one a bot wrote (the workflow's token), or the account named in

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 
 use super::bot_pr::{self, Proposal, Proposed};
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::lifecycle::expire::{self, Removal};
 use portcullis_core::lifecycle::{Edits, new_errors};
 use portcullis_core::model::Catalog;
@@ -68,7 +68,7 @@ fn compute(snapshot: &Snapshot, as_of: DateTime<Utc>) -> Result<Computed> {
     })
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let mut snapshot = portcullis_git::worktree::read(&root)?;
@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     if let (Some(client), true) = (&client, args.close_stale) {
         super::stale::close_stale(client, &computed.catalog, as_of)?;
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// The list on stdout, and the pull request's address when there is one.

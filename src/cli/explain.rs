@@ -1,6 +1,6 @@
 use anyhow::{Result, anyhow};
 
-use super::Outcome;
+use super::Exit;
 use portcullis_core::diag::Rule;
 
 /// Explain a rule: what it means, why it exists, an example, and the fix
@@ -17,12 +17,12 @@ pub struct Args {
     list: bool,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     if args.list {
         for r in Rule::ALL {
             println!("{:<24} {}", r.id(), r.default_severity().as_str());
         }
-        return Ok(Outcome::Success);
+        return Ok(Exit::Success);
     }
     let id = args.rule.unwrap_or_default();
     let rule = Rule::from_id(&id).ok_or_else(|| {
@@ -36,5 +36,5 @@ pub fn run(args: Args) -> Result<Outcome> {
         )
     })?;
     print!("{}", rule.doc());
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

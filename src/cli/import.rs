@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::bot_pr::{self, Proposal};
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::lifecycle::import;
 
 /// Write a grant file for every current member of an app's targets who maps to a person, so
@@ -31,7 +31,7 @@ pub struct Args {
     base_branch: String,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let snapshot = portcullis_git::worktree::read(&root)?;
@@ -155,7 +155,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 
     if imported.unmapped.is_empty() {
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     } else {
         eprintln!(
             "error: {} to nobody: the first apply would remove them\nhint: add each service or break-glass account to `unmanaged:` in {}, and each person to policies/people.yaml (with the field the app's `login` template uses)",
@@ -165,6 +165,6 @@ pub fn run(args: Args) -> Result<Outcome> {
             },
             app.file
         );
-        Ok(Outcome::Findings)
+        Ok(Exit::Findings)
     }
 }

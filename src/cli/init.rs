@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::init_files::{SCHEMAS, WORKFLOWS, default_action};
-use super::{Outcome, write_file};
+use super::{Exit, write_file};
 use portcullis_core::lifecycle::{edited, people};
 use portcullis_core::snapshot::Snapshot;
 
@@ -45,7 +45,7 @@ pub struct Args {
     action: Option<String>,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("cannot resolve `{}`", args.dir.display()))?;
     if dir.join("policies").exists() {
@@ -186,5 +186,5 @@ pub fn run(args: Args) -> Result<Outcome> {
         "next: follow the setup checklist in {}",
         dir.join("README.md").display()
     );
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{Result, anyhow};
 
-use super::Outcome;
+use super::Exit;
 
 /// Print a new key pair: the secret for `PORTCULLIS_SIGNING_KEY`, the public key for settings
 #[derive(clap::Args)]
@@ -12,7 +12,7 @@ use super::Outcome;
   portcullis keygen    the secret goes in PORTCULLIS_SIGNING_KEY, the public key in settings")]
 pub struct Args {}
 
-pub fn run(_args: Args) -> Result<Outcome> {
+pub fn run(_args: Args) -> Result<Exit> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| anyhow!("the operating system gave no randomness: {e}"))?;
@@ -22,5 +22,5 @@ pub fn run(_args: Args) -> Result<Outcome> {
         "The line above is the secret: store it as the `PORTCULLIS_SIGNING_KEY` secret of the apply environment, and nowhere else.\nAdd the public key to policies/settings.yaml, through a pull request the security team approves:\n\n  evidence_public_key: \"{}\"\n",
         signer.verifier().to_text()
     );
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use anyhow::Result;
 use clap::CommandFactory;
 
-use super::{Cli, Outcome};
+use super::{Cli, Exit};
 
 /// Print the completion script for a shell
 #[derive(clap::Args)]
@@ -18,17 +18,17 @@ pub struct CompletionArgs {
 #[derive(clap::Args)]
 pub struct ManArgs {}
 
-pub fn completions(args: CompletionArgs) -> Result<Outcome> {
+pub fn completions(args: CompletionArgs) -> Result<Exit> {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut command, "portcullis", &mut out);
     super::out::stdout_raw(&String::from_utf8_lossy(&out))?;
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
-pub fn man(_args: ManArgs) -> Result<Outcome> {
+pub fn man(_args: ManArgs) -> Result<Exit> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
     std::io::stdout().lock().write_all(&out)?;
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

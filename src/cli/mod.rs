@@ -91,7 +91,7 @@ enum Command {
 
 /// What a command ended with; `main` maps it to the exit code.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Exit {
     /// Exit 0.
     Success,
     /// Exit 1: error diagnostics, or a refused action.
@@ -140,7 +140,7 @@ impl Common {
     }
 }
 
-pub fn run(cli: Cli) -> Result<Outcome> {
+pub fn run(cli: Cli) -> Result<Exit> {
     let _ = COLOR.set(cli.color);
     match cli.command {
         Command::Check(args) => check::run(args),

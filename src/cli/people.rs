@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::bot_pr::{self, Proposal};
-use super::{Common, Outcome, write_file};
+use super::{Common, Exit, write_file};
 use portcullis_core::lifecycle::people::{self, Row, Sync};
 use portcullis_core::lifecycle::{Edits, new_errors};
 use portcullis_core::model::PEOPLE_FILE;
@@ -51,7 +51,7 @@ struct SyncArgs {
     base_branch: String,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let PeopleCommand::Sync(args) = args.command;
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" }
             );
-            return Ok(Outcome::Findings);
+            return Ok(Exit::Findings);
         }
     };
     let mut snapshot = portcullis_git::worktree::read(&root)?;
@@ -116,7 +116,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     if sync.is_empty() {
         eprintln!("the directory already matches the export: nothing to change");
-        return Ok(Outcome::Success);
+        return Ok(Exit::Success);
     }
     let errors = new_errors(&snapshot, &sync.edits, as_of);
     if !errors.is_empty() {
@@ -126,7 +126,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         eprintln!(
             "error: the sync would leave errors that `check` did not report before; nothing was written\nhint: fix the export or the files named above, then sync again"
         );
-        return Ok(Outcome::Findings);
+        return Ok(Exit::Findings);
     }
     let title = sync.title();
     let body = people::body(&sync, &source);
@@ -158,7 +158,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             print!("{body}");
         }
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// The sync of the export over the snapshot; a file that cannot be edited safely is reported
@@ -167,10 +167,10 @@ fn plan(
     snapshot: &Snapshot,
     rows: &[Row],
     as_of: chrono::DateTime<chrono::Utc>,
-) -> Result<Sync, Outcome> {
+) -> Result<Sync, Exit> {
     people::plan(snapshot, rows, as_of).map_err(|e| {
         eprintln!("error: {e}; nothing was written\nhint: fix the file by hand (`portcullis check` says what is wrong), then sync again");
-        Outcome::Findings
+        Exit::Findings
     })
 }
 

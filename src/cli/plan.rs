@@ -1,7 +1,7 @@
 use anyhow::Result;
 use clap::ValueEnum;
 
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::plan::{self, compute::Revs};
 use portcullis_core::ports::{Paths, Repo};
 use portcullis_git::port::GitRepo;
@@ -33,7 +33,7 @@ enum Format {
     Markdown,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
@@ -61,5 +61,5 @@ pub fn run(args: Args) -> Result<Outcome> {
         Format::Markdown => plan::render::markdown(&computed.plan),
     };
     super::out::stdout(&out)?;
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

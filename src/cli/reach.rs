@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::thread::ScopedJoinHandle;
 
 use super::timer::Timer;
-use portcullis_core::baseline::{self, Change};
+use portcullis_core::baseline::{self, Touched};
 use portcullis_core::diag::Report;
 use portcullis_core::load::{directory, layout};
 use portcullis_core::model::{
@@ -29,7 +29,7 @@ pub fn check(
     head: &Revision,
     head_rev: Option<&str>,
     repo: &Repository,
-    change: &Change,
+    change: &Touched,
     directory: Option<DirectoryScan>,
     as_of: DateTime<Utc>,
     timer: &mut Timer,

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 
 use super::comment::is_ours;
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::lifecycle::remind::{self, Group, LABEL};
 use portcullis_github::Client;
 
@@ -32,7 +32,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let date = as_of.date_naive();
@@ -84,7 +84,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     };
     super::out::stdout(&out)?;
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// Finds (or opens) the group's tracking issue and comments once for the day: `posted`, or

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::audit::{Sources, read_sources};
-use super::{Common, Outcome};
+use super::{Common, Exit};
 
 /// Write a static HTML site of who has access to what: an overview, a page per app and per
 /// person, recent changes and charts (works from `file://` and any static host)
@@ -23,7 +23,7 @@ pub struct Args {
     rev: String,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
@@ -66,5 +66,5 @@ pub fn run(args: Args) -> Result<Outcome> {
         args.out.display(),
         args.out.join("index.html").display()
     );
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

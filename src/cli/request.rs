@@ -2,7 +2,7 @@ use std::io::IsTerminal;
 
 use anyhow::{Result, anyhow, bail};
 
-use super::{Common, Outcome, use_color, write_file};
+use super::{Common, Exit, use_color, write_file};
 use portcullis_core::diag::render::text::{self, Style};
 use portcullis_core::edit::Upsert;
 use portcullis_core::model::PEOPLE_FILE;
@@ -71,7 +71,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let snapshot = portcullis_git::worktree::read(&root)?;
@@ -105,7 +105,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 pull.number, prepared.branch, prepared.title
             );
             println!("{}", pull.html_url);
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         }
         Ok(prepared) => {
             write_file(&root.join(&prepared.path), &prepared.content)?;
@@ -113,11 +113,11 @@ pub fn run(args: Args) -> Result<Outcome> {
                 Format::Text => print!("{}", report(&prepared, &snapshot, style)),
                 Format::Json => println!("{:#}", prepared.to_json()),
             }
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         }
         Err(RequestError::Refused { message, hint }) => {
             eprintln!("error: {message}\nhint: {hint}");
-            Ok(Outcome::Findings)
+            Ok(Exit::Findings)
         }
         Err(RequestError::Rejected {
             path,
@@ -130,7 +130,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             eprintln!(
                 "error: the request was not written: `portcullis check` would reject `{path}`\nhint: fix what is reported above (in the request, or in the file first), then request again"
             );
-            Ok(Outcome::Findings)
+            Ok(Exit::Findings)
         }
     }
 }

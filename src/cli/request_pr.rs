@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::Outcome;
+use super::Exit;
 use portcullis_core::diag::render::markdown::escape;
 use portcullis_core::request::{
     Prepared, RequestArgs, RequestError, parse_issue_form, person_by_github, prepare,
@@ -70,7 +70,7 @@ pub fn from_issue(
     number: u64,
     base: &str,
     as_of: DateTime<Utc>,
-) -> Result<Outcome> {
+) -> Result<Exit> {
     let client = Client::from_env()?;
     let issue = client.issue(number)?;
     let answered = client
@@ -90,7 +90,7 @@ pub fn from_issue(
     match outcome {
         Ok(text) => {
             client.create_comment(number, &format!("{MARKER}\n{text}\n"))?;
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         }
         Err(reason) => {
             eprintln!("error: {reason}");
@@ -103,7 +103,7 @@ pub fn from_issue(
                     ),
                 )?;
             }
-            Ok(Outcome::Findings)
+            Ok(Exit::Findings)
         }
     }
 }

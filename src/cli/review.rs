@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::bot_pr::{self, Proposal};
 use super::people::write_edits;
-use super::{Common, Outcome};
+use super::{Common, Exit};
 use portcullis_core::lifecycle::new_errors;
 use portcullis_core::lifecycle::review::{self};
 use portcullis_core::model::Catalog;
@@ -41,7 +41,7 @@ pub struct Args {
     base_branch: String,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let date = as_of.date_naive();
@@ -74,7 +74,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         None
     };
-    let mut outcome = Outcome::Success;
+    let mut outcome = Exit::Success;
     for app in apps {
         let branch = review::branch(&app);
         let mut catalog = catalog.clone();
@@ -128,7 +128,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 eprintln!("{}:{}: {}", d.file, d.pos.line, d.message);
             }
             eprintln!("error: the review of `{app}` would leave new errors; not proposed");
-            outcome = Outcome::Findings;
+            outcome = Exit::Findings;
             continue;
         }
         let granted = match &repo {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use portcullis_core::model::{self, App, Risk, Spanned};
 use portcullis_provisioners::memory::Memory;
 use portcullis_provisioners::postgres::quote_ident;
-use portcullis_provisioners::{Outcome, Provisioner, account_for, connect};
+use portcullis_provisioners::{Effect, Provisioner, account_for, connect};
 
 use crate::services::{self, http_stub, ldap, postgres, scim, unique};
 
@@ -58,22 +58,22 @@ pub(crate) fn contract<P: Provisioner + ?Sized>(
 ) {
     let start = writes(&*p);
     assert_eq!(p.list(target).unwrap(), set(&[]));
-    assert_eq!(p.add(target, a).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(target, a).unwrap(), Effect::Changed);
     assert_eq!(p.list(target).unwrap(), set(&[a]));
-    assert_eq!(p.add(target, a).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.add(target, a).unwrap(), Effect::Unchanged);
     assert_eq!(p.list(target).unwrap(), set(&[a]));
-    assert_eq!(p.add(target, b).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(target, b).unwrap(), Effect::Changed);
     assert_eq!(p.list(target).unwrap(), set(&[a, b]));
-    assert_eq!(p.remove(target, a).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(target, a).unwrap(), Effect::Changed);
     assert_eq!(p.list(target).unwrap(), set(&[b]));
-    assert_eq!(p.remove(target, a).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.remove(target, a).unwrap(), Effect::Unchanged);
     assert_eq!(p.list(target).unwrap(), set(&[b]));
     let converged = writes(&*p);
     assert!(converged > start, "the write counter saw no writes");
 
     // A second full pass over the converged target: the same adds and removes, no writes.
-    assert_eq!(p.add(target, b).unwrap(), Outcome::Unchanged);
-    assert_eq!(p.remove(target, a).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.add(target, b).unwrap(), Effect::Unchanged);
+    assert_eq!(p.remove(target, a).unwrap(), Effect::Unchanged);
     assert_eq!(p.list(target).unwrap(), set(&[b]));
     assert_eq!(
         writes(&*p),
@@ -82,10 +82,10 @@ pub(crate) fn contract<P: Provisioner + ?Sized>(
     );
 
     // The last member leaves; the target can be joined again.
-    assert_eq!(p.remove(target, b).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(target, b).unwrap(), Effect::Changed);
     assert_eq!(p.list(target).unwrap(), set(&[]));
-    assert_eq!(p.remove(target, b).unwrap(), Outcome::Unchanged);
-    assert_eq!(p.add(target, a).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(target, b).unwrap(), Effect::Unchanged);
+    assert_eq!(p.add(target, a).unwrap(), Effect::Changed);
     assert_eq!(p.list(target).unwrap(), set(&[a]));
 }
 
@@ -107,13 +107,13 @@ fn memory_failure_injection() {
     let mut m = Memory::new();
     m.seed("team", ["carol"]);
     m.fail_nth_write(2);
-    assert_eq!(m.add("team", "alice").unwrap(), Outcome::Changed);
+    assert_eq!(m.add("team", "alice").unwrap(), Effect::Changed);
     // Unchanged calls are not writes: the failure stays armed for the next real write.
-    assert_eq!(m.add("team", "alice").unwrap(), Outcome::Unchanged);
+    assert_eq!(m.add("team", "alice").unwrap(), Effect::Unchanged);
     let e = m.add("team", "bob").unwrap_err().to_string();
     assert!(e.contains("injected failure of write 2"), "{e}");
     assert_eq!(m.list("team").unwrap(), set(&["alice", "carol"]));
-    assert_eq!(m.add("team", "bob").unwrap(), Outcome::Changed);
+    assert_eq!(m.add("team", "bob").unwrap(), Effect::Changed);
     assert_eq!(m.writes(), 2);
 
     m.fail_list("team");
@@ -122,7 +122,7 @@ fn memory_failure_injection() {
     m.create_target("other");
     assert!(matches!(
         m.add("other", "alice").unwrap(),
-        Outcome::Pending(_)
+        Effect::Pending(_)
     ));
     assert_eq!(m.members("other"), Some(&set(&[])));
     m.known_accounts(["alice"]);
@@ -169,7 +169,7 @@ fn postgres_revoke_ends_sessions_that_set_role() {
     let (target, login, bystander) = (unique("secret_"), unique("user_"), unique("other_"));
     pg_roles(&[(&target, false), (&login, true), (&bystander, true)]);
     let mut p = pg_connect();
-    assert_eq!(p.add(&target, &login).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(&target, &login).unwrap(), Effect::Changed);
 
     let mut session = ::postgres::Client::connect(&pg.dsn(&login), ::postgres::NoTls).unwrap();
     session
@@ -182,7 +182,7 @@ fn postgres_revoke_ends_sessions_that_set_role() {
     assert_eq!(current, target);
     let mut other = ::postgres::Client::connect(&pg.dsn(&bystander), ::postgres::NoTls).unwrap();
 
-    assert_eq!(p.remove(&target, &login).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(&target, &login).unwrap(), Effect::Changed);
     assert!(
         session.query_one("SELECT 1", &[]).is_err(),
         "the session that had SET ROLE survived the revocation"
@@ -204,9 +204,9 @@ fn postgres_quotes_identifiers_with_quotes_and_spaces() {
     let victim = unique("victim");
     pg_roles(&[(&target, false), (&login, true), (&victim, true)]);
     let mut p = pg_connect();
-    assert_eq!(p.add(&target, &login).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(&target, &login).unwrap(), Effect::Changed);
     assert_eq!(p.list(&target).unwrap(), set(&[&login]));
-    assert_eq!(p.add(&target, &login).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.add(&target, &login).unwrap(), Effect::Unchanged);
 
     // A name that would end the identifier and start a statement stays one (missing) role.
     let evil = format!("x\" TO \"{login}\"; DROP ROLE \"{victim}");
@@ -222,7 +222,7 @@ fn postgres_quotes_identifiers_with_quotes_and_spaces() {
         .get(0);
     assert!(exists, "the victim role was dropped");
 
-    assert_eq!(p.remove(&target, &login).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(&target, &login).unwrap(), Effect::Changed);
     assert_eq!(p.list(&target).unwrap(), set(&[]));
 }
 
@@ -292,13 +292,13 @@ fn ldap_last_member_leaves_a_valid_group() {
     let group = s.add_group(&cn, &a_dn);
     let mut p = ldap_connect();
     assert_eq!(p.list(&cn).unwrap(), set(&[&a]));
-    assert_eq!(p.remove(&cn, &a).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(&cn, &a).unwrap(), Effect::Changed);
     // The group keeps a member (its own DN), which is no account.
     assert_eq!(s.member_values(&group), vec![group.clone()]);
     assert_eq!(p.list(&cn).unwrap(), set(&[]));
-    assert_eq!(p.remove(&cn, &a).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.remove(&cn, &a).unwrap(), Effect::Unchanged);
     // Joining replaces the placeholder in the same modify.
-    assert_eq!(p.add(&cn, &b).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(&cn, &b).unwrap(), Effect::Changed);
     assert_eq!(s.member_values(&group), vec![b_dn]);
 }
 
@@ -330,14 +330,14 @@ fn ldap_escapes_member_dns_per_rfc_4514() {
     }
     let mut p = ldap_connect();
     for a in &accounts {
-        assert_eq!(p.add(&cn, a).unwrap(), Outcome::Changed, "{a:?}");
-        assert_eq!(p.add(&cn, a).unwrap(), Outcome::Unchanged, "{a:?}");
+        assert_eq!(p.add(&cn, a).unwrap(), Effect::Changed, "{a:?}");
+        assert_eq!(p.add(&cn, a).unwrap(), Effect::Unchanged, "{a:?}");
     }
     let want: BTreeSet<String> = accounts.iter().cloned().collect();
     assert_eq!(p.list(&cn).unwrap(), want);
     for a in &accounts {
-        assert_eq!(p.remove(&cn, a).unwrap(), Outcome::Changed, "{a:?}");
-        assert_eq!(p.remove(&cn, a).unwrap(), Outcome::Unchanged, "{a:?}");
+        assert_eq!(p.remove(&cn, a).unwrap(), Effect::Changed, "{a:?}");
+        assert_eq!(p.remove(&cn, a).unwrap(), Effect::Unchanged, "{a:?}");
     }
     assert_eq!(p.list(&cn).unwrap(), set(&[]));
 }
@@ -371,8 +371,8 @@ fn ldap_accounts_cannot_reach_other_entries() {
     // Filter metacharacters match nothing but themselves.
     let e = format!("{:#}", p.add(&cn, "*)(uid=*").unwrap_err());
     assert!(e.contains("no LDAP entry"), "{e}");
-    assert_eq!(p.remove(&cn, "*").unwrap(), Outcome::Unchanged);
-    assert_eq!(p.remove(&cn, "*)(uid=*").unwrap(), Outcome::Unchanged);
+    assert_eq!(p.remove(&cn, "*").unwrap(), Effect::Unchanged);
+    assert_eq!(p.remove(&cn, "*)(uid=*").unwrap(), Effect::Unchanged);
     assert_eq!(s.member_values(&group), vec![real_dn.clone()]);
 
     // A member outside the people base is not an account: not listed, not removable by name.
@@ -380,7 +380,7 @@ fn ldap_accounts_cannot_reach_other_entries() {
     assert_eq!(p.list(&cn).unwrap(), set(&[&real]));
     assert_eq!(
         p.remove(&cn, &format!("a,ou={ou}")).unwrap(),
-        Outcome::Unchanged
+        Effect::Unchanged
     );
     let mut want = vec![real_dn, other];
     want.sort();
@@ -430,7 +430,7 @@ fn scim_filters_are_escaped() {
     let mut p = scim_connect(&s.url, scim::TOKEN);
 
     // The whole text is one userName: it finds exactly its own user.
-    assert_eq!(p.add(&group, &evil).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(&group, &evil).unwrap(), Effect::Changed);
     assert_eq!(s.member_ids(&gid), vec![evil_id.clone()]);
     assert_eq!(p.list(&group).unwrap(), set(&[&evil]));
     // Another injection finds nobody, instead of every user.
@@ -438,7 +438,7 @@ fn scim_filters_are_escaped() {
     assert!(e.contains("no SCIM User with userName"), "{e}");
     assert_eq!(
         p.remove(&group, "x\" or userName pr \"").unwrap(),
-        Outcome::Unchanged
+        Effect::Unchanged
     );
     assert_eq!(s.member_ids(&gid), vec![evil_id]);
     assert!(!s.member_ids(&gid).contains(&bystander));
@@ -497,7 +497,7 @@ fn scim_409_and_404_on_members_are_idempotent_outcomes() {
         scim_connect(&stub.url, "t")
             .add("team", "ann@x.example")
             .unwrap(),
-        Outcome::Unchanged
+        Effect::Unchanged
     );
     let requests = stub.requests.lock().unwrap().clone();
     let patch = requests.iter().find(|r| r.starts_with("PATCH")).unwrap();
@@ -520,7 +520,7 @@ fn scim_409_and_404_on_members_are_idempotent_outcomes() {
             scim_connect(&stub.url, "t")
                 .remove("team", "ann@x.example")
                 .unwrap(),
-            Outcome::Unchanged,
+            Effect::Unchanged,
             "{status}"
         );
         let requests = stub.requests.lock().unwrap().clone();
@@ -698,17 +698,17 @@ fn scim_writes_read_the_group_every_time_and_find_a_replaced_group_again() {
     let user = s.create_user(&a);
     let first = s.create_group(&group, &[]);
     let mut p = scim_connect(&s.url, scim::TOKEN);
-    assert_eq!(p.add(&group, &a).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(&group, &a).unwrap(), Effect::Changed);
     // Someone removes the member behind portcullis's back: the next add writes again.
     s.remove_member(&first, &user);
-    assert_eq!(p.add(&group, &a).unwrap(), Outcome::Changed);
+    assert_eq!(p.add(&group, &a).unwrap(), Effect::Changed);
     assert_eq!(s.patches(&first), 3, "two adds and the removal");
     // The group is replaced by another of the same name: found again by its name.
     s.delete(&format!("/Groups/{first}"));
     let second = s.create_group(&group, &[&user]);
-    assert_eq!(p.add(&group, &a).unwrap(), Outcome::Unchanged);
+    assert_eq!(p.add(&group, &a).unwrap(), Effect::Unchanged);
     assert_eq!(p.list(&group).unwrap(), set(&[&a]));
-    assert_eq!(p.remove(&group, &a).unwrap(), Outcome::Changed);
+    assert_eq!(p.remove(&group, &a).unwrap(), Effect::Changed);
     assert!(s.member_ids(&second).is_empty());
 }
 
@@ -830,7 +830,7 @@ fn command_failures_carry_stderr_and_bad_output_is_an_error() {
     );
     assert_eq!(
         p.remove("vpn-users", "alice").unwrap(),
-        Outcome::Pending("ticket 7".into())
+        Effect::Pending("ticket 7".into())
     );
 }
 

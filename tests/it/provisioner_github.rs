@@ -8,7 +8,7 @@ use std::path::Path;
 use portcullis_core::model::{self, App, Risk, Spanned};
 use portcullis_github::Client;
 use portcullis_provisioners::manual::LABEL;
-use portcullis_provisioners::{Outcome, Provisioner, connect_in};
+use portcullis_provisioners::{Effect, Provisioner, connect_in};
 
 use crate::fake_github::FakeGitHub;
 
@@ -96,13 +96,13 @@ fn github_team_pending_invitations_are_pending_and_not_asked_twice() {
     // carol is not in the organisation yet: the membership waits for her to accept.
     let first = p.add("engineering", "carol-gh").unwrap();
     assert!(
-        matches!(&first, Outcome::Pending(d) if d.contains("invited")),
+        matches!(&first, Effect::Pending(d) if d.contains("invited")),
         "{first:?}"
     );
     let writes = gh.writes().len();
     assert!(matches!(
         p.add("engineering", "carol-gh").unwrap(),
-        Outcome::Pending(_)
+        Effect::Pending(_)
     ));
     assert_eq!(
         gh.writes().len(),
@@ -116,10 +116,7 @@ fn github_team_pending_invitations_are_pending_and_not_asked_twice() {
         p.list("engineering").unwrap(),
         set(&["alice-gh", "carol-gh"])
     );
-    assert_eq!(
-        p.add("engineering", "carol-gh").unwrap(),
-        Outcome::Unchanged
-    );
+    assert_eq!(p.add("engineering", "carol-gh").unwrap(), Effect::Unchanged);
     // An unknown login is an error, not a silent success.
     assert!(p.add("engineering", "nobody-here").is_err());
 }
@@ -172,7 +169,7 @@ fn manual_opens_one_issue_per_change_and_counts_it_done_when_closed() {
 
     let first = p.add("sales-user", "alice").unwrap();
     assert!(
-        matches!(&first, Outcome::Pending(d) if d.contains("#")),
+        matches!(&first, Effect::Pending(d) if d.contains("#")),
         "{first:?}"
     );
     let issues = manual_issues(&gh, &bot);
@@ -188,7 +185,7 @@ fn manual_opens_one_issue_per_change_and_counts_it_done_when_closed() {
     let mut p = connect(&gh, &bot, &manual_app(&["@tidewater/sales-ops"]));
     assert!(matches!(
         p.add("sales-user", "alice").unwrap(),
-        Outcome::Pending(_)
+        Effect::Pending(_)
     ));
     assert_eq!(manual_issues(&gh, &bot).len(), 1);
     assert_eq!(p.list("sales-user").unwrap(), set(&[]));
@@ -197,16 +194,16 @@ fn manual_opens_one_issue_per_change_and_counts_it_done_when_closed() {
     gh.set_issue_state("token-kenji-tw", issues[0].number, "closed");
     let mut p = connect(&gh, &bot, &manual_app(&["@tidewater/sales-ops"]));
     assert_eq!(p.list("sales-user").unwrap(), set(&["alice"]));
-    assert_eq!(p.add("sales-user", "alice").unwrap(), Outcome::Unchanged);
+    assert_eq!(p.add("sales-user", "alice").unwrap(), Effect::Unchanged);
 
     // Removal: a second issue; the member stays listed until it is closed.
     assert!(matches!(
         p.remove("sales-user", "alice").unwrap(),
-        Outcome::Pending(_)
+        Effect::Pending(_)
     ));
     assert!(matches!(
         p.remove("sales-user", "alice").unwrap(),
-        Outcome::Pending(_)
+        Effect::Pending(_)
     ));
     let issues = manual_issues(&gh, &bot);
     assert_eq!(issues.len(), 2);
@@ -215,7 +212,7 @@ fn manual_opens_one_issue_per_change_and_counts_it_done_when_closed() {
     gh.set_issue_state("token-kenji-tw", removal, "closed");
     let mut p = connect(&gh, &bot, &manual_app(&["@tidewater/sales-ops"]));
     assert_eq!(p.list("sales-user").unwrap(), set(&[]));
-    assert_eq!(p.remove("sales-user", "alice").unwrap(), Outcome::Unchanged);
+    assert_eq!(p.remove("sales-user", "alice").unwrap(), Effect::Unchanged);
 }
 
 #[test]
@@ -224,11 +221,11 @@ fn manual_withdraws_a_change_nobody_made_yet() {
     let mut p = connect(&gh, &bot, &manual_app(&["@tidewater/sales-ops"]));
     assert!(matches!(
         p.add("sales-user", "bob").unwrap(),
-        Outcome::Pending(_)
+        Effect::Pending(_)
     ));
     // The grant is removed before anyone acted: the open issue is withdrawn, not left to
     // be done by someone later.
-    assert_eq!(p.remove("sales-user", "bob").unwrap(), Outcome::Changed);
+    assert_eq!(p.remove("sales-user", "bob").unwrap(), Effect::Changed);
     let issues = manual_issues(&gh, &bot);
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].state, "closed");
@@ -277,16 +274,16 @@ fn github_team_manages_direct_members_and_leaves_child_teams_alone() {
     let writes = gh.writes().len();
     assert_eq!(
         p.remove("engineering", "bob-gh").unwrap(),
-        Outcome::Unchanged
+        Effect::Unchanged
     );
     assert_eq!(gh.writes().len(), writes, "nothing to remove at the parent");
 
     // A grant of the parent to bob is a direct membership, which survives his leaving the
     // child team; its revocation leaves the child team's membership alone.
-    assert_eq!(p.add("engineering", "bob-gh").unwrap(), Outcome::Changed);
+    assert_eq!(p.add("engineering", "bob-gh").unwrap(), Effect::Changed);
     assert_eq!(p.list("engineering").unwrap(), set(&["alice-gh", "bob-gh"]));
-    assert_eq!(p.add("engineering", "bob-gh").unwrap(), Outcome::Unchanged);
-    assert_eq!(p.remove("engineering", "bob-gh").unwrap(), Outcome::Changed);
+    assert_eq!(p.add("engineering", "bob-gh").unwrap(), Effect::Unchanged);
+    assert_eq!(p.remove("engineering", "bob-gh").unwrap(), Effect::Changed);
     assert_eq!(p.list("engineering").unwrap(), set(&["alice-gh"]));
     assert_eq!(
         gh.team("tidewater", "platform"),

@@ -1158,7 +1158,7 @@ fn duplicate_github_login_is_reported_on_the_newcomer() {
         support::as_of(AS_OF),
         &HashMap::new(),
     );
-    let change = portcullis_core::baseline::Change {
+    let change = portcullis_core::baseline::Touched {
         paths: [PEOPLE.to_owned()].into_iter().collect(),
         base: Org::base().snapshot(),
     };

@@ -219,7 +219,7 @@ fn apply(root: &Path, op: &Op) {
 }
 
 /// gix's answer and libgit2's.
-fn compare(root: &Path, base: &str) -> (BTreeSet<String>, portcullis_core::baseline::Change) {
+fn compare(root: &Path, base: &str) -> (BTreeSet<String>, portcullis_core::baseline::Touched) {
     let repo = git2::Repository::open(root).unwrap();
     let tree = repo.revparse_single(base).unwrap().peel_to_tree().unwrap();
     let reference = portcullis_git::git::change_since_libgit2(&repo, &tree).unwrap();

@@ -79,7 +79,7 @@ pub fn quarantine_range(
                     } else if quarantine.verified(ch, v.full.get(&spot).copied().unwrap_or(false)) {
                         released.push(format!(
                             "released: {} (approved again in #{})",
-                            GrantKey::of(ch),
+                            ch.key(),
                             v.pr
                         ));
                     }
@@ -167,7 +167,7 @@ impl Attribution {
         let mut by_key = HashMap::new();
         for c in checked {
             for ch in &c.commit.changes {
-                by_key.insert(GrantKey::of(ch), c.commit.sha.clone());
+                by_key.insert(ch.key(), c.commit.sha.clone());
             }
         }
         Attribution(by_key)

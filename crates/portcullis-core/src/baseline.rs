@@ -18,7 +18,7 @@ use crate::snapshot::{Entry, Snapshot};
 /// What the change touched: every changed path, and the base revision's content of those
 /// paths (a path absent from `base` was added).
 #[derive(Debug, Default)]
-pub struct Change {
+pub struct Touched {
     pub paths: BTreeSet<String>,
     pub base: Snapshot,
 }
@@ -49,7 +49,7 @@ pub fn mark(
     diagnostics: &mut [Diagnostic],
     head: &Catalog,
     head_snapshot: &Snapshot,
-    change: &Change,
+    change: &Touched,
 ) {
     if change.paths.contains(SETTINGS_FILE) {
         return;
@@ -124,7 +124,7 @@ pub fn mark(
 }
 
 /// Ids of people whose entry in people.yaml changed, was added or was removed.
-pub fn people_changed(change: &Change, head: &Snapshot) -> BTreeSet<String> {
+pub fn people_changed(change: &Touched, head: &Snapshot) -> BTreeSet<String> {
     if !change.paths.contains(PEOPLE_FILE) {
         return BTreeSet::new();
     }

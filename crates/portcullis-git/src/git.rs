@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{Delta, DiffOptions, Repository};
 
-use portcullis_core::baseline::Change;
+use portcullis_core::baseline::Touched;
 use portcullis_core::snapshot::{Entry, GOVERNED_DIRS, size_limit, wants_content};
 
 pub fn open(root: &Path) -> Result<Repository> {
@@ -39,7 +39,7 @@ fn is_governed(path: &str) -> bool {
 
 /// The change from `base` to the work tree (index and unstaged edits included, untracked files
 /// too), with the base content of each changed path.
-pub fn change_since(repo: &Repository, base: &str) -> Result<Change> {
+pub fn change_since(repo: &Repository, base: &str) -> Result<Touched> {
     let object = revision(repo, base, "--base ")?;
     let tree = object
         .peel_to_tree()
@@ -59,7 +59,7 @@ pub fn change_since(repo: &Repository, base: &str) -> Result<Change> {
 
 /// libgit2's comparison of the work tree with `tree`, for what gix refuses to read. Also the
 /// reference the gix answer is tested against.
-pub fn change_since_libgit2(repo: &Repository, tree: &git2::Tree) -> Result<Change> {
+pub fn change_since_libgit2(repo: &Repository, tree: &git2::Tree) -> Result<Touched> {
     let mut opts = DiffOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -70,7 +70,7 @@ pub fn change_since_libgit2(repo: &Repository, tree: &git2::Tree) -> Result<Chan
     let diff = repo
         .diff_tree_to_workdir_with_index(Some(tree), Some(&mut opts))
         .context("cannot compare the work tree with the base revision")?;
-    let mut change = Change::default();
+    let mut change = Touched::default();
     for delta in diff.deltas() {
         for file in [delta.old_file(), delta.new_file()] {
             if let Some(p) = file.path().and_then(|p| p.to_str())
@@ -172,7 +172,7 @@ pub fn last_touched_from(
 
 /// The change from `base` to the tree `head` (both committed), with the base content of each
 /// changed path.
-pub fn change_between(repo: &Repository, base: &str, head: &git2::Tree) -> Result<Change> {
+pub fn change_between(repo: &Repository, base: &str, head: &git2::Tree) -> Result<Touched> {
     let base_tree = tree_at(repo, base)?;
     let paths = changed_between(repo, &base_tree, head)?;
     with_base_content(repo, &base_tree, paths)
@@ -183,8 +183,8 @@ fn with_base_content(
     repo: &Repository,
     base_tree: &git2::Tree,
     paths: BTreeSet<String>,
-) -> Result<Change> {
-    let mut change = Change::default();
+) -> Result<Touched> {
+    let mut change = Touched::default();
     for p in &paths {
         if wants_content(p)
             && let Some(entry) = tree_entry(repo, base_tree, p)?

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use super::{Outcome, Provisioner, check_name};
+use super::{Effect, Provisioner, check_name};
 
 /// A listing of a large directory fits; a runaway command does not fill memory.
 const MAX_STDOUT: u64 = 64 << 20;
@@ -155,15 +155,15 @@ impl Command {
         )
     }
 
-    fn write(&mut self, op: &str, target: &str, account: &str) -> Result<Outcome> {
+    fn write(&mut self, op: &str, target: &str, account: &str) -> Result<Effect> {
         check_name("target", target)?;
         check_name("account", account)?;
         let reply = self.run(&json!({"op": op, "target": target, "account": account}))?;
         let detail = reply.get("detail").and_then(Value::as_str).unwrap_or("");
         match reply.get("outcome").and_then(Value::as_str) {
-            Some("changed") => Ok(Outcome::Changed),
-            Some("unchanged") => Ok(Outcome::Unchanged),
-            Some("pending") => Ok(Outcome::Pending(detail.to_owned())),
+            Some("changed") => Ok(Effect::Changed),
+            Some("unchanged") => Ok(Effect::Unchanged),
+            Some("pending") => Ok(Effect::Pending(detail.to_owned())),
             _ => bail!(
                 "command `{}` answered `{op}` with {}; expected {{\"outcome\": \"changed\" | \"unchanged\" | \"pending\"}}",
                 self.program.display(),
@@ -203,11 +203,11 @@ impl Provisioner for Command {
         })
     }
 
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect> {
         self.write("add", target, account)
     }
 
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect> {
         self.write("remove", target, account)
     }
 }

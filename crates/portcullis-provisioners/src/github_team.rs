@@ -9,7 +9,7 @@
 //! child team is the child team's to grant and revoke (model it as its own target).
 //!
 //! An invitation to the organisation that has not been
-//! accepted yet makes the membership `pending`, which is what [`Outcome::Pending`] reports until
+//! accepted yet makes the membership `pending`, which is what [`Effect::Pending`] reports until
 //! the person accepts. Logins compare case-insensitively on GitHub, so accounts are lower-case.
 //! The listing follows every page or fails as a whole (see `portcullis_github`).
 //!
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, Provisioner, check_name};
+use super::{Effect, Provisioner, check_name};
 use portcullis_github::Client;
 
 pub struct GithubTeam {
@@ -74,17 +74,17 @@ impl Provisioner for GithubTeam {
         self.direct(team).cloned()
     }
 
-    fn add(&mut self, team: &str, login: &str) -> Result<Outcome> {
+    fn add(&mut self, team: &str, login: &str) -> Result<Effect> {
         let org = self.org.clone();
         let pending = || {
-            Outcome::Pending(format!(
+            Effect::Pending(format!(
                 "@{login} is invited to @{org}/{team} and has not accepted yet"
             ))
         };
         let direct = self.direct(team)?.contains(&login.to_lowercase());
         match self.membership(team, login)?.as_deref() {
             // Active through a child team only is not the grant: make it direct.
-            Some("active") if direct => return Ok(Outcome::Unchanged),
+            Some("active") if direct => return Ok(Effect::Unchanged),
             Some("active") => {}
             // Asking again would not make it active; it only costs a write.
             Some(_) => return Ok(pending()),
@@ -98,17 +98,17 @@ impl Provisioner for GithubTeam {
             members.insert(login.to_lowercase());
         }
         Ok(if state == "active" {
-            Outcome::Changed
+            Effect::Changed
         } else {
             pending()
         })
     }
 
-    fn remove(&mut self, team: &str, login: &str) -> Result<Outcome> {
+    fn remove(&mut self, team: &str, login: &str) -> Result<Effect> {
         // Only a direct membership (or an invitation) is this team's to remove.
         let direct = self.direct(team)?.contains(&login.to_lowercase());
         if !direct && self.membership(team, login)?.as_deref() != Some("pending") {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         self.client
             .remove_team_membership(&self.org, team, login)
@@ -116,6 +116,6 @@ impl Provisioner for GithubTeam {
         if let Some(members) = self.direct.get_mut(team) {
             members.remove(&login.to_lowercase());
         }
-        Ok(Outcome::Changed)
+        Ok(Effect::Changed)
     }
 }

@@ -21,7 +21,7 @@ use ldap3::{
     LdapConn, LdapConnSettings, LdapResult, Mod, Scope, SearchEntry, dn_escape, ldap_escape,
 };
 
-use super::{Outcome, Provisioner, check_name};
+use super::{Effect, Provisioner, check_name};
 pub use portcullis_core::provision::backend::{MemberTemplate, parse_dn};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -183,12 +183,12 @@ impl Provisioner for Ldap {
         Ok(values.filter_map(|dn| self.member.account_of(dn)).collect())
     }
 
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect> {
         check_name("account", account)?;
         let group = self.group_dn(target)?;
         let member = member_dn(&self.member, account);
         if self.has_member(&group, &member)? {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         if self.matches(&member, "(objectClass=*)")? != Some(true) {
             bail!(
@@ -200,31 +200,31 @@ impl Provisioner for Ldap {
             mods.push(Mod::Delete("member".to_owned(), one(&group)));
         }
         match self.modify(&group, mods)? {
-            0 => Ok(Outcome::Changed),
-            ATTRIBUTE_OR_VALUE_EXISTS => Ok(Outcome::Unchanged),
+            0 => Ok(Effect::Changed),
+            ATTRIBUTE_OR_VALUE_EXISTS => Ok(Effect::Unchanged),
             rc => Err(ldap_error(rc, &format!("adding `{member}` to `{group}`"))),
         }
     }
 
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect> {
         check_name("account", account)?;
         let group = self.group_dn(target)?;
         let member = member_dn(&self.member, account);
         if !self.has_member(&group, &member)? {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         let delete = || Mod::Delete("member".to_owned(), one(&member));
         match self.modify(&group, vec![delete()])? {
-            0 => Ok(Outcome::Changed),
-            NO_SUCH_ATTRIBUTE => Ok(Outcome::Unchanged),
+            0 => Ok(Effect::Changed),
+            NO_SUCH_ATTRIBUTE => Ok(Effect::Unchanged),
             // The last member: keep the group valid with its placeholder, atomically.
             OBJECT_CLASS_VIOLATION => {
                 match self.modify(
                     &group,
                     vec![Mod::Add("member".to_owned(), one(&group)), delete()],
                 )? {
-                    0 => Ok(Outcome::Changed),
-                    NO_SUCH_ATTRIBUTE => Ok(Outcome::Unchanged),
+                    0 => Ok(Effect::Changed),
+                    NO_SUCH_ATTRIBUTE => Ok(Effect::Unchanged),
                     rc => Err(ldap_error(
                         rc,
                         &format!("removing `{member}` from `{group}`"),

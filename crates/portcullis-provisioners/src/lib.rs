@@ -23,7 +23,7 @@ use anyhow::{Result, bail};
 
 use portcullis_core::model::{self, App};
 pub use portcullis_core::provision::backend::{
-    Outcome, Provisioner, account_for, check_name, render_login, target_of,
+    Effect, Provisioner, account_for, check_name, render_login, target_of,
 };
 pub use portcullis_core::provision::memory;
 

@@ -1,7 +1,7 @@
 //! `manual`: for systems without an API, a person does the change. Each add or remove opens one
 //! issue in the access repository for the app's owners, with the policy's checklist; the change
 //! counts as done when the issue is closed (SPEC section 7), and until then every write reports
-//! [`Outcome::Pending`] with the issue's number.
+//! [`Effect::Pending`] with the issue's number.
 //!
 //! Issues are found again by a hidden marker (`<!-- portcullis:manual app=… target=… account=…
 //! op=… -->`, values percent-encoded), so a rerun never opens a second issue for the same
@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-use super::{Outcome, Provisioner, check_name};
+use super::{Effect, Provisioner, check_name};
 use portcullis_core::diag::render::markdown::{code, escape};
 use portcullis_github::Client;
 
@@ -145,7 +145,7 @@ impl Manual {
             .cloned())
     }
 
-    fn open_issue(&mut self, target: &str, account: &str, add: bool) -> Result<Outcome> {
+    fn open_issue(&mut self, target: &str, account: &str, add: bool) -> Result<Effect> {
         let c = &self.config;
         let (verb, prep) = if add {
             ("Add", "to")
@@ -197,7 +197,7 @@ impl Manual {
             account: account.to_owned(),
             add,
         });
-        Ok(Outcome::Pending(format!(
+        Ok(Effect::Pending(format!(
             "waits for a person in issue #{number}"
         )))
     }
@@ -217,29 +217,29 @@ impl Manual {
         Ok(())
     }
 
-    fn write(&mut self, target: &str, account: &str, add: bool) -> Result<Outcome> {
+    fn write(&mut self, target: &str, account: &str, add: bool) -> Result<Effect> {
         check_name("target", target)?;
         check_name("account", account)?;
         let newest = self.newest(target, account)?;
         let done_as_member = |t: &Tracked| t.add && !t.open;
         match newest {
-            Some(t) if t.add == add && t.open => Ok(Outcome::Pending(format!(
+            Some(t) if t.add == add && t.open => Ok(Effect::Pending(format!(
                 "waits for a person in issue #{}",
                 t.number
             ))),
-            Some(t) if t.add == add => Ok(Outcome::Unchanged),
+            Some(t) if t.add == add => Ok(Effect::Unchanged),
             // The opposite change is still open: it was never done, so withdrawing it is all.
             Some(t) if t.open => {
                 self.withdraw(&t)
                     .with_context(|| format!("cannot withdraw issue #{}", t.number))?;
                 match self.newest(target, account)? {
-                    Some(prev) if done_as_member(&prev) == add => Ok(Outcome::Changed),
-                    None if !add => Ok(Outcome::Changed),
+                    Some(prev) if done_as_member(&prev) == add => Ok(Effect::Changed),
+                    None if !add => Ok(Effect::Changed),
                     _ => self.open_issue(target, account, add),
                 }
             }
             Some(_) => self.open_issue(target, account, add),
-            None if !add => Ok(Outcome::Unchanged),
+            None if !add => Ok(Effect::Unchanged),
             None => self.open_issue(target, account, add),
         }
     }
@@ -262,11 +262,11 @@ impl Provisioner for Manual {
             .collect())
     }
 
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect> {
         self.write(target, account, true)
     }
 
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect> {
         self.write(target, account, false)
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use postgres::{Client, Config};
 
-use super::{Outcome, Provisioner, check_name};
+use super::{Effect, Provisioner, check_name};
 
 /// NAMEDATALEN - 1: PostgreSQL silently truncates longer identifiers, which could name a
 /// different role.
@@ -125,7 +125,7 @@ impl Provisioner for Postgres {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect> {
         check_ident(target)?;
         check_ident(account)?;
         self.require_role(target)?;
@@ -136,23 +136,23 @@ impl Provisioner for Postgres {
             );
         }
         if self.is_member(target, account)? {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         let sql = format!("GRANT {} TO {}", quote_ident(target), quote_ident(account));
         self.client
             .batch_execute(&sql)
             .with_context(|| format!("`{sql}` failed"))?;
-        Ok(Outcome::Changed)
+        Ok(Effect::Changed)
     }
 
     /// Revokes, then ends the login's sessions. Sessions are ended even when the membership was
     /// already gone, so a run that stopped between the two finishes the revocation on resume.
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect> {
         check_ident(target)?;
         check_ident(account)?;
         self.require_role(target)?;
         if !self.role_exists(account)? {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         let outcome = if self.is_member(target, account)? {
             let sql = format!(
@@ -169,9 +169,9 @@ impl Provisioner for Postgres {
                     "`{sql}` left the membership in place (it was granted by another role)\nhint: revoke it as the grantor, or grant through the role portcullis connects as"
                 );
             }
-            Outcome::Changed
+            Effect::Changed
         } else {
-            Outcome::Unchanged
+            Effect::Unchanged
         };
         self.terminate_sessions(account)?;
         Ok(outcome)

@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use super::{Outcome, Provisioner, check_name};
+use super::{Effect, Provisioner, check_name};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const MEDIA_TYPE: &str = "application/scim+json";
@@ -351,7 +351,7 @@ impl Provisioner for Scim {
         Ok(names)
     }
 
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect> {
         let Some(user) = self.user_id(account)? else {
             bail!(
                 "no SCIM User with userName {account:?}\nhint: portcullis adds existing users to groups; create the user at the identity provider first"
@@ -359,37 +359,37 @@ impl Provisioner for Scim {
         };
         let group = self.group(target)?;
         if group.members.contains(&user) {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         let reply = self.patch(
             &group,
             json!({"op": "add", "path": "members", "value": [{"value": user}]}),
         )?;
         match reply.status {
-            200 | 204 => Ok(Outcome::Changed),
+            200 | 204 => Ok(Effect::Changed),
             // Already a member: added by someone else since we looked.
-            409 => Ok(Outcome::Unchanged),
+            409 => Ok(Effect::Unchanged),
             _ => Err(self.error("PATCH", &format!("/Groups/{}", group.id), &reply)),
         }
     }
 
     /// A userName the server does not know is not a member: `Unchanged`.
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect> {
         let Some(user) = self.user_id(account)? else {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         };
         let group = self.group(target)?;
         if !group.members.contains(&user) {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         let path = format!("members[value eq {}]", Value::from(user.as_str()));
         let reply = self.patch(&group, json!({"op": "remove", "path": path}))?;
         let no_target = reply.body.get("scimType").and_then(Value::as_str) == Some("noTarget");
         match reply.status {
-            200 | 204 => Ok(Outcome::Changed),
+            200 | 204 => Ok(Effect::Changed),
             // Gone already (404), or the filter matched no member (400 noTarget).
-            404 => Ok(Outcome::Unchanged),
-            400 if no_target => Ok(Outcome::Unchanged),
+            404 => Ok(Effect::Unchanged),
+            400 if no_target => Ok(Effect::Unchanged),
             _ => Err(self.error("PATCH", &format!("/Groups/{}", group.id), &reply)),
         }
     }

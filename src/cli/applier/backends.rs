@@ -62,10 +62,10 @@ impl Provisioner for Timed {
     fn list(&mut self, target: &str) -> Result<BTreeSet<String>> {
         self.time(0, |b| b.list(target))
     }
-    fn add(&mut self, target: &str, account: &str) -> Result<provisioner::Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<provisioner::Effect> {
         self.time(1, |b| b.add(target, account))
     }
-    fn remove(&mut self, target: &str, account: &str) -> Result<provisioner::Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<provisioner::Effect> {
         self.time(2, |b| b.remove(target, account))
     }
 }

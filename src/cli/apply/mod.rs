@@ -13,7 +13,7 @@ use anyhow::Result;
 use git2::Oid;
 
 use super::applier::{self, Refusal, now};
-use super::{Common, Outcome};
+use super::{Common, Exit};
 
 mod head;
 mod open;
@@ -70,7 +70,7 @@ macro_rules! step {
     };
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let mut timer = super::timer::Timer::from_env();
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;

@@ -80,10 +80,10 @@ pub(super) fn provision_and_record(
     let done = applier::execute_journaled(repo, &run, head_sha, work, &mut backends)?;
     timer.lap(&format!("apply: {} write(s), journaled", work.len()));
     drop(backends);
-    let mut counts = [0usize; 5];
+    let mut counts: std::collections::BTreeMap<evidence::Outcome, usize> = Default::default();
     for d in &done {
         let a = &d.action;
-        counts[a.result as usize] += 1;
+        *counts.entry(a.result).or_default() += 1;
         let detail = a
             .error
             .as_deref()
@@ -170,10 +170,10 @@ pub(super) fn provision_and_record(
     let _ = writeln!(
         out,
         "summary: {} changed, {} unchanged, {} pending, {} failed, {} held back; {} quarantined; {}; applied up to {}",
-        counts[evidence::Outcome::Changed as usize],
-        counts[evidence::Outcome::Unchanged as usize],
-        counts[evidence::Outcome::Pending as usize],
-        counts[evidence::Outcome::Failed as usize],
+        counts.get(&evidence::Outcome::Changed).unwrap_or(&0),
+        counts.get(&evidence::Outcome::Unchanged).unwrap_or(&0),
+        counts.get(&evidence::Outcome::Pending).unwrap_or(&0),
+        counts.get(&evidence::Outcome::Failed).unwrap_or(&0),
         planned.held.iter().map(|h| h.ops.len()).sum::<usize>(),
         portcullis_core::diag::render::text::counted(alarms, "commit"),
         portcullis_core::diag::render::text::counted(records, "evidence record"),

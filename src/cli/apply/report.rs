@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 
 use std::ops::ControlFlow;
 
-use crate::cli::Outcome;
+use crate::cli::Exit;
 use crate::cli::applier::{self, Refusal};
 use portcullis_core::apply as gate;
 use portcullis_core::provision::ops::{self, Hold, Op};
@@ -32,7 +32,7 @@ pub(crate) fn report_held(out: &mut String, held: &[ops::Held], failures: &mut V
 }
 
 /// Exit 2 when a target or GitHub failed, 1 when something was refused or held back.
-pub(crate) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
+pub(crate) fn finish(failures: Vec<String>, refused: bool) -> Result<Exit> {
     if !failures.is_empty() {
         let shown: Vec<&str> = failures.iter().take(5).map(String::as_str).collect();
         let more = if failures.len() > 5 {
@@ -47,9 +47,9 @@ pub(crate) fn finish(failures: Vec<String>, refused: bool) -> Result<Outcome> {
         ));
     }
     Ok(if refused {
-        Outcome::Findings
+        Exit::Findings
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }
 
@@ -69,13 +69,13 @@ pub(super) fn dry_run(out: &mut String, work: &[(Op, Option<String>)]) {
     );
 }
 
-pub(crate) fn refuse(r: Refusal) -> Result<Outcome> {
+pub(crate) fn refuse(r: Refusal) -> Result<Exit> {
     eprintln!("refused: {}", r.0);
-    Ok(Outcome::Findings)
+    Ok(Exit::Findings)
 }
 
 /// A step of the run: what it found, or the outcome the run stops with.
-pub(super) type Step<T> = Result<ControlFlow<Outcome, T>>;
+pub(super) type Step<T> = Result<ControlFlow<Exit, T>>;
 
 /// Stops the run with a refusal.
 pub(super) fn stop<T>(r: Refusal) -> Step<T> {

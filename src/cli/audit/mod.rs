@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 
-use super::{Common, Outcome};
+use super::{Common, Exit};
 
 mod evidence;
 mod history;
@@ -83,7 +83,7 @@ fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>> {
     })
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
@@ -138,7 +138,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         let commits: Vec<usize> = list.iter().map(|h| h.commit).collect();
         lookups.fill(&index, &notes, &commits)?;
         let text = render::holders(&index, &notes, &lookups.found, at, &list, format);
-        (text, Outcome::Success)
+        (text, Exit::Success)
     } else if args.evidence {
         let since = since.unwrap_or(until);
         let pack = evidence::evidence(
@@ -153,9 +153,9 @@ pub fn run(args: Args) -> Result<Outcome> {
             &filter,
         )?;
         let outcome = if pack.exceptions() > 0 {
-            Outcome::Findings
+            Exit::Findings
         } else {
-            Outcome::Success
+            Exit::Success
         };
         (render::pack(&pack, format), outcome)
     } else {
@@ -171,7 +171,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             &events,
             format,
         );
-        (text, Outcome::Success)
+        (text, Exit::Success)
     };
     timer.lap("query and render");
     warn_if_unasked(&lookups, args.offline);

@@ -11,7 +11,7 @@
 
 use anyhow::{Result, anyhow};
 
-use super::{Common, Outcome};
+use super::{Common, Exit};
 
 mod environments;
 mod rules;
@@ -46,7 +46,7 @@ const STATUS: &str = "portcullis/approvals";
 const ENVIRONMENTS: [&str; 3] = ["access-apply", "portcullis-status", "portcullis-bot"];
 const APP_KEY: &str = "PORTCULLIS_APP_PRIVATE_KEY";
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let snapshot = portcullis_git::worktree::read(&root)?;
     let catalog = portcullis_core::check::load(&snapshot).catalog;
@@ -85,13 +85,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     );
     if gaps.is_empty() {
         println!("doctor: the setup of `{}` holds", client.repository());
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     } else {
         println!(
             "doctor: {} in the setup of `{}`",
             portcullis_core::diag::render::text::counted(gaps.len(), "gap"),
             client.repository()
         );
-        Ok(Outcome::Findings)
+        Ok(Exit::Findings)
     }
 }

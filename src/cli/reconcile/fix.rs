@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use git2::Repository;
 
-use crate::cli::Outcome;
+use crate::cli::Exit;
 use crate::cli::applier::{self, Chain, Refusal, now};
 use crate::cli::apply::{describe, finish, refuse};
 use portcullis_core::apply as gate;
@@ -30,7 +30,7 @@ pub(super) struct Fix<'a, 'b> {
     pub failures: Vec<String>,
 }
 
-pub(super) fn fix(f: Fix<'_, '_>) -> Result<Outcome> {
+pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
     let Fix {
         repo,
         started,

@@ -12,7 +12,7 @@ use clap::ValueEnum;
 
 use super::applier::{self, Refusal, now};
 use super::apply::{finish, refuse};
-use super::{Common, Outcome};
+use super::{Common, Exit};
 
 mod fix;
 use portcullis_core::provision::drift::{self, DriftReport};
@@ -48,7 +48,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+pub fn run(args: Args) -> Result<Exit> {
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;

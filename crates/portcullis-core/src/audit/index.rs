@@ -11,19 +11,7 @@ use super::{Commit, Filter, GrantSet, Side};
 use crate::model::Expiry;
 use crate::plan::GrantView;
 
-/// What a grant grants: the identity that history follows.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct GrantKey {
-    pub person: String,
-    pub app: String,
-    pub role: String,
-}
-
-impl std::fmt::Display for GrantKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{} for {}", self.app, self.role, self.person)
-    }
-}
+pub use crate::model::GrantKey;
 
 /// A commit, without its files.
 #[derive(Clone, Debug)]

@@ -19,6 +19,24 @@ pub use crate::load::yaml::Pos;
 pub use login::Login;
 pub use time::Expiry;
 
+/// A grant by what it grants: app, person and role. The identity history follows (audit), the
+/// applied state records (apply) and quarantine holds back; ordered by app, then person, then
+/// role, and serialised in that order (the signed applied state holds it).
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct GrantKey {
+    pub app: String,
+    pub person: String,
+    pub role: String,
+}
+
+impl std::fmt::Display for GrantKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} for {}", self.app, self.role, self.person)
+    }
+}
+
 /// A value and the position of its text in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spanned<T> {

@@ -90,6 +90,17 @@ pub struct Change {
     pub insights: Insights,
 }
 
+impl Change {
+    /// The grant this change is about.
+    pub fn key(&self) -> crate::model::GrantKey {
+        crate::model::GrantKey {
+            app: self.app.clone(),
+            person: self.person.clone(),
+            role: self.role.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,

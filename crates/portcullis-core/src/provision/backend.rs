@@ -14,7 +14,7 @@ use crate::model::{self, App, Person, Role};
 /// What a write did. `Unchanged` is success: the target was already so (SPEC: every operation is
 /// idempotent), and it tells `apply` that nothing needs recording as a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Effect {
     Changed,
     Unchanged,
     /// Handed to someone else and not done yet (the `manual` type's issue, or a command that
@@ -32,9 +32,9 @@ pub trait Provisioner {
     fn list(&mut self, target: &str) -> Result<BTreeSet<String>>;
     /// Makes `account` a member of `target`. An account the system does not know is an error
     /// (portcullis grants access; it does not create people).
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome>;
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect>;
     /// Ends the membership of `account` in `target`.
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome>;
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect>;
 }
 
 /// The name of the group, team or database role a role maps to (`roles.<r>.target`, default

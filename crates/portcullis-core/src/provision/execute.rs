@@ -92,9 +92,9 @@ pub fn execute(
         // A pending write's note (where it waits) travels in `error`: the evidence format has
         // no other free-text field, and it is what a reader needs to follow it up.
         let (result, error) = match answer {
-            Ok(provisioner::Outcome::Changed) => (Outcome::Changed, None),
-            Ok(provisioner::Outcome::Unchanged) => (Outcome::Unchanged, None),
-            Ok(provisioner::Outcome::Pending(detail)) => (Outcome::Pending, Some(detail)),
+            Ok(provisioner::Effect::Changed) => (Outcome::Changed, None),
+            Ok(provisioner::Effect::Unchanged) => (Outcome::Unchanged, None),
+            Ok(provisioner::Effect::Pending(detail)) => (Outcome::Pending, Some(detail)),
             Err(e) => (Outcome::Failed, Some(e)),
         };
         let at = clock();

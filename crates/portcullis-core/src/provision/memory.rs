@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, anyhow, bail};
 
-use super::backend::{Outcome, Provisioner, check_name};
+use super::backend::{Effect, Provisioner, check_name};
 
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
@@ -81,11 +81,11 @@ impl Memory {
             .ok_or_else(|| anyhow!("memory target `{target}` does not exist"))
     }
 
-    fn write(&mut self, target: &str, account: &str, add: bool) -> Result<Outcome> {
+    fn write(&mut self, target: &str, account: &str, add: bool) -> Result<Effect> {
         check_name("account", account)?;
         let present = self.target(target)?.contains(account);
         if present == add {
-            return Ok(Outcome::Unchanged);
+            return Ok(Effect::Unchanged);
         }
         if add
             && let Some(known) = &self.known_accounts
@@ -101,7 +101,7 @@ impl Memory {
             );
         }
         if self.pending.contains(target) {
-            return Ok(Outcome::Pending(format!(
+            return Ok(Effect::Pending(format!(
                 "{} `{account}` in `{target}` waits for a person",
                 if add { "adding" } else { "removing" }
             )));
@@ -113,7 +113,7 @@ impl Memory {
             members.remove(account);
         }
         self.writes += 1;
-        Ok(Outcome::Changed)
+        Ok(Effect::Changed)
     }
 }
 
@@ -125,11 +125,11 @@ impl Provisioner for Memory {
         Ok(self.target(target)?.clone())
     }
 
-    fn add(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn add(&mut self, target: &str, account: &str) -> Result<Effect> {
         self.write(target, account, true)
     }
 
-    fn remove(&mut self, target: &str, account: &str) -> Result<Outcome> {
+    fn remove(&mut self, target: &str, account: &str) -> Result<Effect> {
         self.write(target, account, false)
     }
 }

@@ -41,27 +41,5 @@ impl std::fmt::Display for TargetId {
     }
 }
 
-/// A grant by what it grants: person, app and role.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct GrantKey {
-    pub app: String,
-    pub person: String,
-    pub role: String,
-}
-
-impl GrantKey {
-    /// The grant a plan's change is about.
-    pub fn of(change: &crate::plan::Change) -> GrantKey {
-        GrantKey {
-            app: change.app.clone(),
-            person: change.person.clone(),
-            role: change.role.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for GrantKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{} for {}", self.app, self.role, self.person)
-    }
-}
+/// The one grant key: person, app and role (see `model::GrantKey`).
+pub use crate::model::GrantKey;

@@ -88,7 +88,7 @@ impl Quarantine {
     /// A change of a commit without verified approvals. Returns whether the change is held back
     /// (a removal is not: the repository no longer grants it, and revoking is the safe side).
     pub fn unverified(&mut self, commit: &str, change: &plan::Change, reason: &str) -> bool {
-        let key = GrantKey::of(change);
+        let key = change.key();
         let earlier = self.remove(&key);
         let approved = match change.op {
             Op::Remove => return false,
@@ -113,7 +113,7 @@ impl Quarantine {
     /// A change of a commit whose approvals were verified; `full` from [`full_review`]. Returns
     /// whether it released a quarantined grant.
     pub fn verified(&mut self, change: &plan::Change, full: bool) -> bool {
-        let key = GrantKey::of(change);
+        let key = change.key();
         if self.get(&key).is_none() {
             return false;
         }
