@@ -23,6 +23,7 @@ mod fuzz;
 mod github;
 mod import;
 mod init;
+mod ledger_trust;
 mod lifecycle;
 mod messages;
 mod pr_flow;

@@ -44,6 +44,7 @@ pub mod comment;
 pub mod diag;
 pub mod edit;
 pub mod evidence;
+pub mod ledger;
 pub mod lifecycle;
 pub mod load;
 pub mod model;

@@ -22,12 +22,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use git2::{Oid, Repository, Signature};
-use serde::{Deserialize, Serialize};
 
 use portcullis_core::evidence::{NOTES_REF, Note};
-use portcullis_core::provision::quarantine::Quarantine;
 
-pub const STATE_REF: &str = "refs/portcullis/state";
+pub use portcullis_core::ledger::{STATE_REF, State, StoredState, Tip};
 const STATE_FILE: &str = "state.json";
 
 fn dir(repo: &Repository) -> Result<PathBuf> {
@@ -163,56 +161,10 @@ impl Journal {
 
 // ---- the state ----
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct State {
-    pub version: u64,
-    /// The last commit of the default branch that was applied (full sha).
-    pub applied: Option<String>,
-    pub quarantine: Quarantine,
-    /// The evidence chain's tip when this state was written: a chain that ends earlier, or
-    /// holds another record there, was truncated, deleted or re-sealed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Tip>,
-    /// The first evidence record that must be signed (records before it predate signing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signed_from: Option<u64>,
-    /// What apply owes people and has not done yet (an issue it could not open): recorded in
-    /// the same signed record that moves `applied` past the commit that caused it, and retried
-    /// by every run until done.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub obligations: Vec<Obligation>,
-}
-
 /// An issue apply owes (its type is the core's, which decides them).
 pub use portcullis_core::apply::Obligation;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tip {
-    pub seq: u64,
-    pub hash: String,
-}
-
 const SIGNATURE_FILE: &str = "state.sig";
-
-/// The state as stored: its exact bytes and signature, for the caller to verify.
-pub struct StoredState {
-    pub state: State,
-    pub bytes: Vec<u8>,
-    pub signature: Option<String>,
-    /// The state ref's commit: one forged state is one incident.
-    pub commit: String,
-}
-
-impl StoredState {
-    /// Whether the apply environment's key signed exactly these bytes.
-    pub fn signed_by(&self, key: &portcullis_core::signing::Verifier) -> bool {
-        self.signature.as_deref().is_some_and(|sig| {
-            key.verify(portcullis_core::signing::Domain::State, &self.bytes, sig)
-        })
-    }
-}
 
 /// The state ref's content, `None` when there is no state ref.
 pub fn read_stored_state(repo: &Repository) -> Result<Option<StoredState>> {
@@ -346,12 +298,42 @@ pub fn id_at(repo: &Repository, commit: Oid, path: &str) -> Result<Option<Oid>> 
     Ok(tree.get_path(Path::new(path)).ok().map(|e| e.id()))
 }
 
+/// The core's [`portcullis_core::ledger::Ledger`] port over a repository.
+pub struct GitLedger<'r>(pub &'r Repository);
+
+impl portcullis_core::ledger::Ledger for GitLedger<'_> {
+    fn notes(&self) -> Result<Vec<portcullis_core::evidence::Stored>> {
+        crate::history::read_notes(self.0)
+    }
+
+    fn append_notes(&self, records: &[Note]) -> Result<()> {
+        append_notes(self.0, records)
+    }
+
+    fn stored_state(&self) -> Result<Option<StoredState>> {
+        read_stored_state(self.0)
+    }
+
+    fn write_state(
+        &self,
+        state: &State,
+        signer: Option<&portcullis_core::signing::Signer>,
+        message: &str,
+    ) -> Result<()> {
+        write_state(self.0, state, signer, message)
+    }
+
+    fn journal(&self) -> Result<Option<String>> {
+        read_journal(self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use portcullis_core::evidence::{Draft, Kind, Run, seal};
     use portcullis_core::provision::GrantKey;
-    use portcullis_core::provision::quarantine::Entry;
+    use portcullis_core::provision::quarantine::{Entry, Quarantine};
 
     fn repo_with_commit() -> (tempfile::TempDir, Repository, Oid) {
         let dir = tempfile::tempdir().unwrap();

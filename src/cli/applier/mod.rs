@@ -17,7 +17,7 @@ mod chain;
 mod issues;
 
 pub use backends::{app_indexes, backends};
-pub use chain::{Chain, execute_journaled, recover, run_id};
+pub use chain::{Chain, execute_journaled, open_chain, recover, run_id};
 pub use issues::{Issues, bot_login_at, fulfil};
 
 /// Evidence times are when things happened: the wall clock, not `--as-of` (which only judges

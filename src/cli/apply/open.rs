@@ -10,7 +10,6 @@ use anyhow::anyhow;
 use git2::Repository;
 
 use super::report::refuse_with_alarm;
-use super::report::short;
 use super::{Args, Step, stop};
 use crate::cli::applier::{self, Chain, Refusal};
 use portcullis_core::evidence;
@@ -67,7 +66,7 @@ pub(super) fn open(
             ));
         }
     };
-    let mut chain = match Chain::open(repo)? {
+    let mut chain = match applier::open_chain(repo)? {
         Ok(c) => c,
         Err(r) => return stop(r),
     };
@@ -75,94 +74,28 @@ pub(super) fn open(
     // installation token cannot ask `/user`).
     let early_bot = applier::bot_login_at(root);
     let stored = ledger::read_stored_state(repo)?;
-    let tip_at_open = chain.tip().map_or(0, |t| t.seq);
-    let mut state = ledger::State::default();
-    let mut adopted = false;
-    if let Some(s) = stored {
-        let verdict = match (&signer, &s.signature) {
-            (None, _) => {
-                let _ = writeln!(
-                    out,
-                    "warning: dry run without `PORTCULLIS_SIGNING_KEY`: the state's signature is not checked"
-                );
-                None
-            }
-            (Some(k), Some(_)) if s.signed_by(&k.verifier()) => None,
-            (Some(_), None) if args.adopt_unsigned_state => {
-                adopted = true;
-                let _ = writeln!(
-                    out,
-                    "migrated: the unsigned state (applied {}) and the {tip_at_open} evidence record(s) before it are adopted as they are; from record {} on every record and state is signed",
-                    s.state.applied.as_deref().map_or("nothing", short),
-                    tip_at_open + 1
-                );
-                None
-            }
-            (Some(_), None) => Some((
-                "unsigned",
-                "carries no signature: it was written before signing was adopted, or by someone without the apply environment's key",
-            )),
-            (Some(_), Some(_)) => Some((
-                "forged",
-                "carries a signature the apply environment's key did not make: it was written by someone else",
-            )),
-        };
-        if let Some((kind, why)) = verdict {
+    let verifier = signer.as_ref().map(|k| k.verifier());
+    let trusted = match portcullis_core::ledger::trust(
+        stored,
+        &chain,
+        verifier.as_ref(),
+        args.adopt_unsigned_state,
+        &notes_id(repo),
+        out,
+    ) {
+        Ok(t) => t,
+        Err(u) => {
             return refuse_with_alarm(
                 client,
                 early_bot.as_deref(),
-                &format!("<!-- portcullis:state {kind} ref={} -->", s.commit),
-                &format!("The applier's state is {kind}: provisioning stopped"),
-                &format!(
-                    "`{}` {why}. A state that cannot be verified could move the last applied commit past unreviewed changes or release quarantined grants, so `apply` provisions nothing until it is restored.\n\nRestore the ref from a trusted copy (`git push --force origin <good-state>:{}`), or, for a repository whose records predate signing, run `portcullis apply --adopt-unsigned-state` once after checking the state by hand.\n",
-                    ledger::STATE_REF,
-                    ledger::STATE_REF
-                ),
-                format!(
-                    "the applier's state `{}` {why}\nhint: restore it from a trusted copy; a repository whose state predates signing is migrated once with `--adopt-unsigned-state`",
-                    ledger::STATE_REF
-                ),
+                &u.marker,
+                &u.title,
+                &u.body,
+                u.refusal,
                 args.dry_run,
             );
         }
-        state = s.state;
-    }
-    if adopted {
-        state.signed_from = Some(tip_at_open + 1);
-        state.evidence = chain.tip().map(|t| ledger::Tip {
-            seq: t.seq,
-            hash: t.hash.clone(),
-        });
-    }
-    if let Some(k) = &signer
-        && (state.applied.is_some() || state.evidence.is_some())
-    {
-        let breaks = chain.verify_trust(&k.verifier(), &state);
-        if !breaks.is_empty() {
-            let mut detail = String::new();
-            for b in breaks.iter().take(10) {
-                let _ = write!(detail, "\n  {}: {}", b.kind.as_str(), b.message);
-            }
-            return refuse_with_alarm(
-                client,
-                early_bot.as_deref(),
-                &format!(
-                    "<!-- portcullis:evidence untrusted notes={} -->",
-                    notes_id(repo)
-                ),
-                "The evidence chain does not match the signed state: provisioning stopped",
-                &format!(
-                    "The evidence notes under `{}` are not what the applier signed:\n```{detail}\n```\nRestore the notes ref from a trusted copy; nothing is provisioned or recorded until then.\n",
-                    evidence::NOTES_REF
-                ),
-                format!(
-                    "the evidence notes under `{}` are not what the applier signed:{detail}\nhint: restore the notes ref from a trusted copy and tell the security team",
-                    evidence::NOTES_REF
-                ),
-                args.dry_run,
-            );
-        }
-    }
+    };
     chain.signer = signer;
     let (in_doubt, resumed) = applier::recover(repo, &mut chain, !args.dry_run)?;
     if let Some(note) = &resumed {
@@ -170,9 +103,9 @@ pub(super) fn open(
     }
     Ok(Continue(Opened {
         chain,
-        state,
-        adopted,
-        tip_at_open,
+        state: trusted.state,
+        adopted: trusted.adopted,
+        tip_at_open: trusted.tip_at_open,
         in_doubt,
         early_bot,
     }))

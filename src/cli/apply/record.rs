@@ -125,7 +125,7 @@ pub(super) fn provision_and_record(
     }
     let drafts = gate::drafts(checked, actions, held_back, catalog, &run, head_sha);
     let records = drafts.len();
-    chain.append(repo, drafts)?;
+    chain.append(&ledger::GitLedger(repo), drafts)?;
     let new_state = ledger::State {
         version: 1,
         applied: Some(head_sha.to_owned()),

@@ -7,7 +7,7 @@ use anyhow::Result;
 use git2::Repository;
 
 use crate::cli::Exit;
-use crate::cli::applier::{self, Chain, Refusal, now};
+use crate::cli::applier::{self, Refusal, now};
 use crate::cli::apply::{describe, finish, refuse};
 use portcullis_core::apply as gate;
 use portcullis_core::evidence::{self, Draft, Kind};
@@ -50,7 +50,7 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
             };
         }
     };
-    let mut chain = match Chain::open(repo)? {
+    let mut chain = match applier::open_chain(repo)? {
         Ok(c) => c,
         Err(r) => return refuse(r),
     };
@@ -94,7 +94,7 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
     crate::cli::apply::report_held(&mut out, &planned.held, &mut ignored);
     if !done.is_empty() {
         chain.append(
-            repo,
+            &portcullis_git::ledger::GitLedger(repo),
             vec![Draft {
                 kind: Kind::Run,
                 commit: applied.to_owned(),
