@@ -144,7 +144,7 @@ pub fn run(args: Args) -> Result<Exit> {
                 owners: &app.owners,
             },
         )?;
-        proposed.report(&title);
+        bot_pr::report(&proposed, &title);
     } else {
         super::people::write_edits(&root, &imported.edits)?;
         eprintln!(

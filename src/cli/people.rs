@@ -147,7 +147,7 @@ pub fn run(args: Args) -> Result<Exit> {
                     owners: &owners,
                 },
             )?;
-            proposed.report(&title);
+            bot_pr::report(&proposed, &title);
         }
         _ => {
             write_edits(&root, &sync.edits)?;

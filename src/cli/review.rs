@@ -161,7 +161,7 @@ pub fn run(args: Args) -> Result<Exit> {
                         owners: &app_policy.owners,
                     },
                 )?;
-                proposed.report(&title);
+                bot_pr::report(&proposed, &title);
             }
             _ => {
                 write_edits(&root, &edits)?;

@@ -27,6 +27,7 @@ mod ledger_trust;
 mod lifecycle;
 mod messages;
 mod pr_flow;
+mod proposals;
 mod provisioner;
 mod provisioner_github;
 mod reach;

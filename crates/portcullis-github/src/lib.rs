@@ -817,3 +817,50 @@ impl portcullis_core::ports::github::GitHub for Client {
         Client::team_members(self, org, slug)
     }
 }
+
+impl portcullis_core::ports::github::Proposals for Client {
+    fn owner(&self) -> String {
+        Client::owner(self).to_owned()
+    }
+    fn branch_sha(&self, branch: &str) -> Result<Option<String>> {
+        Client::branch_sha(self, branch)
+    }
+    fn create_branch(&self, branch: &str, sha: &str) -> Result<()> {
+        Client::create_branch(self, branch, sha)
+    }
+    fn update_branch(&self, branch: &str, sha: &str, force: bool) -> Result<()> {
+        Client::update_branch(self, branch, sha, force)
+    }
+    fn pulls(&self, state: &str, head: Option<&str>) -> Result<Vec<Pull>> {
+        Client::pulls(self, state, head)
+    }
+    fn file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>> {
+        Client::file(self, path, rev)
+    }
+    fn commit_files(
+        &self,
+        parent: &str,
+        message: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+    ) -> Result<String> {
+        Client::commit_files(self, parent, message, changes)
+    }
+    fn create_pull(&self, title: &str, head: &str, base: &str, body: &str) -> Result<Pull> {
+        Client::create_pull(self, title, head, base, body)
+    }
+    fn update_pull(
+        &self,
+        number: u64,
+        title: Option<&str>,
+        body: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Pull> {
+        Client::update_pull(self, number, title, body, state)
+    }
+    fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> {
+        Client::request_reviewers(self, number, users, teams)
+    }
+    fn create_comment(&self, issue_or_pull: u64, body: &str) -> Result<Comment> {
+        Client::create_comment(self, issue_or_pull, body)
+    }
+}

@@ -3,34 +3,46 @@
 //! pull request's commit listing stops at 250 whatever the true count. Each event is stamped
 //! one minute after the previous one, so "after" means what it means on GitHub's server.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use portcullis_core::ports::github::{
-    Branch, Comment, GitHub, Issue, IssueEvent, Pull, PullCommit, Review, Status, User,
+    Branch, Comment, GitHub, Issue, IssueEvent, Proposals, Pull, PullCommit, Review, Status, User,
 };
 
 /// GitHub lists at most this many commits of a pull request.
 pub const LISTED_COMMITS: usize = 250;
 
+/// Users and team slugs asked to review.
+type Requested = (Vec<String>, Vec<String>);
+
 pub struct MemGitHub {
     users: BTreeMap<String, User>,
     /// The login whose token this is (`me`); `None` for an installation token.
     token_of: Option<String>,
-    pulls: BTreeMap<u64, Pull>,
+    pulls: RefCell<BTreeMap<u64, Pull>>,
     /// Each pull request's commits, oldest first, with the accounts GitHub linked.
     commits: BTreeMap<u64, Vec<PullCommit>>,
     reviews: BTreeMap<u64, Vec<Review>>,
     issues: BTreeMap<u64, Issue>,
     events: BTreeMap<u64, Vec<IssueEvent>>,
-    comments: BTreeMap<u64, Vec<Comment>>,
+    comments: RefCell<BTreeMap<u64, Vec<Comment>>>,
     statuses: BTreeMap<String, Vec<Status>>,
     /// `(org, slug)` to the team's id and members' logins.
     teams: BTreeMap<(String, String), (u64, Vec<String>)>,
-    next_id: u64,
-    now: DateTime<Utc>,
+    next_id: Cell<u64>,
+    now: Cell<DateTime<Utc>>,
+    /// The repository's owner, as `Proposals::owner` names it.
+    owner: String,
+    /// Branch names to commit ids.
+    branches: RefCell<BTreeMap<String, String>>,
+    /// Each commit's files (made by `seed_branch` or `commit_files`).
+    trees: RefCell<BTreeMap<String, BTreeMap<String, Vec<u8>>>>,
+    /// Reviews requested on each pull request: users and team slugs.
+    requested: RefCell<BTreeMap<u64, Requested>>,
 }
 
 impl Default for MemGitHub {
@@ -38,16 +50,20 @@ impl Default for MemGitHub {
         MemGitHub {
             users: BTreeMap::new(),
             token_of: None,
-            pulls: BTreeMap::new(),
+            pulls: RefCell::new(BTreeMap::new()),
             commits: BTreeMap::new(),
             reviews: BTreeMap::new(),
             issues: BTreeMap::new(),
             events: BTreeMap::new(),
-            comments: BTreeMap::new(),
+            comments: RefCell::new(BTreeMap::new()),
             statuses: BTreeMap::new(),
             teams: BTreeMap::new(),
-            next_id: 1000,
-            now: Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
+            next_id: Cell::new(1000),
+            now: Cell::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()),
+            owner: "tidewater".to_owned(),
+            branches: RefCell::new(BTreeMap::new()),
+            trees: RefCell::new(BTreeMap::new()),
+            requested: RefCell::new(BTreeMap::new()),
         }
     }
 }
@@ -89,7 +105,7 @@ impl MemGitHub {
             members.retain(|m| m != login);
         }
         let gone = |u: &User| u.login == login;
-        for p in self.pulls.values_mut() {
+        for p in self.pulls.get_mut().values_mut() {
             if gone(&p.user) {
                 p.user = User::ghost();
             }
@@ -117,7 +133,7 @@ impl MemGitHub {
                 r.user = None;
             }
         }
-        for c in self.comments.values_mut().flatten() {
+        for c in self.comments.get_mut().values_mut().flatten() {
             if c.user.as_ref().is_some_and(|u| u.login == login) {
                 c.user = None;
             }
@@ -177,7 +193,7 @@ impl MemGitHub {
             requested_reviewers: Vec::new(),
             requested_teams: Vec::new(),
         };
-        self.pulls.insert(number, pull);
+        self.pulls.get_mut().insert(number, pull);
         let listed = self.linked(commits);
         self.commits.insert(number, listed);
     }
@@ -188,7 +204,11 @@ impl MemGitHub {
         let listed = self.commits.entry(number).or_default();
         listed.extend(linked);
         let count = listed.len() as u64;
-        let pull = self.pulls.get_mut(&number).expect("no such pull request");
+        let pull = self
+            .pulls
+            .get_mut()
+            .get_mut(&number)
+            .expect("no such pull request");
         pull.head.sha = head.to_owned();
         pull.commits = Some(count);
     }
@@ -196,7 +216,11 @@ impl MemGitHub {
     /// Merges the pull request as `merge_commit` (a merge, squash or rebase commit on `main`).
     pub fn merge(&mut self, number: u64, merge_commit: &str) {
         let at = self.tick();
-        let pull = self.pulls.get_mut(&number).expect("no such pull request");
+        let pull = self
+            .pulls
+            .get_mut()
+            .get_mut(&number)
+            .expect("no such pull request");
         pull.state = "closed".to_owned();
         pull.merged = true;
         pull.merged_at = Some(at);
@@ -208,6 +232,7 @@ impl MemGitHub {
         let at = self.tick();
         let actor = Some(self.user(by));
         self.pulls
+            .get_mut()
             .get_mut(&number)
             .expect("no such pull request")
             .base
@@ -256,7 +281,11 @@ impl MemGitHub {
             updated_at: at,
             html_url: format!("https://github.example/comment/{id}"),
         };
-        self.comments.entry(number).or_default().push(comment);
+        self.comments
+            .get_mut()
+            .entry(number)
+            .or_default()
+            .push(comment);
         id
     }
 
@@ -265,6 +294,7 @@ impl MemGitHub {
         let at = self.tick();
         let c = self
             .comments
+            .get_mut()
             .values_mut()
             .flatten()
             .find(|c| c.id == id)
@@ -320,6 +350,61 @@ impl MemGitHub {
             .collect()
     }
 
+    /// A commit holding exactly `files`, with `branch` pointed at it; its id.
+    pub fn seed_branch(&mut self, branch: &str, files: &[(&str, &str)]) -> String {
+        let sha = format!("{:040x}", self.id());
+        self.trees.get_mut().insert(
+            sha.clone(),
+            files
+                .iter()
+                .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+                .collect(),
+        );
+        self.branches
+            .get_mut()
+            .insert(branch.to_owned(), sha.clone());
+        sha
+    }
+
+    /// The files of the commit `branch` points at.
+    pub fn files_of(&self, branch: &str) -> BTreeMap<String, String> {
+        let sha = self.branches.borrow()[branch].clone();
+        self.trees.borrow()[&sha]
+            .iter()
+            .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).into_owned()))
+            .collect()
+    }
+
+    /// The users and team slugs asked to review pull request `number`.
+    pub fn review_requests(&self, number: u64) -> (Vec<String>, Vec<String>) {
+        self.requested
+            .borrow()
+            .get(&number)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Who the token acts as when it writes: its user, or the App's bot account.
+    fn writer(&self) -> User {
+        let login = self
+            .token_of
+            .clone()
+            .unwrap_or_else(|| "portcullis[bot]".to_owned());
+        self.users.get(&login).cloned().unwrap_or(User {
+            login,
+            id: 1,
+            kind: "Bot".to_owned(),
+        })
+    }
+
+    fn rev(&self, rev: &str) -> String {
+        self.branches
+            .borrow()
+            .get(rev)
+            .cloned()
+            .unwrap_or_else(|| rev.to_owned())
+    }
+
     fn user(&mut self, login: &str) -> User {
         if !self.users.contains_key(login) {
             self.add_user(login);
@@ -327,20 +412,23 @@ impl MemGitHub {
         self.users[login].clone()
     }
 
-    fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+    fn id(&self) -> u64 {
+        self.next_id.set(self.next_id.get() + 1);
+        self.next_id.get()
     }
 
-    fn tick(&mut self) -> String {
-        self.now += Duration::minutes(1);
-        self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    fn tick(&self) -> String {
+        self.now.set(self.now.get() + Duration::minutes(1));
+        self.now
+            .get()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     }
 }
 
 impl GitHub for MemGitHub {
     fn pull(&self, number: u64) -> Result<Pull> {
         self.pulls
+            .borrow()
             .get(&number)
             .cloned()
             .ok_or_else(|| anyhow!("GitHub answered 404 Not Found for pull request #{number}"))
@@ -348,10 +436,14 @@ impl GitHub for MemGitHub {
     fn commit_pulls(&self, sha: &str) -> Result<Vec<Pull>> {
         Ok(self
             .pulls
+            .borrow()
             .values()
             .filter(|p| {
                 p.merge_commit_sha.as_deref() == Some(sha)
-                    || self.commits[&p.number].iter().any(|c| c.sha == sha)
+                    || self
+                        .commits
+                        .get(&p.number)
+                        .is_some_and(|cs| cs.iter().any(|c| c.sha == sha))
             })
             .cloned()
             .collect())
@@ -375,6 +467,7 @@ impl GitHub for MemGitHub {
     fn comments(&self, issue_or_pull: u64) -> Result<Vec<Comment>> {
         Ok(self
             .comments
+            .borrow()
             .get(&issue_or_pull)
             .cloned()
             .unwrap_or_default())
@@ -404,5 +497,204 @@ impl GitHub for MemGitHub {
             .iter()
             .filter_map(|m| self.users.get(m).cloned())
             .collect())
+    }
+}
+
+/// GitHub's answers to the writes a proposal makes, including its refusals: a second open pull
+/// request from the same branch, a pull request from a branch that does not exist, a commit on
+/// a parent it does not hold, a review asked of a team the repository does not know.
+impl Proposals for MemGitHub {
+    fn owner(&self) -> String {
+        self.owner.clone()
+    }
+
+    fn branch_sha(&self, branch: &str) -> Result<Option<String>> {
+        Ok(self.branches.borrow().get(branch).cloned())
+    }
+
+    fn create_branch(&self, branch: &str, sha: &str) -> Result<()> {
+        if self.branches.borrow().contains_key(branch) {
+            return Err(anyhow!("GitHub answered 422: Reference already exists"));
+        }
+        if !self.trees.borrow().contains_key(sha) {
+            return Err(anyhow!("GitHub answered 422: Object does not exist"));
+        }
+        self.branches
+            .borrow_mut()
+            .insert(branch.to_owned(), sha.to_owned());
+        Ok(())
+    }
+
+    fn update_branch(&self, branch: &str, sha: &str, _force: bool) -> Result<()> {
+        let mut branches = self.branches.borrow_mut();
+        let Some(at) = branches.get_mut(branch) else {
+            return Err(anyhow!("GitHub answered 422: Reference does not exist"));
+        };
+        *at = sha.to_owned();
+        drop(branches);
+        // An open pull request from the branch follows it.
+        for p in self.pulls.borrow_mut().values_mut() {
+            if p.state == "open" && p.head.name == branch {
+                p.head.sha = sha.to_owned();
+            }
+        }
+        Ok(())
+    }
+
+    fn pulls(&self, state: &str, head: Option<&str>) -> Result<Vec<Pull>> {
+        Ok(self
+            .pulls
+            .borrow()
+            .values()
+            .filter(|p| state == "all" || p.state == state)
+            .filter(|p| head.is_none_or(|h| h == format!("{}:{}", self.owner, p.head.name)))
+            .cloned()
+            .collect())
+    }
+
+    fn file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>> {
+        let sha = self.rev(rev);
+        let trees = self.trees.borrow();
+        let tree = trees
+            .get(&sha)
+            .ok_or_else(|| anyhow!("GitHub answered 404: No commit found for the ref {rev}"))?;
+        Ok(tree.get(path).cloned())
+    }
+
+    fn commit_files(
+        &self,
+        parent: &str,
+        _message: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+    ) -> Result<String> {
+        let mut tree = self
+            .trees
+            .borrow()
+            .get(parent)
+            .cloned()
+            .ok_or_else(|| anyhow!("GitHub answered 422: Parent does not exist"))?;
+        for (path, bytes) in changes {
+            match bytes {
+                Some(b) => {
+                    tree.insert(path.clone(), b.clone());
+                }
+                None => {
+                    tree.remove(path);
+                }
+            }
+        }
+        let sha = format!("{:040x}", self.id());
+        self.trees.borrow_mut().insert(sha.clone(), tree);
+        Ok(sha)
+    }
+
+    fn create_pull(&self, title: &str, head: &str, base: &str, body: &str) -> Result<Pull> {
+        let (Some(head_sha), Some(base_sha)) = (
+            self.branches.borrow().get(head).cloned(),
+            self.branches.borrow().get(base).cloned(),
+        ) else {
+            return Err(anyhow!(
+                "GitHub answered 422: Validation Failed (head or base)"
+            ));
+        };
+        if self
+            .pulls
+            .borrow()
+            .values()
+            .any(|p| p.state == "open" && p.head.name == head)
+        {
+            return Err(anyhow!(
+                "GitHub answered 422: A pull request already exists for {}:{head}.",
+                self.owner
+            ));
+        }
+        let number = self.id();
+        let pull = Pull {
+            number,
+            state: "open".to_owned(),
+            title: title.to_owned(),
+            body: Some(body.to_owned()),
+            user: self.writer(),
+            head: Branch {
+                name: head.to_owned(),
+                sha: head_sha,
+            },
+            base: Branch {
+                name: base.to_owned(),
+                sha: base_sha,
+            },
+            merged: false,
+            merge_commit_sha: None,
+            merged_at: None,
+            updated_at: self.tick(),
+            draft: false,
+            html_url: format!("https://github.example/pull/{number}"),
+            commits: Some(1),
+            changed_files: None,
+            requested_reviewers: Vec::new(),
+            requested_teams: Vec::new(),
+        };
+        self.pulls.borrow_mut().insert(number, pull.clone());
+        Ok(pull)
+    }
+
+    fn update_pull(
+        &self,
+        number: u64,
+        title: Option<&str>,
+        body: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Pull> {
+        let at = self.tick();
+        let mut pulls = self.pulls.borrow_mut();
+        let p = pulls
+            .get_mut(&number)
+            .ok_or_else(|| anyhow!("GitHub answered 404 Not Found for pull request #{number}"))?;
+        if let Some(t) = title {
+            p.title = t.to_owned();
+        }
+        if let Some(b) = body {
+            p.body = Some(b.to_owned());
+        }
+        if let Some(s) = state {
+            p.state = s.to_owned();
+        }
+        p.updated_at = at;
+        Ok(p.clone())
+    }
+
+    fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> {
+        if let Some(t) = teams
+            .iter()
+            .find(|t| !self.teams.contains_key(&(self.owner.clone(), (*t).clone())))
+        {
+            return Err(anyhow!(
+                "GitHub answered 422: Reviews may only be requested from collaborators ({t})"
+            ));
+        }
+        let mut requested = self.requested.borrow_mut();
+        let entry = requested.entry(number).or_default();
+        entry.0.extend(users.iter().cloned());
+        entry.1.extend(teams.iter().cloned());
+        Ok(())
+    }
+
+    fn create_comment(&self, issue_or_pull: u64, body: &str) -> Result<Comment> {
+        let id = self.id();
+        let at = self.tick();
+        let comment = Comment {
+            id,
+            user: Some(self.writer()),
+            body: body.to_owned(),
+            created_at: at.clone(),
+            updated_at: at,
+            html_url: format!("https://github.example/comment/{id}"),
+        };
+        self.comments
+            .borrow_mut()
+            .entry(issue_or_pull)
+            .or_default()
+            .push(comment.clone());
+        Ok(comment)
     }
 }

@@ -21,6 +21,7 @@
 pub mod expire;
 pub mod import;
 pub mod people;
+pub mod propose;
 pub mod remind;
 pub mod review;
 

@@ -6,6 +6,40 @@ use crate::model::Login;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+/// What the lifecycle flows write to GitHub to propose a change: a commit made through the API
+/// on the base branch's tip, a branch moved to it, one pull request per purpose. Implemented by
+/// the REST client and the in-memory GitHub.
+pub trait Proposals {
+    /// The repository's owner (the organisation whose teams review).
+    fn owner(&self) -> String;
+    /// The commit `branch` points at, `None` when there is no such branch.
+    fn branch_sha(&self, branch: &str) -> Result<Option<String>>;
+    fn create_branch(&self, branch: &str, sha: &str) -> Result<()>;
+    fn update_branch(&self, branch: &str, sha: &str, force: bool) -> Result<()>;
+    /// Pull requests in `state` (`open`, `closed`, `all`), only those from `head`
+    /// (`owner:branch`) when given; complete.
+    fn pulls(&self, state: &str, head: Option<&str>) -> Result<Vec<Pull>>;
+    /// A file's bytes at `rev`, `None` when it does not exist there.
+    fn file(&self, path: &str, rev: &str) -> Result<Option<Vec<u8>>>;
+    /// One commit on `parent` writing (or, with `None`, deleting) each path; its sha.
+    fn commit_files(
+        &self,
+        parent: &str,
+        message: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+    ) -> Result<String>;
+    fn create_pull(&self, title: &str, head: &str, base: &str, body: &str) -> Result<Pull>;
+    fn update_pull(
+        &self,
+        number: u64,
+        title: Option<&str>,
+        body: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Pull>;
+    fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()>;
+    fn create_comment(&self, issue_or_pull: u64, body: &str) -> Result<Comment>;
+}
+
 /// What the application reads from GitHub to judge a pull request. Implemented by the REST
 /// client (`portcullis-github`) and by the in-memory GitHub of `portcullis-testkit`; a contract
 /// test holds the two to the same answers. Every listing is complete or an error: an
