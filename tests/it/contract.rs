@@ -292,3 +292,100 @@ fn the_in_memory_github_answers_as_the_client_against_the_fake_does() {
         "a deleted author's commits are linked to nobody"
     );
 }
+
+/// What a proposal's writes got back, told to either GitHub.
+#[derive(Debug, PartialEq)]
+struct Proposed {
+    first_opened: bool,
+    second_updated_same: bool,
+    open_from_branch: usize,
+    /// The branch's copy of each file after the second run (`None`: removed).
+    files: Vec<Option<String>>,
+    second_pull_refused: bool,
+    unknown_team_refused: bool,
+    missing_base: bool,
+    closed_leaves_none_open: bool,
+}
+
+const MAIN_FILES: [(&str, &str); 2] = [
+    ("access/vpn/ada.yaml", "ada v1\n"),
+    ("access/vpn/bob.yaml", "bob v1\n"),
+];
+
+fn propose_story(gh: &dyn portcullis_core::ports::github::Proposals) -> Proposed {
+    use portcullis_core::lifecycle::propose::{self, Proposal};
+    let branch = "portcullis/expire";
+    let edits = |path: &str| -> portcullis_core::lifecycle::Edits {
+        [(path.to_owned(), None)].into_iter().collect()
+    };
+    let owners = vec!["@tidewater/it".to_owned()];
+    let proposal = |title: &'static str, e, owners| Proposal {
+        branch,
+        title,
+        body: title,
+        message: title,
+        edits: e,
+        owners,
+    };
+    let (first, second) = (edits("access/vpn/ada.yaml"), edits("access/vpn/bob.yaml"));
+    let base = propose::base_sha(gh, "main").unwrap();
+    let (one, warning) =
+        propose::propose(gh, "main", &base, &proposal("one", &first, &owners)).unwrap();
+    assert!(warning.is_none(), "{warning:?}");
+    let (two, _) = propose::propose(gh, "main", &base, &proposal("two", &second, &[])).unwrap();
+    let number = one.pull().number;
+    let files = MAIN_FILES
+        .iter()
+        .map(|(path, _)| {
+            gh.file(path, branch)
+                .unwrap()
+                .map(|b| String::from_utf8(b).unwrap())
+        })
+        .collect();
+    let second_pull_refused = gh
+        .create_pull("again", branch, "main", "")
+        .is_err_and(|e| e.to_string().contains("already exists"));
+    let unknown_team_refused = gh
+        .request_reviewers(number, &[], &["nobody".to_owned()])
+        .is_err();
+    let open_from_branch = gh
+        .pulls("open", Some(&format!("tidewater:{branch}")))
+        .unwrap()
+        .len();
+    propose::close(gh, number, "closed by the story").unwrap();
+    Proposed {
+        first_opened: matches!(one, propose::Proposed::Opened(_)),
+        second_updated_same: matches!(&two, propose::Proposed::Updated(p) if p.number == number && p.title == "two"),
+        open_from_branch,
+        files,
+        second_pull_refused,
+        unknown_team_refused,
+        missing_base: propose::base_sha(gh, "trunk").is_err(),
+        closed_leaves_none_open: propose::find_open(gh, branch).unwrap().is_none(),
+    }
+}
+
+/// The writes of the lifecycle commands' proposals get the same answers from the in-memory
+/// GitHub as from the client against the fake, refusals included.
+#[test]
+fn proposals_get_the_same_answers_from_both() {
+    let fake = FakeGitHub::start();
+    fake.create_repo_with(REPO, &MAIN_FILES);
+    fake.add_user("kenji-tw", &email("kenji-tw"));
+    let token = fake.add_bot(BOT);
+    fake.add_team("tidewater", "it", &["kenji-tw"]);
+    let client = Client::new(&fake.url(), Some(&token), REPO).unwrap();
+    let http = propose_story(&client);
+
+    let mut memory = MemGitHub::new();
+    memory.add_team("tidewater", "it", &["kenji-tw"]);
+    memory.seed_branch("main", &MAIN_FILES);
+    let mem = propose_story(&memory);
+    assert_eq!(mem, http);
+    assert!(http.first_opened && http.second_updated_same);
+    assert_eq!(http.open_from_branch, 1);
+    // Rebuilt from main: ada is back, bob removed.
+    assert_eq!(http.files, [Some("ada v1\n".to_owned()), None]);
+    assert!(http.second_pull_refused && http.unknown_team_refused && http.missing_base);
+    assert!(http.closed_leaves_none_open);
+}
