@@ -168,31 +168,15 @@ impl MemGitHub {
         body: &str,
     ) {
         let user = self.user(author);
-        let pull = Pull {
+        let mut pull = self.new_pull(
             number,
-            state: "open".to_owned(),
-            title: format!("Pull request {number}"),
-            body: Some(body.to_owned()),
+            &format!("Pull request {number}"),
+            body,
             user,
-            head: Branch {
-                name: branch.to_owned(),
-                sha: head.to_owned(),
-            },
-            base: Branch {
-                name: "main".to_owned(),
-                sha: base_sha.to_owned(),
-            },
-            merged: false,
-            merge_commit_sha: None,
-            merged_at: None,
-            updated_at: self.tick(),
-            draft: false,
-            html_url: format!("https://github.example/pull/{number}"),
-            commits: Some(commits.len() as u64),
-            changed_files: None,
-            requested_reviewers: Vec::new(),
-            requested_teams: Vec::new(),
-        };
+            (branch, head),
+            ("main", base_sha),
+        );
+        pull.commits = Some(commits.len() as u64);
         self.pulls.get_mut().insert(number, pull);
         let listed = self.linked(commits);
         self.commits.insert(number, listed);
@@ -348,6 +332,41 @@ impl MemGitHub {
                 }
             })
             .collect()
+    }
+
+    /// An open pull request from `head` onto `base` (each a branch name and its commit).
+    fn new_pull(
+        &self,
+        number: u64,
+        title: &str,
+        body: &str,
+        user: User,
+        head: (&str, &str),
+        base: (&str, &str),
+    ) -> Pull {
+        let branch = |(name, sha): (&str, &str)| Branch {
+            name: name.to_owned(),
+            sha: sha.to_owned(),
+        };
+        Pull {
+            number,
+            state: "open".to_owned(),
+            title: title.to_owned(),
+            body: Some(body.to_owned()),
+            user,
+            head: branch(head),
+            base: branch(base),
+            merged: false,
+            merge_commit_sha: None,
+            merged_at: None,
+            updated_at: self.tick(),
+            draft: false,
+            html_url: format!("https://github.example/pull/{number}"),
+            commits: Some(1),
+            changed_files: None,
+            requested_reviewers: Vec::new(),
+            requested_teams: Vec::new(),
+        }
     }
 
     /// A commit holding exactly `files`, with `branch` pointed at it; its id.
@@ -609,31 +628,14 @@ impl Proposals for MemGitHub {
             ));
         }
         let number = self.id();
-        let pull = Pull {
+        let pull = self.new_pull(
             number,
-            state: "open".to_owned(),
-            title: title.to_owned(),
-            body: Some(body.to_owned()),
-            user: self.writer(),
-            head: Branch {
-                name: head.to_owned(),
-                sha: head_sha,
-            },
-            base: Branch {
-                name: base.to_owned(),
-                sha: base_sha,
-            },
-            merged: false,
-            merge_commit_sha: None,
-            merged_at: None,
-            updated_at: self.tick(),
-            draft: false,
-            html_url: format!("https://github.example/pull/{number}"),
-            commits: Some(1),
-            changed_files: None,
-            requested_reviewers: Vec::new(),
-            requested_teams: Vec::new(),
-        };
+            title,
+            body,
+            self.writer(),
+            (head, &head_sha),
+            (base, &base_sha),
+        );
         self.pulls.borrow_mut().insert(number, pull.clone());
         Ok(pull)
     }
