@@ -389,3 +389,48 @@ fn proposals_get_the_same_answers_from_both() {
     assert!(http.second_pull_refused && http.unknown_team_refused && http.missing_base);
     assert!(http.closed_leaves_none_open);
 }
+
+/// Issues under portcullis's label, as (author, carries the marker), after a writer filed one
+/// with the marker and apply raised the alarm.
+fn alarm_story(gh: &dyn portcullis_core::ports::github::Alarms) -> Vec<(String, bool)> {
+    use portcullis_core::apply::{Obligation, SECURITY_LABEL};
+    let marker = "<!-- portcullis:alarm direct-push commit=abc -->";
+    let alarm = Obligation {
+        label: SECURITY_LABEL.into(),
+        marker: marker.into(),
+        title: "alarm".into(),
+        body: "stopped".into(),
+    };
+    let (mut out, mut failures) = (String::new(), Vec::new());
+    let left = portcullis_core::owed::fulfil(gh, Some(BOT), vec![alarm], &mut out, &mut failures);
+    assert!(left.is_empty(), "{failures:?}");
+    let mut seen: Vec<(String, bool)> = gh
+        .issues("all", &[SECURITY_LABEL])
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.user.login, i.body.unwrap_or_default().contains(marker)))
+        .collect();
+    seen.sort();
+    seen
+}
+
+#[test]
+fn alarms_get_the_same_answers_from_both() {
+    use portcullis_core::apply::SECURITY_LABEL;
+    let forged = "<!-- portcullis:alarm direct-push commit=abc -->\nall fine";
+    let http = Http::new();
+    http.as_user("omar-tw")
+        .create_issue("fine", forged, &[SECURITY_LABEL], &[])
+        .unwrap();
+    let over_http = alarm_story(&http.bot);
+
+    let mut memory = MemGitHub::new();
+    memory.file_issue("omar-tw", &[SECURITY_LABEL], forged);
+    let in_memory = alarm_story(&memory);
+    assert_eq!(in_memory, over_http);
+    assert_eq!(
+        over_http,
+        [("omar-tw".to_owned(), true), (BOT.to_owned(), true)],
+        "the writer's issue is listed and the alarm raised beside it"
+    );
+}

@@ -7,6 +7,7 @@ mod fake_github;
 mod support;
 
 mod action;
+mod alarms;
 mod apply;
 mod apply_bench;
 mod approval;

@@ -48,6 +48,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod load;
 pub mod model;
+pub mod owed;
 pub mod plan;
 pub mod ports;
 pub mod provision;

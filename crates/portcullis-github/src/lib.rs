@@ -864,3 +864,12 @@ impl portcullis_core::ports::github::Proposals for Client {
         Client::create_comment(self, issue_or_pull, body)
     }
 }
+
+impl portcullis_core::ports::github::Alarms for Client {
+    fn issues(&self, state: &str, labels: &[&str]) -> Result<Vec<Issue>> {
+        Client::issues(self, state, labels)
+    }
+    fn create_issue(&self, title: &str, body: &str, labels: &[&str]) -> Result<Issue> {
+        Client::create_issue(self, title, body, labels, &[])
+    }
+}

@@ -10,7 +10,8 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use portcullis_core::ports::github::{
-    Branch, Comment, GitHub, Issue, IssueEvent, Proposals, Pull, PullCommit, Review, Status, User,
+    Alarms, Branch, Comment, GitHub, Issue, IssueEvent, Label, Proposals, Pull, PullCommit, Review,
+    Status, User,
 };
 
 /// GitHub lists at most this many commits of a pull request.
@@ -27,7 +28,7 @@ pub struct MemGitHub {
     /// Each pull request's commits, oldest first, with the accounts GitHub linked.
     commits: BTreeMap<u64, Vec<PullCommit>>,
     reviews: BTreeMap<u64, Vec<Review>>,
-    issues: BTreeMap<u64, Issue>,
+    issues: RefCell<BTreeMap<u64, Issue>>,
     events: BTreeMap<u64, Vec<IssueEvent>>,
     comments: RefCell<BTreeMap<u64, Vec<Comment>>>,
     statuses: BTreeMap<String, Vec<Status>>,
@@ -53,7 +54,7 @@ impl Default for MemGitHub {
             pulls: RefCell::new(BTreeMap::new()),
             commits: BTreeMap::new(),
             reviews: BTreeMap::new(),
-            issues: BTreeMap::new(),
+            issues: RefCell::new(BTreeMap::new()),
             events: BTreeMap::new(),
             comments: RefCell::new(BTreeMap::new()),
             statuses: BTreeMap::new(),
@@ -110,7 +111,7 @@ impl MemGitHub {
                 p.user = User::ghost();
             }
         }
-        for i in self.issues.values_mut() {
+        for i in self.issues.get_mut().values_mut() {
             if gone(&i.user) {
                 i.user = User::ghost();
             }
@@ -316,7 +317,7 @@ impl MemGitHub {
             created_at: at.clone(),
             updated_at: at,
         };
-        self.issues.insert(number, issue);
+        self.issues.get_mut().insert(number, issue);
     }
 
     /// Commits with the account each one's e-mail links to, as GitHub lists them.
@@ -367,6 +368,17 @@ impl MemGitHub {
             requested_reviewers: Vec::new(),
             requested_teams: Vec::new(),
         }
+    }
+
+    /// `author` files an issue with `labels` and `body`; its number.
+    pub fn file_issue(&mut self, author: &str, labels: &[&str], body: &str) -> u64 {
+        let user = self.user(author);
+        let mut issue =
+            Alarms::create_issue(self, "Filed by hand", body, labels).expect("an issue is filed");
+        issue.user = user;
+        let number = issue.number;
+        self.issues.get_mut().insert(number, issue);
+        number
     }
 
     /// A commit holding exactly `files`, with `branch` pointed at it; its id.
@@ -476,6 +488,7 @@ impl GitHub for MemGitHub {
     }
     fn issue(&self, number: u64) -> Result<Issue> {
         self.issues
+            .borrow()
             .get(&number)
             .cloned()
             .ok_or_else(|| anyhow!("GitHub answered 404 Not Found for issue #{number}"))
@@ -698,5 +711,43 @@ impl Proposals for MemGitHub {
             .or_default()
             .push(comment.clone());
         Ok(comment)
+    }
+}
+
+/// Anyone with write access may file any issue with any label and any text: GitHub does not
+/// reserve a label or a marker for portcullis.
+impl Alarms for MemGitHub {
+    fn issues(&self, state: &str, labels: &[&str]) -> Result<Vec<Issue>> {
+        Ok(self
+            .issues
+            .borrow()
+            .values()
+            .filter(|i| state == "all" || i.state == state)
+            .filter(|i| labels.iter().all(|l| i.labels.iter().any(|x| x.name == *l)))
+            .cloned()
+            .collect())
+    }
+
+    fn create_issue(&self, title: &str, body: &str, labels: &[&str]) -> Result<Issue> {
+        let number = self.id();
+        let at = self.tick();
+        let issue = Issue {
+            number,
+            title: title.to_owned(),
+            body: Some(body.to_owned()),
+            user: self.writer(),
+            state: "open".to_owned(),
+            labels: labels
+                .iter()
+                .map(|l| Label {
+                    name: (*l).to_owned(),
+                })
+                .collect(),
+            html_url: format!("https://github.example/issues/{number}"),
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        self.issues.borrow_mut().insert(number, issue.clone());
+        Ok(issue)
     }
 }

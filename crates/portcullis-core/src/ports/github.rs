@@ -6,6 +6,14 @@ use crate::model::Login;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+/// The issues apply owes (security alarms, SoD holds, emergency reviews): listed to find the ones
+/// already opened, and opened. A supertrait of [`GitHub`] for `me`.
+pub trait Alarms: GitHub {
+    /// Issues in `state` carrying every one of `labels`, pull requests left out; complete.
+    fn issues(&self, state: &str, labels: &[&str]) -> Result<Vec<Issue>>;
+    fn create_issue(&self, title: &str, body: &str, labels: &[&str]) -> Result<Issue>;
+}
+
 /// What the lifecycle flows write to GitHub to propose a change: a commit made through the API
 /// on the base branch's tip, a branch moved to it, one pull request per purpose. Implemented by
 /// the REST client and the in-memory GitHub.
