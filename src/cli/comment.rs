@@ -3,7 +3,6 @@ use anyhow::Result;
 use super::{Common, Exit};
 use portcullis_core::approval::pull::judge;
 use portcullis_core::comment::{self, MARKER};
-use portcullis_core::model::Login;
 use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;
 use portcullis_github::Client;
@@ -61,10 +60,11 @@ pub fn run(args: Args) -> Result<Exit> {
         super::out::stdout(&body)?;
         return Ok(Exit::Success);
     }
+    let me = author(&judged.computed.policies);
     let existing = client
         .comments(args.pr)?
         .into_iter()
-        .find(|c| c.body.starts_with(MARKER) && is_ours(c.user.as_ref()));
+        .find(|c| c.body.starts_with(MARKER) && comment::is_ours(c.user.as_ref(), me.as_deref()));
     let posted = match existing {
         Some(c) => client.update_comment(c.id, &body)?,
         None => client.create_comment(args.pr, &body)?,
@@ -73,14 +73,11 @@ pub fn run(args: Args) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Our comment is one a bot wrote (the workflow's token), or the account named in
-/// `PORTCULLIS_COMMENT_AUTHOR`: a person pasting the marker cannot make us edit theirs.
-pub(super) fn is_ours(user: Option<&portcullis_github::User>) -> bool {
-    let Some(user) = user else {
-        return false;
-    };
-    match std::env::var("PORTCULLIS_COMMENT_AUTHOR") {
-        Ok(login) if !login.is_empty() => Login::new(&user.login).is(&login),
-        _ => user.is_bot(),
-    }
+/// The account portcullis writes as, when known: `PORTCULLIS_COMMENT_AUTHOR`, else `bot_login`
+/// in the settings (see [`comment::is_ours`]).
+pub(super) fn author(catalog: &portcullis_core::model::Catalog) -> Option<String> {
+    std::env::var("PORTCULLIS_COMMENT_AUTHOR")
+        .ok()
+        .filter(|l| !l.is_empty())
+        .or_else(|| catalog.settings.as_ref()?.bot_login.clone())
 }

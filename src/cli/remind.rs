@@ -4,8 +4,9 @@
 use anyhow::Result;
 use clap::ValueEnum;
 
-use super::comment::is_ours;
+use super::comment::author;
 use super::{Common, Exit};
+use portcullis_core::comment::is_ours;
 use portcullis_core::lifecycle::remind::{self, Group, LABEL};
 use portcullis_github::Client;
 
@@ -96,8 +97,10 @@ fn notify(
     date: chrono::NaiveDate,
 ) -> Result<(u64, &'static str)> {
     let marker = group.issue_marker();
+    let me = author(catalog);
     let existing = client.issues("open", &[LABEL])?.into_iter().find(|i| {
-        is_ours(Some(&i.user)) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker))
+        is_ours(Some(&i.user), me.as_deref())
+            && i.body.as_deref().is_some_and(|b| b.starts_with(&marker))
     });
     let issue = match existing {
         Some(i) => i.number,
@@ -111,7 +114,7 @@ fn notify(
     let done = client
         .comments(issue)?
         .iter()
-        .any(|c| is_ours(c.user.as_ref()) && c.body.starts_with(&today));
+        .any(|c| is_ours(c.user.as_ref(), me.as_deref()) && c.body.starts_with(&today));
     if done {
         return Ok((issue, "already posted today"));
     }

@@ -13,6 +13,20 @@ use crate::plan::Plan;
 /// The hidden marker that identifies our comment among the PR's comments.
 pub const MARKER: &str = "<!-- portcullis:sticky-comment -->";
 
+/// Whether a comment or issue is portcullis's own, so that it may be updated or counted: by
+/// `author` when portcullis knows its account (`PORTCULLIS_COMMENT_AUTHOR`, else `bot_login` in
+/// the settings), else by any bot. A person pasting a marker never makes us edit or count
+/// theirs; with the account known, neither does another App's bot.
+pub fn is_ours(user: Option<&crate::ports::github::User>, author: Option<&str>) -> bool {
+    let Some(user) = user else {
+        return false;
+    };
+    match author {
+        Some(login) if !login.is_empty() => crate::model::Login::new(&user.login).is(login),
+        _ => user.is_bot(),
+    }
+}
+
 /// GitHub refuses comment bodies over 65,536 characters; stay well under it.
 pub const LIMIT: usize = 60_000;
 
@@ -190,4 +204,30 @@ fn compact(markdown: &str) -> String {
     let mut out = markdown[..cut].to_owned();
     out.push_str("Per-change insights are left out to fit GitHub's comment size limit; run `portcullis plan` locally for them.\n");
     out
+}
+
+#[cfg(test)]
+mod ours {
+    use super::is_ours;
+    use crate::ports::github::User;
+
+    fn user(login: &str, kind: &str) -> User {
+        User {
+            login: login.into(),
+            id: 1,
+            kind: kind.into(),
+        }
+    }
+
+    #[test]
+    fn only_portcullis_own_account_is_ours_when_it_is_known() {
+        let me = Some("portcullis[bot]");
+        assert!(is_ours(Some(&user("Portcullis[bot]", "Bot")), me));
+        assert!(!is_ours(Some(&user("other-app[bot]", "Bot")), me));
+        assert!(!is_ours(Some(&user("mallory", "User")), me));
+        assert!(!is_ours(None, me), "a deleted account is nobody");
+        // Unknown account: any bot, never a person.
+        assert!(is_ours(Some(&user("github-actions[bot]", "Bot")), None));
+        assert!(!is_ours(Some(&user("mallory", "User")), None));
+    }
 }
