@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<Exit> {
         super::out::stdout(&body)?;
         return Ok(Exit::Success);
     }
-    let me = author(&judged.computed.policies);
+    let me = author();
     let existing = client
         .comments(args.pr)?
         .into_iter()
@@ -73,11 +73,11 @@ pub fn run(args: Args) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// The account portcullis writes as, when known: `PORTCULLIS_COMMENT_AUTHOR`, else `bot_login`
-/// in the settings (see [`comment::is_ours`]).
-pub(super) fn author(catalog: &portcullis_core::model::Catalog) -> Option<String> {
+/// The account portcullis writes as, when it is pinned: `PORTCULLIS_COMMENT_AUTHOR` (see
+/// [`comment::is_ours`]). Not `bot_login`: the comment is posted with the workflow's own token,
+/// whose account is `github-actions[bot]`, not the App's.
+pub(super) fn author() -> Option<String> {
     std::env::var("PORTCULLIS_COMMENT_AUTHOR")
         .ok()
         .filter(|l| !l.is_empty())
-        .or_else(|| catalog.settings.as_ref()?.bot_login.clone())
 }

@@ -97,7 +97,7 @@ fn notify(
     date: chrono::NaiveDate,
 ) -> Result<(u64, &'static str)> {
     let marker = group.issue_marker();
-    let me = author(catalog);
+    let me = author();
     let existing = client.issues("open", &[LABEL])?.into_iter().find(|i| {
         is_ours(Some(&i.user), me.as_deref())
             && i.body.as_deref().is_some_and(|b| b.starts_with(&marker))

@@ -14,9 +14,10 @@ use crate::plan::Plan;
 pub const MARKER: &str = "<!-- portcullis:sticky-comment -->";
 
 /// Whether a comment or issue is portcullis's own, so that it may be updated or counted: by
-/// `author` when portcullis knows its account (`PORTCULLIS_COMMENT_AUTHOR`, else `bot_login` in
-/// the settings), else by any bot. A person pasting a marker never makes us edit or count
-/// theirs; with the account known, neither does another App's bot.
+/// `author` when the account it writes as is pinned (`PORTCULLIS_COMMENT_AUTHOR`; the bundled
+/// workflows pin `github-actions[bot]`, whose token they post with), else by any bot. A person
+/// pasting a marker never makes us edit or count theirs; with the account pinned, neither does
+/// another App's bot.
 pub fn is_ours(user: Option<&crate::ports::github::User>, author: Option<&str>) -> bool {
     let Some(user) = user else {
         return false;
