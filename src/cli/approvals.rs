@@ -1,7 +1,8 @@
 use anyhow::Result;
 
 use super::{Common, Exit};
-use portcullis_core::approval::pull::{STATUS_CONTEXT, judge};
+use portcullis_core::approval::pull::judge;
+use portcullis_core::approval::status;
 use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
 
@@ -30,33 +31,14 @@ pub fn run(args: Args) -> Result<Exit> {
         // Mark the head as seen before judging: an override comment counts for this head
         // only when written after this moment.
         let head = client.pull(args.pr)?.head.sha;
-        // Only our own status marks the head as seen: a writer's early one must not stop us
-        // from setting ours (it would then count as nothing, and so would the overrides).
         let me = super::applier::bot_login_at(&root);
-        let seen = client
-            .statuses(&head)?
-            .iter()
-            .any(|s| s.context == STATUS_CONTEXT && me.as_deref().is_some_and(|me| s.is_by(me)));
-        if !seen {
-            client.create_status(&head, "pending", STATUS_CONTEXT, "judging approvals")?;
-        }
+        status::mark_seen(&client, &head, me.as_deref())?;
     }
     let judged = match judge(&client, &GitRepo(&repo), args.pr, as_of) {
         Ok(j) => j,
         Err(e) => {
-            // The pending status set above must not stay pending: it ends as `error`, naming
-            // the failure (GitHub keeps 140 characters).
-            if !args.no_status
-                && let Ok(pull) = client.pull(args.pr)
-            {
-                let why: String = format!("portcullis failed: {e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(140)
-                    .collect();
-                let _ = client.create_status(&pull.head.sha, "error", STATUS_CONTEXT, &why);
+            if !args.no_status {
+                status::report_failure(&client, args.pr, &e);
             }
             return Err(e);
         }
@@ -67,13 +49,7 @@ pub fn run(args: Args) -> Result<Exit> {
     out.push_str(&v.text());
     super::out::stdout(&out)?;
     if !args.no_status {
-        let state = if v.approved { "success" } else { "failure" };
-        client.create_status(
-            &judged.pull.head.sha,
-            state,
-            STATUS_CONTEXT,
-            &v.status_description(),
-        )?;
+        status::report(&client, &judged.pull.head.sha, v)?;
     }
     Ok(if v.approved {
         Exit::Success

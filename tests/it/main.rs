@@ -21,6 +21,7 @@ mod crate_graph;
 mod doctor;
 mod edit;
 mod fuzz;
+mod gate_status;
 mod github;
 mod import;
 mod init;

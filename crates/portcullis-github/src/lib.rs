@@ -873,3 +873,15 @@ impl portcullis_core::ports::github::Alarms for Client {
         Client::create_issue(self, title, body, labels, &[])
     }
 }
+
+impl portcullis_core::ports::github::Statuses for Client {
+    fn create_status(
+        &self,
+        sha: &str,
+        state: &str,
+        context: &str,
+        description: &str,
+    ) -> Result<()> {
+        Client::create_status(self, sha, state, context, description)
+    }
+}

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use portcullis_core::ports::github::{
     Alarms, Branch, Comment, GitHub, Issue, IssueEvent, Label, Proposals, Pull, PullCommit, Review,
-    Status, User,
+    Status, Statuses, User,
 };
 
 /// GitHub lists at most this many commits of a pull request.
@@ -31,7 +31,7 @@ pub struct MemGitHub {
     issues: RefCell<BTreeMap<u64, Issue>>,
     events: BTreeMap<u64, Vec<IssueEvent>>,
     comments: RefCell<BTreeMap<u64, Vec<Comment>>>,
-    statuses: BTreeMap<String, Vec<Status>>,
+    statuses: RefCell<BTreeMap<String, Vec<Status>>>,
     /// `(org, slug)` to the team's id and members' logins.
     teams: BTreeMap<(String, String), (u64, Vec<String>)>,
     next_id: Cell<u64>,
@@ -57,7 +57,7 @@ impl Default for MemGitHub {
             issues: RefCell::new(BTreeMap::new()),
             events: BTreeMap::new(),
             comments: RefCell::new(BTreeMap::new()),
-            statuses: BTreeMap::new(),
+            statuses: RefCell::new(BTreeMap::new()),
             teams: BTreeMap::new(),
             next_id: Cell::new(1000),
             now: Cell::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()),
@@ -124,7 +124,7 @@ impl MemGitHub {
                 }
             }
         }
-        for st in self.statuses.values_mut().flatten() {
+        for st in self.statuses.get_mut().values_mut().flatten() {
             if st.creator.as_ref().is_some_and(gone) {
                 st.creator = Some(User::ghost());
             }
@@ -299,6 +299,7 @@ impl MemGitHub {
         };
         // Newest first, as GitHub lists them.
         self.statuses
+            .get_mut()
             .entry(sha.to_owned())
             .or_default()
             .insert(0, status);
@@ -505,7 +506,7 @@ impl GitHub for MemGitHub {
             .unwrap_or_default())
     }
     fn statuses(&self, sha: &str) -> Result<Vec<Status>> {
-        Ok(self.statuses.get(sha).cloned().unwrap_or_default())
+        Ok(self.statuses.borrow().get(sha).cloned().unwrap_or_default())
     }
     fn me(&self) -> Result<User> {
         let login = self
@@ -749,5 +750,30 @@ impl Alarms for MemGitHub {
         };
         self.issues.borrow_mut().insert(number, issue.clone());
         Ok(issue)
+    }
+}
+
+/// Anyone with write access may set any status in any context; GitHub records who did.
+impl Statuses for MemGitHub {
+    fn create_status(
+        &self,
+        sha: &str,
+        state: &str,
+        context: &str,
+        description: &str,
+    ) -> Result<()> {
+        let status = Status {
+            state: state.to_owned(),
+            context: context.to_owned(),
+            description: Some(description.chars().take(140).collect()),
+            creator: Some(self.writer()),
+            created_at: self.tick(),
+        };
+        self.statuses
+            .borrow_mut()
+            .entry(sha.to_owned())
+            .or_default()
+            .insert(0, status);
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! with the **base** revision's policies.
 
 pub mod pull;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

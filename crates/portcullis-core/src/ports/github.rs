@@ -6,6 +6,14 @@ use crate::model::Login;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+/// Commit statuses portcullis sets (the `portcullis/approvals` merge gate). A supertrait of
+/// [`GitHub`], which lists them.
+pub trait Statuses: GitHub {
+    /// Sets a status; GitHub keeps 140 characters of `description`.
+    fn create_status(&self, sha: &str, state: &str, context: &str, description: &str)
+    -> Result<()>;
+}
+
 /// The issues apply owes (security alarms, SoD holds, emergency reviews): listed to find the ones
 /// already opened, and opened. A supertrait of [`GitHub`] for `me`.
 pub trait Alarms: GitHub {
