@@ -6,8 +6,8 @@
 
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Utc};
-use clap::ValueEnum;
 
+use super::TextOrJson as Format;
 use super::bot_pr::{self, Proposal, Proposed};
 use super::{Common, Exit};
 use portcullis_core::lifecycle::expire::{self, Removal};
@@ -38,12 +38,6 @@ pub struct Args {
     /// The branch the pull request targets
     #[arg(long, value_name = "BRANCH", default_value = "main")]
     base_branch: String,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 /// What to revoke in one snapshot, and the edits that do it.

@@ -89,6 +89,13 @@ enum Command {
     Man(manual::ManArgs),
 }
 
+/// `--format` of the commands that print either for people or for scripts.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
 /// What a command ended with; `main` maps it to the exit code.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {

@@ -2,8 +2,8 @@
 //! comment a day per owner group on that group's tracking issue.
 
 use anyhow::Result;
-use clap::ValueEnum;
 
+use super::TextOrJson as Format;
 use super::comment::author;
 use super::{Common, Exit};
 use portcullis_core::comment::is_ours;
@@ -25,12 +25,6 @@ pub struct Args {
     /// List only; post nothing to GitHub
     #[arg(long)]
     dry_run: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 pub fn run(args: Args) -> Result<Exit> {

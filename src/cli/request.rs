@@ -2,6 +2,7 @@ use std::io::IsTerminal;
 
 use anyhow::{Result, anyhow, bail};
 
+use super::TextOrJson as Format;
 use super::{Common, Exit, use_color, write_file};
 use portcullis_core::diag::render::text::{self, Style};
 use portcullis_core::edit::Upsert;
@@ -63,12 +64,6 @@ pub struct Args {
     /// How the result is printed on stdout: `text` for people, `json` for scripts
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 pub fn run(args: Args) -> Result<Exit> {

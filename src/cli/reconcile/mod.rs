@@ -7,8 +7,8 @@
 //! provisions them. `--fix` repairs through the same path as `apply`: the lock, the journal,
 //! the removal guards, and a `run` evidence record.
 
+use crate::cli::TextOrJson as Format;
 use anyhow::{Result, anyhow};
-use clap::ValueEnum;
 
 use super::applier::{self, Refusal, now};
 use super::apply::{finish, refuse};
@@ -40,12 +40,6 @@ pub struct Args {
     /// Output format
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 pub fn run(args: Args) -> Result<Exit> {
