@@ -342,3 +342,16 @@ fn index_versions_2_and_4_are_read() {
         assert!(paths.contains(PATHS[4]) && paths.contains("access/wiki/new-0.yaml"));
     }
 }
+
+/// A governed folder replaced by a file of the same name (and the reverse) is seen as libgit2
+/// sees it: the file's own path counts, not only the paths below it.
+#[test]
+fn a_governed_folder_turned_into_a_file_is_seen() {
+    let dir = repository();
+    let root = dir.path();
+    fs::remove_dir_all(root.join("policies")).unwrap();
+    write(root, "policies", "not a folder\n");
+    let (paths, reference) = compare(root, "HEAD");
+    assert_eq!(paths, reference.paths);
+    assert!(paths.contains("policies"), "{paths:?}");
+}

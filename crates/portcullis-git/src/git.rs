@@ -31,7 +31,8 @@ pub fn discover_root(dir: &Path) -> Option<std::path::PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn is_governed(path: &str) -> bool {
+/// Whether `path` is a governed folder or lies in one.
+pub(crate) fn is_governed(path: &str) -> bool {
     GOVERNED_DIRS
         .iter()
         .any(|d| path.starts_with(&format!("{d}/")) || path == *d)

@@ -46,7 +46,8 @@ pub fn changed(git_dir: &std::path::Path, tree: git2::Oid) -> Result<BTreeSet<St
             ignore: gix::submodule::config::Ignore::All,
             check_dirty: false,
         })
-        .into_iter(GOVERNED_DIRS.iter().map(|d| format!("{d}/").into()))?;
+        // Each governed name, not `name/`: a file put where a governed folder was counts too.
+        .into_iter(GOVERNED_DIRS.iter().map(|d| (*d).into()))?;
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     for item in status {
         let item = item.context("cannot compare the work tree with the base revision")?;
@@ -73,10 +74,7 @@ pub fn changed(git_dir: &std::path::Path, tree: git2::Oid) -> Result<BTreeSet<St
             }
             Item::IndexWorktree(_) => entry.other_in_work_tree = true,
         }
-        if !GOVERNED_DIRS
-            .iter()
-            .any(|d| path.starts_with(&format!("{d}/")))
-        {
+        if !crate::git::is_governed(&path) {
             continue;
         }
         let s = seen.entry(path).or_default();
