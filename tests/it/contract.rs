@@ -305,6 +305,8 @@ struct Proposed {
     unknown_team_refused: bool,
     missing_base: bool,
     closed_leaves_none_open: bool,
+    /// Moving the branch back to main's commit without `force` (not a fast forward).
+    backwards_refused: bool,
 }
 
 const MAIN_FILES: [(&str, &str); 2] = [
@@ -352,6 +354,9 @@ fn propose_story(gh: &dyn portcullis_core::ports::github::Proposals) -> Proposed
         .pulls("open", Some(&format!("tidewater:{branch}")))
         .unwrap()
         .len();
+    let backwards_refused = gh
+        .update_branch(branch, &base, false)
+        .is_err_and(|e| e.to_string().contains("not a fast forward"));
     propose::close(gh, number, "closed by the story").unwrap();
     Proposed {
         first_opened: matches!(one, propose::Proposed::Opened(_)),
@@ -362,6 +367,7 @@ fn propose_story(gh: &dyn portcullis_core::ports::github::Proposals) -> Proposed
         unknown_team_refused,
         missing_base: propose::base_sha(gh, "trunk").is_err(),
         closed_leaves_none_open: propose::find_open(gh, branch).unwrap().is_none(),
+        backwards_refused,
     }
 }
 
@@ -387,7 +393,7 @@ fn proposals_get_the_same_answers_from_both() {
     // Rebuilt from main: ada is back, bob removed.
     assert_eq!(http.files, [Some("ada v1\n".to_owned()), None]);
     assert!(http.second_pull_refused && http.unknown_team_refused && http.missing_base);
-    assert!(http.closed_leaves_none_open);
+    assert!(http.closed_leaves_none_open && http.backwards_refused);
 }
 
 /// Issues under portcullis's label, as (author, carries the marker), after a writer filed one

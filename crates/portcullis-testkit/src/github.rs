@@ -42,6 +42,8 @@ pub struct MemGitHub {
     branches: RefCell<BTreeMap<String, String>>,
     /// Each commit's files (made by `seed_branch` or `commit_files`).
     trees: RefCell<BTreeMap<String, BTreeMap<String, Vec<u8>>>>,
+    /// Each commit made by `commit_files`, to its parent.
+    parents: RefCell<BTreeMap<String, String>>,
     /// Reviews requested on each pull request: users and team slugs.
     requested: RefCell<BTreeMap<u64, Requested>>,
 }
@@ -64,6 +66,7 @@ impl Default for MemGitHub {
             owner: "tidewater".to_owned(),
             branches: RefCell::new(BTreeMap::new()),
             trees: RefCell::new(BTreeMap::new()),
+            parents: RefCell::new(BTreeMap::new()),
             requested: RefCell::new(BTreeMap::new()),
         }
     }
@@ -558,11 +561,18 @@ impl Proposals for MemGitHub {
         Ok(())
     }
 
-    fn update_branch(&self, branch: &str, sha: &str, _force: bool) -> Result<()> {
+    fn update_branch(&self, branch: &str, sha: &str, force: bool) -> Result<()> {
         let mut branches = self.branches.borrow_mut();
         let Some(at) = branches.get_mut(branch) else {
             return Err(anyhow!("GitHub answered 422: Reference does not exist"));
         };
+        // Without `force`, GitHub moves a branch only forward along the history.
+        let parents = self.parents.borrow();
+        let forward = std::iter::successors(Some(sha), |c| parents.get(*c).map(String::as_str))
+            .any(|c| c == at.as_str());
+        if !force && !forward {
+            return Err(anyhow!("GitHub answered 422: Update is not a fast forward"));
+        }
         *at = sha.to_owned();
         drop(branches);
         // An open pull request from the branch follows it.
@@ -618,6 +628,9 @@ impl Proposals for MemGitHub {
         }
         let sha = format!("{:040x}", self.id());
         self.trees.borrow_mut().insert(sha.clone(), tree);
+        self.parents
+            .borrow_mut()
+            .insert(sha.clone(), parent.to_owned());
         Ok(sha)
     }
 
