@@ -109,17 +109,11 @@ pub(super) fn provision_and_record(
         .collect();
     for h in &planned.held {
         for op in &h.ops {
-            let action = Action {
-                op: op.kind.as_str().to_owned(),
-                app: op.target.app.clone(),
-                person: op.person.clone(),
-                role: op.role.clone(),
-                target: op.target.target.clone(),
-                account: Some(op.account.clone()),
-                result: evidence::Outcome::Skipped,
-                error: Some(h.hold.to_string()),
-                at: run.finished_at.clone().unwrap_or_default(),
-            };
+            let action = op.action(
+                evidence::Outcome::Skipped,
+                Some(h.hold.to_string()),
+                run.finished_at.clone().unwrap_or_default(),
+            );
             actions.push((attribution.commit_of(op), action));
         }
     }

@@ -107,17 +107,7 @@ pub fn execute(
         out.push(Done {
             op: op.clone(),
             commit: commit.clone(),
-            action: Action {
-                op: op.kind.as_str().to_owned(),
-                app: op.target.app.clone(),
-                person: op.person.clone(),
-                role: op.role.clone(),
-                target: op.target.target.clone(),
-                account: Some(op.account.clone()),
-                result,
-                error,
-                at,
-            },
+            action: op.action(result, error, at),
         });
     }
     Ok(out)

@@ -45,6 +45,28 @@ pub struct Op {
     pub why: String,
 }
 
+impl Op {
+    /// The evidence record of this operation, ended with `result`.
+    pub fn action(
+        &self,
+        result: crate::evidence::Outcome,
+        error: Option<String>,
+        at: String,
+    ) -> crate::evidence::Action {
+        crate::evidence::Action {
+            op: self.kind.as_str().to_owned(),
+            app: self.target.app.clone(),
+            person: self.person.clone(),
+            role: self.role.clone(),
+            target: self.target.target.clone(),
+            account: Some(self.account.clone()),
+            result,
+            error,
+            at,
+        }
+    }
+}
+
 /// A target's listing: its members, or why it could not be read.
 pub type Observed = BTreeMap<TargetId, Result<BTreeSet<String>, String>>;
 
