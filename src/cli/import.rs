@@ -2,6 +2,7 @@
 //! (see `portcullis_core::lifecycle::import`), checked by the same rules as `check` before anything is
 //! written; with `--open-pr`, proposed as one pull request for the app's owners.
 
+use portcullis_core::model::AppId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -36,8 +37,8 @@ pub fn run(args: Args) -> Result<Exit> {
     let as_of = args.common.as_of()?;
     let snapshot = portcullis_git::worktree::read(&root)?;
     let catalog = portcullis_core::check::load(&snapshot).catalog;
-    let Some(app) = catalog.apps.get(&args.app) else {
-        let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
+    let Some(app) = catalog.apps.get(args.app.as_str()) else {
+        let known: Vec<&str> = catalog.apps.keys().map(AppId::as_str).collect();
         bail!(
             "there is no app `{}` in the catalog\nhint: {}",
             args.app,

@@ -16,7 +16,7 @@ use portcullis_core::baseline::{self, Touched};
 use portcullis_core::diag::Report;
 use portcullis_core::load::{directory, layout};
 use portcullis_core::model::{
-    BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE,
+    AppId, BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, PersonId, SETTINGS_FILE, SOD_FILE,
 };
 use portcullis_core::scope::{self, Reach};
 use portcullis_core::snapshot::{Entry, Snapshot};
@@ -49,7 +49,9 @@ pub fn check(
             .into_iter()
             .flatten()
         {
-            reach.people.extend(scope::field_of(path, entry, "person"));
+            reach
+                .people
+                .extend(scope::field_of(path, entry, "person").map(PersonId::from));
         }
     }
     // People whose every grant file is read: their directory entry changed, or they hold a
@@ -68,9 +70,9 @@ pub fn check(
         for name in head.names(&format!("access/{app}")) {
             let path = format!("access/{app}/{name}");
             if let Some(entry) = head.read(&path)? {
-                everywhere.extend(scope::field_of(&path, &entry, "person"));
+                everywhere.extend(scope::field_of(&path, &entry, "person").map(PersonId::from));
                 if let Some(person) = name.strip_suffix(".yaml") {
-                    everywhere.insert(person.to_owned());
+                    everywhere.insert(PersonId::from(person));
                 }
                 snap.files.insert(path, entry);
             }
@@ -80,7 +82,9 @@ pub fn check(
     let elsewhere: Vec<String> = app_dirs
         .iter()
         .flat_map(|app| {
-            let all = sod_apps.as_ref().is_none_or(|named| named.contains(app));
+            let all = sod_apps
+                .as_ref()
+                .is_none_or(|named| named.contains(app.as_str()));
             let people = if all { &reach.people } else { &everywhere };
             people
                 .union(&everywhere)
@@ -131,13 +135,13 @@ fn read_policies(
             snap.files.insert(path.to_owned(), entry);
         }
     }
-    let apps: BTreeSet<String> = if reach.all_apps {
+    let apps: BTreeSet<AppId> = if reach.all_apps {
         if let Some(entry) = head.read(CODEOWNERS_FILE)? {
             snap.files.insert(CODEOWNERS_FILE.to_owned(), entry);
         }
         head.names("policies/apps")
             .into_iter()
-            .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
+            .filter_map(|n| n.strip_suffix(".yaml").map(AppId::from))
             .collect()
     } else {
         // The folder's app and the app the file names: the rules look up both.
@@ -145,8 +149,10 @@ fn read_policies(
             .iter()
             .filter(|(p, _)| p.starts_with("access/"))
             .flat_map(|(p, entry)| {
-                let folder = layout::grant_path_parts(p).map(|(app, _)| app.to_owned());
-                folder.into_iter().chain(scope::field_of(p, entry, "app"))
+                let folder = layout::grant_path_parts(p).map(|(app, _)| AppId::from(app));
+                folder
+                    .into_iter()
+                    .chain(scope::field_of(p, entry, "app").map(AppId::from))
             })
             .chain(reach.apps.iter().cloned())
             .collect()

@@ -177,7 +177,7 @@ fn person_from_git(root: &std::path::Path, snapshot: &Snapshot) -> Result<String
         .values()
         .filter(|p| p.email.eq_ignore_ascii_case(&email));
     match (found.next(), found.next()) {
-        (Some(p), None) => Ok(p.id.value.clone()),
+        (Some(p), None) => Ok(p.id.value.to_string()),
         (None, _) => Err(anyhow!(
             "nobody in `{PEOPLE_FILE}` has the email `{email}` (from `git config user.email`)\nhint: pass `--person ID` with your id from `{PEOPLE_FILE}`"
         )),

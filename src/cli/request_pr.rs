@@ -121,7 +121,7 @@ fn request_from(
         None => {
             let loaded = portcullis_core::check::load(snapshot);
             person_by_github(&loaded.catalog, &issue.user.login)
-                .map(|p| p.id.value.clone())
+                .map(|p| p.id.value.to_string())
                 .ok_or_else(|| {
                     format!(
                         "nobody in the people directory has the GitHub login `{}`; fill in the `Person` field",

@@ -1,5 +1,6 @@
 //! `review --app A | --due [--open-pr]`: access review campaigns.
 
+use portcullis_core::model::AppId;
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
@@ -55,9 +56,9 @@ pub fn run(args: Args) -> Result<Exit> {
         }
         due
     } else {
-        let id = args.app.clone().unwrap_or_default();
+        let id = AppId::from(args.app.clone().unwrap_or_default());
         if !catalog.apps.contains_key(&id) {
-            let known: Vec<&str> = catalog.apps.keys().map(String::as_str).collect();
+            let known: Vec<&str> = catalog.apps.keys().map(AppId::as_str).collect();
             bail!(
                 "there is no app `{id}` in the catalog\nhint: {}",
                 portcullis_core::diag::suggest::hint(

@@ -300,7 +300,7 @@ fn export(w: &World, edit: impl Fn(Vec<String>) -> Option<Vec<String>>, extra: &
             portcullis_core::model::PersonType::Vendor => "vendor",
         };
         let row = vec![
-            p.id.value.clone(),
+            p.id.value.to_string(),
             p.name.clone(),
             p.email.clone(),
             p.github.clone().unwrap_or_default(),
@@ -308,7 +308,7 @@ fn export(w: &World, edit: impl Fn(Vec<String>) -> Option<Vec<String>>, extra: &
             p.title.clone().unwrap_or_default(),
             p.manager
                 .as_ref()
-                .map(|m| m.value.clone())
+                .map(|m| m.value.to_string())
                 .unwrap_or_default(),
             kind.to_owned(),
             if p.leaver { "leaver" } else { "active" }.to_owned(),

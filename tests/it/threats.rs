@@ -497,7 +497,7 @@ fn a_grant_added_in_the_merge_commit_is_not_covered_by_the_approval() {
     );
     w.gh.merge(1, &merge);
     let checked = gate(&w, &applied);
-    let uncovered: Vec<String> = checked
+    let uncovered: Vec<portcullis_core::model::RoleId> = checked
         .iter()
         .filter_map(|c| match &c.status {
             verify::Status::Verified(v) => Some(v.uncovered.keys().map(|k| k.1.clone())),

@@ -395,7 +395,7 @@ fn skipped(catalog: &Catalog, ch: &plan::Change, reason: &str, at: &str) -> Acti
     let target = app
         .and_then(|a| a.roles.get(&ch.role))
         .map(|r| target_of(r).to_owned())
-        .unwrap_or_else(|| ch.role.clone());
+        .unwrap_or_else(|| ch.role.to_string());
     let account = app.and_then(|a| {
         catalog
             .people

@@ -35,7 +35,7 @@ type GrantContent = (
 
 fn content(g: &Grant) -> GrantContent {
     (
-        g.role.value.clone(),
+        g.role.value.to_string(),
         g.justification.as_ref().map(|j| j.value.clone()),
         g.expires.as_ref().map(|e| e.value.to_string()),
         g.ticket.clone(),
@@ -124,7 +124,7 @@ pub fn mark(
 }
 
 /// Ids of people whose entry in people.yaml changed, was added or was removed.
-pub fn people_changed(change: &Touched, head: &Snapshot) -> BTreeSet<String> {
+pub fn people_changed(change: &Touched, head: &Snapshot) -> BTreeSet<crate::model::PersonId> {
     if !change.paths.contains(PEOPLE_FILE) {
         return BTreeSet::new();
     }
@@ -145,6 +145,6 @@ pub fn people_changed(change: &Touched, head: &Snapshot) -> BTreeSet<String> {
     base.keys()
         .chain(head.keys())
         .filter(|id| base.get(*id) != head.get(*id))
-        .cloned()
+        .map(crate::model::PersonId::from)
         .collect()
 }

@@ -10,6 +10,7 @@
 //! recorded twice (a resumed run, or a run record on a head that also has a pull request's
 //! record). Each record is one link of the chain.
 
+use crate::model::{AppId, PersonId, RoleId};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -107,15 +108,15 @@ impl Outcome {
 pub struct Action {
     /// The person's account name at the target.
     pub account: Option<String>,
-    pub app: String,
+    pub app: AppId,
     /// When the action ended (RFC 3339).
     pub at: String,
     pub error: Option<String>,
     /// `add` or `remove` (membership of `target`).
     pub op: String,
-    pub person: String,
+    pub person: PersonId,
     pub result: Outcome,
-    pub role: String,
+    pub role: RoleId,
     /// The target's group or role name.
     pub target: String,
 }

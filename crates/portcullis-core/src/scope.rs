@@ -5,6 +5,7 @@
 //! directory. A change to the rules themselves (settings, SoD, birthright) reaches everything.
 //! Pure: the CLI reads the files this names.
 
+use crate::model::{AppId, PersonId};
 use std::collections::BTreeSet;
 
 use crate::diag::{Diagnostic, Rule};
@@ -18,9 +19,9 @@ pub struct Reach {
     /// People whose entry in the directory is checked, and their grants as far as the change
     /// reaches them: all of them when their entry or an app they hold changed, else those in
     /// the apps SoD rules name (the CLI reads the files; see `cli::reach`).
-    pub people: BTreeSet<String>,
+    pub people: BTreeSet<PersonId>,
     /// Apps whose policy changed: every grant of theirs is checked (and its holder's others).
-    pub apps: BTreeSet<String>,
+    pub apps: BTreeSet<AppId>,
     /// Every app is loaded: an app or CODEOWNERS changed, and `codeowners-drift` needs them all.
     pub all_apps: bool,
 }
@@ -30,12 +31,12 @@ pub fn of_change(paths: &BTreeSet<String>) -> Option<Reach> {
     let mut reach = Reach::default();
     for path in paths {
         if let Some((_, person)) = layout::grant_path_parts(path) {
-            reach.people.insert(person.to_owned());
+            reach.people.insert(person.into());
         } else if let Some(app) = path
             .strip_prefix("policies/apps/")
             .and_then(|f| f.strip_suffix(".yaml"))
         {
-            reach.apps.insert(app.to_owned());
+            reach.apps.insert(app.into());
             reach.all_apps = true;
         } else if path == CODEOWNERS_FILE {
             reach.all_apps = true;
@@ -71,7 +72,7 @@ pub fn keeps(
 
 /// The apps the SoD rules name (in an `app:role` anywhere in `sod.yaml`, given as `entry`);
 /// `None` when that file cannot be read plainly, and every app must be assumed.
-pub fn sod_apps(entry: Option<&Entry>) -> Option<BTreeSet<String>> {
+pub fn sod_apps(entry: Option<&Entry>) -> Option<BTreeSet<AppId>> {
     let Some(entry) = entry else {
         return Some(BTreeSet::new());
     };
@@ -80,7 +81,7 @@ pub fn sod_apps(entry: Option<&Entry>) -> Option<BTreeSet<String>> {
     let mut open = vec![&node];
     while let Some(node) = open.pop() {
         match &node.value {
-            yaml::Value::Str(s) => apps.extend(s.split_once(':').map(|(app, _)| app.to_owned())),
+            yaml::Value::Str(s) => apps.extend(s.split_once(':').map(|(app, _)| AppId::from(app))),
             yaml::Value::Seq(items) => open.extend(items),
             yaml::Value::Map(entries) => open.extend(entries.iter().map(|(_, v)| v)),
             _ => {}

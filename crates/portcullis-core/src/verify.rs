@@ -23,7 +23,7 @@ use crate::ports::github::{GitHub, Pull};
 use crate::provision::quarantine::full_review;
 
 /// A grant in a file: `(file, role)`.
-pub type Spot = (String, String);
+pub type Spot = (String, crate::model::RoleId);
 
 /// One commit of the range and the grant changes it made itself (against its first parent).
 pub struct Commit {

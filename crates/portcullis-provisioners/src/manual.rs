@@ -29,7 +29,7 @@ const WITHDRAWN: &str = "<!-- portcullis:manual-withdrawn ";
 
 /// What the app's policy says about its manual provisioning.
 pub struct Config {
-    pub app: String,
+    pub app: portcullis_core::model::AppId,
     pub app_name: String,
     /// `@org/team` or `@user`.
     pub owners: Vec<String>,

@@ -1,6 +1,7 @@
 //! The target systems, connected from the catalog's app policies, and the indexes the guards
 //! read.
 
+use portcullis_core::model::{AppId, PersonId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -89,9 +90,9 @@ impl Drop for Timed {
 }
 
 /// Per app: the accounts the policy says to leave alone.
-pub type Unmanaged = BTreeMap<String, BTreeSet<String>>;
+pub type Unmanaged = BTreeMap<AppId, BTreeSet<String>>;
 /// Per app: account -> person id.
-pub type Accounts = BTreeMap<String, HashMap<String, String>>;
+pub type Accounts = BTreeMap<AppId, HashMap<String, PersonId>>;
 
 /// Per app, the accounts the policy says to leave alone, and who each account belongs to.
 pub fn app_indexes(catalog: &Catalog) -> (Unmanaged, Accounts) {

@@ -2,6 +2,7 @@
 //! backends, the evidence chain, a killed run's journal, running operations with the journal,
 //! and issues found again by a hidden marker.
 
+use portcullis_core::model::AppId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -33,7 +34,7 @@ pub struct Refusal(pub String);
 pub struct Loaded {
     pub catalog: Catalog,
     /// Per app, grant files present that failed to load.
-    pub unreadable: BTreeMap<String, Vec<String>>,
+    pub unreadable: BTreeMap<AppId, Vec<String>>,
 }
 
 /// Loads a commit with the same strict loader as `check`. Broken policies refuse the run: an
@@ -74,14 +75,14 @@ pub fn load_at(repo: &Repository, sha: &str) -> Result<Result<Loaded, Refusal>> 
         .iter()
         .map(|f| f.path.as_str())
         .collect();
-    let mut unreadable: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut unreadable: BTreeMap<AppId, Vec<String>> = BTreeMap::new();
     for path in snapshot.files.keys() {
         let mut parts = path.split('/');
         if let (Some("access"), Some(app), Some(_)) = (parts.next(), parts.next(), parts.next())
             && !loaded.contains(path.as_str())
         {
             unreadable
-                .entry(app.to_owned())
+                .entry(AppId::from(app))
                 .or_default()
                 .push(path.clone());
         }

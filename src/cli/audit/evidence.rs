@@ -101,7 +101,7 @@ fn leaver_times(
     catalog: &Catalog,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<BTreeMap<String, DateTime<Utc>>> {
+) -> Result<BTreeMap<portcullis_core::model::PersonId, DateTime<Utc>>> {
     let mut wanted: BTreeSet<&str> = BTreeSet::new();
     for span in &index.spans {
         let person = index.keys[span.key].person.as_str();
@@ -140,7 +140,7 @@ fn leaver_times(
         for p in resolved {
             wanted.remove(p);
             if let Some(t) = newer {
-                out.insert(p.to_owned(), t);
+                out.insert(p.into(), t);
             }
         }
         if wanted.is_empty() {
@@ -151,7 +151,7 @@ fn leaver_times(
     // Leavers in every version: since the oldest one.
     if let Some(t) = newer {
         for p in wanted {
-            out.insert(p.to_owned(), t);
+            out.insert(p.into(), t);
         }
     }
     Ok(out)

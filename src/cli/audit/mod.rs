@@ -90,9 +90,9 @@ pub fn run(args: Args) -> Result<Exit> {
     let sla = portcullis_core::model::time::parse_duration(&args.sla)
         .map_err(|e| anyhow!("invalid `--sla`: {e}\nhint: write `--sla 24h` or `--sla 3d`"))?;
     let filter = Filter {
-        person: args.person.clone(),
-        app: args.app.clone(),
-        role: args.role.clone(),
+        person: args.person.as_deref().map(Into::into),
+        app: args.app.as_deref().map(Into::into),
+        role: args.role.as_deref().map(Into::into),
     };
     let format = match args.format {
         Format::Text => RenderFormat::Text,

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<Exit> {
     };
     let catalog = &loaded.catalog;
     if let Some(app) = &args.app
-        && !catalog.apps.contains_key(app)
+        && !catalog.apps.contains_key(app.as_str())
     {
         return Err(anyhow!(
             "no app `{app}` in the applied policies\nhint: one of: {}",
@@ -118,7 +118,7 @@ pub fn run(args: Args) -> Result<Exit> {
         .filter_map(|(id, r)| {
             r.as_ref()
                 .err()
-                .map(|e| (id.app.clone(), id.target.clone(), e.clone()))
+                .map(|e| (id.app.to_string(), id.target.clone(), e.clone()))
         })
         .collect();
 

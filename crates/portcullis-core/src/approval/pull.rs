@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 
 use crate::approval::{self, Directory, OverrideComment, PullFacts, ReviewState, Verdict};
-use crate::model::{Catalog, Login};
+use crate::model::{Catalog, Login, PersonId};
 use crate::plan::compute::{Computed, Revs, compute_at};
 use crate::ports::github::{GitHub, Pull};
 use crate::ports::{Paths, Repo};
@@ -328,8 +328,8 @@ fn requested_in(pull: &Pull) -> BTreeSet<u64> {
 
 /// Logins (lower-case) of directory entries the head adds or changes, with the person's id:
 /// they are looked up in the base directory for approvals, so they must not approve.
-fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(Login, String)>> {
-    let people = |rev: &str| -> Result<BTreeMap<Login, (String, Option<u64>)>> {
+fn added_to_directory(repo: &dyn Repo, base: &str, head: &str) -> Result<Vec<(Login, PersonId)>> {
+    let people = |rev: &str| -> Result<BTreeMap<Login, (PersonId, Option<u64>)>> {
         let mut snap = crate::snapshot::Snapshot::default();
         if let Some(e) = repo.tree(rev)?.read(crate::model::PEOPLE_FILE)? {
             snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);

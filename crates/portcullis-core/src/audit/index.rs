@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Commit, Filter, GrantSet, Side};
-use crate::model::Expiry;
+use crate::model::{AppId, Expiry, PersonId, RoleId};
 use crate::plan::GrantView;
 
 pub use crate::model::GrantKey;
@@ -161,7 +161,7 @@ impl Index {
     pub fn build(history: Vec<Commit>) -> Index {
         let mut ix = Index::default();
         // app -> person -> role -> key id: looked up by `&str`, allocated once per key.
-        let mut ids: HashMap<String, HashMap<String, HashMap<String, usize>>> = HashMap::new();
+        let mut ids: HashMap<AppId, HashMap<PersonId, HashMap<RoleId, usize>>> = HashMap::new();
         let mut files: HashMap<Arc<str>, Arc<GrantSet>> = HashMap::new();
         // Per key: every file that currently grants it, sorted by path; the first one counts.
         let mut sources: Vec<Vec<Source>> = Vec::new();
@@ -187,7 +187,7 @@ impl Index {
             ix.keys.push(GrantKey {
                 person: set.person.clone(),
                 app: set.app.clone(),
-                role: role.to_owned(),
+                role: role.into(),
             });
             sources.push(Vec::new());
             open.push(None);
@@ -195,7 +195,7 @@ impl Index {
                 .or_default()
                 .entry(set.person.clone())
                 .or_default()
-                .insert(role.to_owned(), k);
+                .insert(role.into(), k);
             k
         };
 
@@ -752,7 +752,13 @@ mod tests {
     fn ops(ix: &Index) -> Vec<(String, &'static str, String)> {
         ix.timeline(None, t("2100-01-01"), &Filter::default())
             .into_iter()
-            .map(|e| (super::super::stamp(e.at), e.op.as_str(), e.key.person))
+            .map(|e| {
+                (
+                    super::super::stamp(e.at),
+                    e.op.as_str(),
+                    e.key.person.to_string(),
+                )
+            })
             .collect()
     }
 

@@ -28,6 +28,7 @@ pub mod notes;
 pub mod pack;
 pub mod render;
 
+use crate::model::{AppId, PersonId, RoleId};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -74,8 +75,8 @@ pub enum Side {
 /// The grants of one file, without positions.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GrantSet {
-    pub person: String,
-    pub app: String,
+    pub person: PersonId,
+    pub app: AppId,
     pub grants: Vec<GrantView>,
 }
 
@@ -91,10 +92,12 @@ impl GrantSet {
     /// Back to a grant file for the rules (every position 1:1: the values are what count).
     pub fn to_file(&self, path: &str) -> GrantFile {
         use crate::model::{Expiry, Grant, Pos, Spanned};
-        let at = |value| Spanned {
-            value,
-            pos: Pos::START,
-        };
+        fn at<T>(value: T) -> Spanned<T> {
+            Spanned {
+                value,
+                pos: Pos::START,
+            }
+        }
         GrantFile {
             path: path.to_owned(),
             person: at(self.person.clone()),
@@ -133,9 +136,9 @@ impl GrantSet {
 /// Which grants a question is about.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub person: Option<String>,
-    pub app: Option<String>,
-    pub role: Option<String>,
+    pub person: Option<PersonId>,
+    pub app: Option<AppId>,
+    pub role: Option<RoleId>,
 }
 
 impl Filter {

@@ -14,6 +14,7 @@
 //! Identity management (A.5.16) is evidenced by the people directory's history and
 //! authentication information (A.5.17) is outside what portcullis records.
 
+use crate::model::{AppId, PersonId, RoleId};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -42,7 +43,7 @@ pub struct Input<'a> {
     pub catalog: &'a Catalog,
     pub findings: &'a [Diagnostic],
     /// When each leaver was marked as one in the people directory.
-    pub leavers: &'a BTreeMap<String, DateTime<Utc>>,
+    pub leavers: &'a BTreeMap<PersonId, DateTime<Utc>>,
     pub filter: &'a Filter,
 }
 
@@ -148,7 +149,7 @@ pub struct Revocation {
 #[derive(Clone, Debug)]
 pub struct SodExceptionEntry {
     pub rule: String,
-    pub person: String,
+    pub person: PersonId,
     pub justification: String,
     pub expires: String,
     /// `in force`, `expired` or `unused`.
@@ -160,9 +161,9 @@ pub struct SodExceptionEntry {
 pub struct Finding {
     pub rule: &'static str,
     pub severity: &'static str,
-    pub person: Option<String>,
-    pub app: Option<String>,
-    pub role: Option<String>,
+    pub person: Option<PersonId>,
+    pub app: Option<AppId>,
+    pub role: Option<RoleId>,
     pub file: String,
     pub message: String,
 }
@@ -171,7 +172,7 @@ pub struct Finding {
 #[derive(Clone, Debug)]
 pub struct ReviewDone {
     pub at: DateTime<Utc>,
-    pub app: String,
+    pub app: AppId,
     pub grants: usize,
     pub commit: String,
     pub summary: String,
@@ -218,7 +219,7 @@ pub fn build(input: &Input) -> Pack {
     let events = index.timeline(Some(since), until, filter);
 
     let mut grants = Vec::new();
-    let mut reviews: BTreeMap<(usize, String), ReviewDone> = BTreeMap::new();
+    let mut reviews: BTreeMap<(usize, AppId), ReviewDone> = BTreeMap::new();
     for e in &events {
         let Some(ci) = e.commit else { continue };
         let c = &index.commits[ci];

@@ -13,6 +13,7 @@ use super::pack::{Bypass, Finding, Pack};
 use super::{human_duration, stamp};
 use crate::diag::render::markdown::escape as md_escape;
 use crate::model::time::format_duration;
+use crate::model::{AppId, PersonId, RoleId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -224,9 +225,9 @@ struct JsonHolders {
 
 #[derive(Serialize)]
 struct JsonHolding {
-    person: String,
-    app: String,
-    role: String,
+    person: PersonId,
+    app: AppId,
+    role: RoleId,
     since: String,
     granted_by: String,
     expires: Option<String>,
@@ -297,9 +298,9 @@ pub fn holders(
                 let c = &ix.commits[h.commit];
                 let (applied, result) = applied_text(*p);
                 t.rows.push(vec![
-                    h.key.person.clone(),
-                    h.key.app.clone(),
-                    h.key.role.clone(),
+                    h.key.person.to_string(),
+                    h.key.app.to_string(),
+                    h.key.role.to_string(),
                     stamp(h.since),
                     v.view().expires.clone().unwrap_or_else(|| "never".into()),
                     if format == Format::Csv {
@@ -344,9 +345,9 @@ struct JsonTimeline {
 struct JsonEvent {
     at: String,
     op: &'static str,
-    person: String,
-    app: String,
-    role: String,
+    person: PersonId,
+    app: AppId,
+    role: RoleId,
     expires: Option<String>,
     detail: String,
     commit: Option<String>,
@@ -433,9 +434,9 @@ pub fn timeline(
                 t.rows.push(vec![
                     stamp(e.at),
                     e.op.as_str().to_owned(),
-                    e.key.person.clone(),
-                    e.key.app.clone(),
-                    e.key.role.clone(),
+                    e.key.person.to_string(),
+                    e.key.app.to_string(),
+                    e.key.role.to_string(),
                     ix.versions[e.version]
                         .view()
                         .expires
@@ -519,9 +520,9 @@ struct JsonSummary {
 struct JsonPackGrant {
     at: String,
     op: &'static str,
-    person: String,
-    app: String,
-    role: String,
+    person: PersonId,
+    app: AppId,
+    role: RoleId,
     expires: Option<String>,
     justification: Option<String>,
     ticket: Option<String>,
@@ -535,9 +536,9 @@ struct JsonPackGrant {
 
 #[derive(Serialize)]
 struct JsonRevocation {
-    person: String,
-    app: String,
-    role: String,
+    person: PersonId,
+    app: AppId,
+    role: RoleId,
     held_since: String,
     due: String,
     reason: &'static str,
@@ -558,7 +559,7 @@ struct JsonSod {
 #[derive(Serialize)]
 struct JsonSodException {
     rule: String,
-    person: String,
+    person: PersonId,
     justification: String,
     expires: String,
     status: &'static str,
@@ -568,9 +569,9 @@ struct JsonSodException {
 struct JsonFinding {
     rule: &'static str,
     severity: &'static str,
-    person: Option<String>,
-    app: Option<String>,
-    role: Option<String>,
+    person: Option<PersonId>,
+    app: Option<AppId>,
+    role: Option<RoleId>,
     file: String,
     message: String,
 }
@@ -596,7 +597,7 @@ struct JsonReviews {
 #[derive(Serialize)]
 struct JsonReviewDone {
     at: String,
-    app: String,
+    app: AppId,
     grants: usize,
     commit: String,
     summary: String,
@@ -781,9 +782,9 @@ fn pack_tables(p: &Pack, full_sha: bool) -> Vec<(&'static str, String, &'static 
         t.rows.push(vec![
             stamp(g.at),
             g.op.as_str().into(),
-            g.key.person.clone(),
-            g.key.app.clone(),
-            g.key.role.clone(),
+            g.key.person.to_string(),
+            g.key.app.to_string(),
+            g.key.role.to_string(),
             g.expires.clone().unwrap_or_else(|| "never".into()),
             justification,
             g.ticket.clone().unwrap_or_default(),
@@ -817,9 +818,9 @@ fn pack_tables(p: &Pack, full_sha: bool) -> Vec<(&'static str, String, &'static 
     ]);
     for r in &p.revocations {
         t.rows.push(vec![
-            r.key.person.clone(),
-            r.key.app.clone(),
-            r.key.role.clone(),
+            r.key.person.to_string(),
+            r.key.app.to_string(),
+            r.key.role.to_string(),
             stamp(r.due),
             r.reason.as_str().into(),
             r.removed.map(stamp).unwrap_or_else(|| "not removed".into()),
@@ -851,7 +852,7 @@ fn pack_tables(p: &Pack, full_sha: bool) -> Vec<(&'static str, String, &'static 
     for e in &p.sod_exceptions {
         t.rows.push(vec![
             e.rule.clone(),
-            e.person.clone(),
+            e.person.to_string(),
             e.expires.clone(),
             e.status.into(),
             e.justification.clone(),
@@ -877,7 +878,7 @@ fn pack_tables(p: &Pack, full_sha: bool) -> Vec<(&'static str, String, &'static 
     for r in &p.reviews_done {
         t.rows.push(vec![
             stamp(r.at),
-            r.app.clone(),
+            r.app.to_string(),
             r.grants.to_string(),
             sha(&r.commit),
             pr_text(r.approvers.pr),
@@ -956,9 +957,9 @@ fn findings_table(list: &[Finding]) -> Table {
         t.rows.push(vec![
             f.rule.into(),
             f.severity.into(),
-            f.person.clone().unwrap_or_default(),
-            f.app.clone().unwrap_or_default(),
-            f.role.clone().unwrap_or_default(),
+            f.person.as_deref().unwrap_or_default().to_owned(),
+            f.app.as_deref().unwrap_or_default().to_owned(),
+            f.role.as_deref().unwrap_or_default().to_owned(),
             f.message.clone(),
         ]);
     }

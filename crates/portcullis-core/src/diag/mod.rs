@@ -4,6 +4,7 @@
 pub mod render;
 pub mod suggest;
 
+use crate::model::{AppId, PersonId, RoleId};
 use crate::model::{Pos, Severity};
 
 macro_rules! rules {
@@ -99,9 +100,9 @@ pub struct Diagnostic {
     pub pos: Pos,
     pub message: String,
     pub hint: Option<String>,
-    pub person: Option<String>,
-    pub app: Option<String>,
-    pub role: Option<String>,
+    pub person: Option<PersonId>,
+    pub app: Option<AppId>,
+    pub role: Option<RoleId>,
     pub related: Vec<Related>,
     /// Set by `check --base` for findings the change neither adds nor touches.
     pub pre_existing: bool,
@@ -136,13 +137,13 @@ impl Diagnostic {
 
     pub fn subject(
         mut self,
-        person: Option<&str>,
-        app: Option<&str>,
-        role: Option<&str>,
+        person: Option<&PersonId>,
+        app: Option<&AppId>,
+        role: Option<&RoleId>,
     ) -> Diagnostic {
-        self.person = person.map(str::to_owned);
-        self.app = app.map(str::to_owned);
-        self.role = role.map(str::to_owned);
+        self.person = person.cloned();
+        self.app = app.cloned();
+        self.role = role.cloned();
         self
     }
 

@@ -9,6 +9,7 @@
 
 pub mod people;
 
+use crate::model::RoleId;
 use std::fmt;
 use std::ops::Range;
 
@@ -21,7 +22,7 @@ use crate::model::Expiry;
 /// A grant to write: the fields a request sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewGrant {
-    pub role: String,
+    pub role: RoleId,
     pub justification: String,
     /// `YYYY-MM-DD` or an RFC 3339 timestamp with an offset; `None` for a grant without an
     /// expiry (a birthright grant of an employee in a low-risk app, say).
@@ -306,7 +307,7 @@ struct Change {
 
 fn grant_fields(grant: &NewGrant) -> Vec<(&'static str, Field)> {
     let mut fields = vec![
-        ("role", Field::Text(grant.role.clone())),
+        ("role", Field::Text(grant.role.to_string())),
         ("justification", Field::Text(grant.justification.clone())),
     ];
     if let Some(e) = &grant.expires {

@@ -6,6 +6,7 @@
 //! the end date is a wrong expiry to fix, not access to revoke, and is left alone.
 
 use crate::model::Login;
+use crate::model::{AppId, PersonId, RoleId};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -51,15 +52,15 @@ impl std::fmt::Display for Reason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Removal {
     pub path: String,
-    pub person: String,
-    pub app: String,
-    pub role: String,
+    pub person: PersonId,
+    pub app: AppId,
+    pub role: RoleId,
     pub reasons: Vec<Reason>,
 }
 
 /// The grants to remove, from `check`'s findings over the catalog (sorted by file and role).
 pub fn find(catalog: &Catalog, report: &Report, as_of: DateTime<Utc>) -> Vec<Removal> {
-    let mut found: BTreeMap<(String, String), Removal> = BTreeMap::new();
+    let mut found: BTreeMap<(String, RoleId), Removal> = BTreeMap::new();
     let files = super::files_by_path(catalog);
     for d in &report.diagnostics {
         let (Some(person), Some(app), Some(role)) = (&d.person, &d.app, &d.role) else {

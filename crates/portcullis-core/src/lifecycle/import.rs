@@ -13,6 +13,7 @@
 //!
 //! Pure: the listings, the snapshot and `as_of` come from the caller.
 
+use crate::model::{PersonId, RoleId};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -33,8 +34,8 @@ pub struct Left {
 /// One grant written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {
-    pub person: String,
-    pub role: String,
+    pub person: PersonId,
+    pub role: RoleId,
     pub target: String,
     pub expires: Option<String>,
 }
@@ -44,13 +45,13 @@ pub struct Imported {
     pub edits: Edits,
     pub written: Vec<Written>,
     /// Members already granted in the repository: `(target, account, person)`.
-    pub kept: Vec<(String, String, String)>,
+    pub kept: Vec<(String, String, PersonId)>,
     /// Members of no person: service accounts, people missing from the directory.
     pub unmapped: Vec<Left>,
     /// Members of a person whose access is not imported (left, past their end date, ambiguous).
     pub refused: Vec<Left>,
     /// Targets several roles share: members are imported with the first of them.
-    pub shared: Vec<(String, Vec<String>)>,
+    pub shared: Vec<(String, Vec<RoleId>)>,
 }
 
 /// The grants `listed` (target -> accounts, as the app's provisioner of type `kind` lists them)
@@ -72,7 +73,7 @@ pub fn import(
     // Account -> every person it renders to: more than one is ambiguous, none is nobody.
     let mut people: Vec<&crate::model::Person> = catalog.people.values().map(|p| &**p).collect();
     people.sort_by(|a, b| a.id.value.cmp(&b.id.value));
-    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut owners: BTreeMap<String, Vec<PersonId>> = BTreeMap::new();
     for p in &people {
         if let Ok(account) = crate::provision::backend::account_for(app, p) {
             owners.entry(account).or_default().push(p.id.value.clone());
@@ -80,7 +81,7 @@ pub fn import(
     }
 
     // Target -> the roles that provision it, in the catalog's order.
-    let mut roles_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut roles_of: BTreeMap<String, Vec<RoleId>> = BTreeMap::new();
     for (id, role) in &app.roles {
         roles_of
             .entry(crate::provision::backend::target_of(role).to_owned())
@@ -94,7 +95,7 @@ pub fn import(
         .collect();
 
     // Who holds which target in the repository already.
-    let mut holds: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut holds: BTreeSet<(PersonId, String)> = BTreeSet::new();
     for file in catalog
         .grant_files
         .iter()
@@ -289,7 +290,7 @@ mod tests {
             shaped.shared,
             [(
                 "vpn-users".to_owned(),
-                vec!["contractor".to_owned(), "staff".to_owned()]
+                vec!["contractor".into(), "staff".into()]
             )]
         );
         let text = shaped.edits["access/vpn/ana.yaml"].as_deref().unwrap();

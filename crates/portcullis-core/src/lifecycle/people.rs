@@ -6,6 +6,7 @@
 //! are left unchanged and listed: a truncated export must never offboard anyone. Pure.
 
 use crate::model::Login;
+use crate::model::{PersonId, RoleId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -367,10 +368,10 @@ fn kind_str(k: PersonType) -> &'static str {
 /// A person whose department changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Move {
-    pub person: String,
+    pub person: PersonId,
     pub from: String,
     pub to: String,
-    pub manager: Option<String>,
+    pub manager: Option<PersonId>,
     /// Grants they keep that are not birthright grants, for the new manager to review.
     pub other_grants: Vec<AppRole>,
 }
@@ -378,17 +379,17 @@ pub struct Move {
 /// Everything one export changes.
 #[derive(Clone, Debug, Default)]
 pub struct Sync {
-    pub joiners: Vec<String>,
+    pub joiners: Vec<PersonId>,
     pub movers: Vec<Move>,
-    pub leavers: Vec<String>,
+    pub leavers: Vec<PersonId>,
     /// Other people whose record changed, with the fields that changed.
-    pub updated: Vec<(String, Vec<&'static str>)>,
+    pub updated: Vec<(PersonId, Vec<&'static str>)>,
     /// In the directory, not in the export: left unchanged.
-    pub missing: Vec<String>,
+    pub missing: Vec<PersonId>,
     /// Grants written: person, grant, justification, expiry.
-    pub added: Vec<(String, Birthright, Option<String>)>,
+    pub added: Vec<(PersonId, Birthright, Option<String>)>,
     /// Grants removed: person, grant, why.
-    pub removed: Vec<(String, AppRole, String)>,
+    pub removed: Vec<(PersonId, AppRole, String)>,
     /// Birthright grants that could not be written (unknown app or role), with why.
     pub skipped: Vec<String>,
     pub edits: Edits,
@@ -417,13 +418,13 @@ impl Sync {
 
 fn record_of(p: &Person) -> PersonRecord {
     PersonRecord {
-        id: p.id.value.clone(),
+        id: p.id.value.to_string(),
         name: p.name.clone(),
         email: p.email.clone(),
         github: p.github.clone(),
         department: p.department.clone(),
         title: p.title.clone(),
-        manager: p.manager.as_ref().map(|m| m.value.clone()),
+        manager: p.manager.as_ref().map(|m| m.value.to_string()),
         kind: kind_str(p.kind).to_owned(),
         status: if p.leaver { "leaver" } else { "active" }.to_owned(),
         end_date: p.end_date.map(|d| d.format("%Y-%m-%d").to_string()),
@@ -479,8 +480,8 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
         .collect();
     sync.missing.sort();
 
-    let mut adds: Vec<(String, Birthright)> = Vec::new();
-    let mut removes: Vec<(String, AppRole, String)> = Vec::new();
+    let mut adds: Vec<(PersonId, Birthright)> = Vec::new();
+    let mut removes: Vec<(PersonId, AppRole, String)> = Vec::new();
     for row in rows {
         let id = row.record.id.as_str();
         let Some(new) = after.people.get(id) else {
@@ -508,12 +509,12 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
                 .collect();
             // Newly marked, or marked earlier but still holding grants.
             if old.is_some_and(|o| !o.leaver) || !files.is_empty() {
-                sync.leavers.push(id.to_owned());
+                sync.leavers.push(PersonId::from(id));
             }
             for f in files {
                 for g in &f.grants {
                     removes.push((
-                        id.to_owned(),
+                        PersonId::from(id),
                         AppRole {
                             app: f.app.value.clone(),
                             role: g.role.value.clone(),
@@ -527,12 +528,12 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
         let wanted = birthright(&after, new);
         match old {
             None => {
-                sync.joiners.push(id.to_owned());
-                adds.extend(wanted.into_iter().map(|b| (id.to_owned(), b)));
+                sync.joiners.push(PersonId::from(id));
+                adds.extend(wanted.into_iter().map(|b| (PersonId::from(id), b)));
             }
             Some(o) if o.leaver => {
-                sync.joiners.push(id.to_owned());
-                adds.extend(wanted.into_iter().map(|b| (id.to_owned(), b)));
+                sync.joiners.push(PersonId::from(id));
+                adds.extend(wanted.into_iter().map(|b| (PersonId::from(id), b)));
             }
             Some(o) => {
                 let had = birthright(&before, o);
@@ -546,7 +547,7 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
                     {
                         lost.push(b.grant.clone());
                         removes.push((
-                            id.to_owned(),
+                            PersonId::from(id),
                             b.grant.clone(),
                             format!("no longer a birthright grant ({})", b.justification),
                         ));
@@ -556,7 +557,7 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
                     .iter()
                     .filter(|w| !had.iter().any(|h| h.grant == w.grant))
                 {
-                    adds.push((id.to_owned(), b.clone()));
+                    adds.push((PersonId::from(id), b.clone()));
                 }
                 if o.department != new.department {
                     let mut other: Vec<AppRole> = before
@@ -580,7 +581,7 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
                         .collect();
                     other.sort();
                     sync.movers.push(Move {
-                        person: id.to_owned(),
+                        person: id.into(),
                         from: o.department.clone(),
                         to: new.department.clone(),
                         manager: new.manager.as_ref().map(|m| m.value.clone()),
@@ -589,7 +590,7 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
                 } else {
                     let fields = changed_fields(&record_of(o), &row.record);
                     if !fields.is_empty() {
-                        sync.updated.push((id.to_owned(), fields));
+                        sync.updated.push((id.into(), fields));
                     }
                 }
             }
@@ -597,7 +598,7 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
     }
 
     // Removals: leavers lose whole files; movers lose single grants.
-    let mut by_file: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_file: BTreeMap<String, Vec<RoleId>> = BTreeMap::new();
     for (person, grant, _) in &removes {
         by_file
             .entry(format!("access/{}/{person}.yaml", grant.app))
@@ -608,7 +609,7 @@ pub fn plan(snapshot: &Snapshot, rows: &[Row], as_of: DateTime<Utc>) -> Result<S
         let text = snapshot
             .text(path)
             .ok_or_else(|| format!("`{path}` is not a readable file"))?;
-        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        let roles: Vec<&str> = roles.iter().map(RoleId::as_str).collect();
         let out = edit::remove_grants(text, &roles).map_err(|e| format!("`{path}`: {e}"))?;
         sync.edits.insert(path.clone(), out);
     }

@@ -2,6 +2,7 @@
 //! per set of app owners, with the texts of the tracking issue and the daily comment. The
 //! comment carries a hidden marker with the date, so a second run on one day posts nothing.
 
+use crate::model::{AppId, PersonId, RoleId};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -19,11 +20,11 @@ pub const LABEL: &str = "access-expiring";
 pub struct Expiring {
     pub file: String,
     pub line: u32,
-    pub person: String,
+    pub person: PersonId,
     /// The person's GitHub login, to mention them.
     pub github: Option<String>,
-    pub app: String,
-    pub role: String,
+    pub app: AppId,
+    pub role: RoleId,
     pub expires: String,
     /// The app's owners (`@org/team` or `@user`).
     pub owners: Vec<String>,

@@ -5,6 +5,8 @@
 //!
 //! Which apps are due is read from `check`'s `review-overdue` findings.
 
+use crate::model::{AppId, PersonId, RoleId};
+use crate::verify::Spot;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
@@ -31,8 +33,8 @@ pub fn branch(app: &str) -> String {
 }
 
 /// Apps with at least one `review-overdue` finding, in id order.
-pub fn due(report: &Report) -> Vec<String> {
-    let mut apps: Vec<String> = report
+pub fn due(report: &Report) -> Vec<AppId> {
+    let mut apps: Vec<AppId> = report
         .diagnostics
         .iter()
         .filter(|d| d.rule == Rule::ReviewOverdue)
@@ -59,8 +61,8 @@ pub struct Granted {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Holder {
     pub path: String,
-    pub person: String,
-    pub role: String,
+    pub person: PersonId,
+    pub role: RoleId,
     pub expires: Option<String>,
     pub reviewed: Option<NaiveDate>,
 }
@@ -126,7 +128,7 @@ pub fn body(
     catalog: &Catalog,
     app: &App,
     holders: &[Holder],
-    granted: &BTreeMap<(String, String), Granted>,
+    granted: &BTreeMap<Spot, Granted>,
     date: NaiveDate,
 ) -> String {
     let mut out = String::new();
@@ -191,7 +193,7 @@ pub fn granted(
     client: Option<&dyn GitHub>,
     head: &str,
     holders: &[Holder],
-) -> Result<BTreeMap<(String, String), Granted>> {
+) -> Result<BTreeMap<Spot, Granted>> {
     let mut out = BTreeMap::new();
     let mut pulls: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
     let paths: BTreeSet<&str> = holders.iter().map(|h| h.path.as_str()).collect();

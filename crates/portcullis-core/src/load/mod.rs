@@ -16,7 +16,7 @@ pub mod yaml;
 use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Rule};
-use crate::model::{Catalog, Grant, GrantFile, Spanned};
+use crate::model::{AppId, Catalog, Grant, GrantFile, PersonId, Spanned};
 use crate::snapshot::{Entry, Snapshot};
 use layout::FileKind;
 use schema::Kind;
@@ -234,10 +234,11 @@ pub(crate) fn uint_of(node: &Node, key: &str) -> Option<u32> {
     }
 }
 
-pub(crate) fn spanned_str(node: Option<&Node>) -> Option<Spanned<String>> {
+/// A string and where it is, as the type the field holds (text or an id).
+pub(crate) fn spanned_str<T: From<String>>(node: Option<&Node>) -> Option<Spanned<T>> {
     let node = node?;
     Some(Spanned {
-        value: node.as_str()?.to_owned(),
+        value: node.as_str()?.to_owned().into(),
         pos: node.pos,
     })
 }
@@ -312,8 +313,8 @@ pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Optio
     if !schema_errors_but(Kind::Grant, path, node, diags, empty_justification).is_empty() {
         return None;
     }
-    let person = spanned_str(node.get("person"))?;
-    let app = spanned_str(node.get("app"))?;
+    let person: Spanned<PersonId> = spanned_str(node.get("person"))?;
+    let app: Spanned<AppId> = spanned_str(node.get("app"))?;
     let mut ok = true;
     let mut grants = Vec::new();
     for item in node.get("grants").map(Node::as_seq).unwrap_or_default() {
@@ -356,7 +357,7 @@ pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Optio
         });
     }
     let (folder_app, file_person) = layout::grant_path_parts(path)?;
-    if folder_app != app.value {
+    if app.value != folder_app {
         diags.push(
             Diagnostic::new(
                 Rule::PathMismatch,
@@ -382,7 +383,7 @@ pub fn grant_file(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Optio
             .subject(Some(&person.value), Some(&app.value), None),
         );
     }
-    if file_person != person.value {
+    if person.value != file_person {
         diags.push(
             Diagnostic::new(
                 Rule::PathMismatch,

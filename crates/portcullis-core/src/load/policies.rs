@@ -173,7 +173,7 @@ pub fn people_in_pieces(
 }
 
 /// GitHub logins seen so far, lowercased: whose, and on which line.
-type Logins = foldhash::HashMap<String, (String, u32)>;
+type Logins = foldhash::HashMap<String, (PersonId, u32)>;
 
 /// Room for `entries` more people, and for their logins: grown one entry at a time, the two
 /// tables were rehashed over and over while 50,000 people went in.
@@ -187,12 +187,12 @@ fn ready(catalog: &mut Catalog, entries: usize) -> Logins {
 enum Entry {
     /// With its `github:` login lowercased and that value's position, for a duplicate login.
     Person(Box<Person>, Option<(String, Pos)>),
-    Broken(Option<String>),
+    Broken(Option<PersonId>),
 }
 
 /// The person an entry describes; `bad` when the schema found fault with it.
 fn person(path: &str, item: &Node, bad: bool, diags: &mut Vec<Diagnostic>) -> Entry {
-    let id_text = item.get("id").and_then(Node::as_str).map(str::to_owned);
+    let id_text = item.get("id").and_then(Node::as_str).map(PersonId::from);
     let Some(id) = spanned_str(item.get("id")).filter(|_| !bad) else {
         return Entry::Broken(id_text);
     };
@@ -275,7 +275,7 @@ fn admit(
 
 fn duplicate(
     what: &str,
-    id: &Spanned<String>,
+    id: &Spanned<impl std::fmt::Display>,
     path: &str,
     first_line: u32,
     first_file: &str,
@@ -392,7 +392,7 @@ fn provisioner(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<P
 }
 
 fn app(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<App> {
-    let id = spanned_str(node.get("id"))?;
+    let id: Spanned<AppId> = spanned_str(node.get("id"))?;
     let mut ok = true;
     let mut roles = BTreeMap::new();
     for (key, r) in node.get("roles").map(Node::entries).unwrap_or_default() {
@@ -410,10 +410,10 @@ fn app(path: &str, node: &Node, diags: &mut Vec<Diagnostic>) -> Option<App> {
             min_peers: uint_of(a, "min_peers").unwrap_or(u32::MAX),
         });
         roles.insert(
-            key.name.clone(),
+            RoleId::from(&key.name),
             Role {
                 id: Spanned {
-                    value: key.name.clone(),
+                    value: RoleId::from(&key.name),
                     pos: key.pos,
                 },
                 description: str_of(r, "description").unwrap_or_default(),
@@ -500,7 +500,7 @@ pub fn load_apps(catalog: &mut Catalog, nodes: &[(&str, Node)], diags: &mut Vec<
             Some(app) => add_app(catalog, app, diags),
             None => {
                 if let Some(id) = node.get("id").and_then(Node::as_str) {
-                    catalog.broken_apps.insert(id.to_owned());
+                    catalog.broken_apps.insert(id.into());
                 }
             }
         }

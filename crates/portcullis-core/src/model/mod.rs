@@ -2,6 +2,7 @@
 //! loader's semantic checks, and remembers where in its file it came from.
 //! No I/O, no YAML: `load` builds these; `rules`, `codeowners` and later `plan` read them.
 
+pub mod ids;
 pub mod login;
 pub mod time;
 
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 
 pub use crate::load::yaml::Pos;
+pub use ids::{AppId, CommitId, PersonId, RoleId};
 pub use login::Login;
 pub use time::Expiry;
 
@@ -26,9 +28,9 @@ pub use time::Expiry;
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 pub struct GrantKey {
-    pub app: String,
-    pub person: String,
-    pub role: String,
+    pub app: AppId,
+    pub person: PersonId,
+    pub role: RoleId,
 }
 
 impl std::fmt::Display for GrantKey {
@@ -138,7 +140,7 @@ pub enum PersonType {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Person {
-    pub id: Spanned<String>,
+    pub id: Spanned<PersonId>,
     /// The list item in people.yaml.
     pub item: Pos,
     pub name: String,
@@ -148,7 +150,7 @@ pub struct Person {
     pub github_id: Option<u64>,
     pub department: String,
     pub title: Option<String>,
-    pub manager: Option<Spanned<String>>,
+    pub manager: Option<Spanned<PersonId>>,
     pub kind: PersonType,
     pub leaver: bool,
     pub end_date: Option<NaiveDate>,
@@ -171,7 +173,7 @@ pub struct AutoApprove {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Role {
-    pub id: Spanned<String>,
+    pub id: Spanned<RoleId>,
     pub description: String,
     pub approvals: Vec<Approver>,
     pub max_duration: Option<Duration>,
@@ -228,7 +230,7 @@ impl Provisioner {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct App {
-    pub id: Spanned<String>,
+    pub id: Spanned<AppId>,
     pub file: String,
     pub name: String,
     pub description: Option<String>,
@@ -237,12 +239,12 @@ pub struct App {
     pub review_every: Option<Duration>,
     pub unmanaged: Vec<String>,
     pub provisioner: Provisioner,
-    pub roles: BTreeMap<String, Role>,
+    pub roles: BTreeMap<RoleId, Role>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grant {
-    pub role: Spanned<String>,
+    pub role: Spanned<RoleId>,
     /// The list item (`- role: ...`).
     pub item: Pos,
     pub justification: Option<Spanned<String>>,
@@ -256,15 +258,15 @@ pub struct Grant {
 #[derive(Clone, Debug, PartialEq)]
 pub struct GrantFile {
     pub path: String,
-    pub person: Spanned<String>,
-    pub app: Spanned<String>,
+    pub person: Spanned<PersonId>,
+    pub app: Spanned<AppId>,
     pub grants: Vec<Grant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AppRole {
-    pub app: String,
-    pub role: String,
+    pub app: AppId,
+    pub role: RoleId,
 }
 
 impl std::fmt::Display for AppRole {
@@ -277,8 +279,8 @@ impl AppRole {
     pub fn parse(s: &str) -> Option<AppRole> {
         let (app, role) = s.split_once(':')?;
         Some(AppRole {
-            app: app.to_owned(),
-            role: role.to_owned(),
+            app: app.into(),
+            role: role.into(),
         })
     }
 }
@@ -301,7 +303,7 @@ pub struct SodRule {
 pub struct SodException {
     pub item: Pos,
     pub rule: Spanned<String>,
-    pub person: Spanned<String>,
+    pub person: Spanned<PersonId>,
     pub justification: String,
     pub expires: Spanned<NaiveDate>,
 }
@@ -329,16 +331,16 @@ pub struct Catalog {
     /// First occurrence of each id; later duplicates are reported and left out. Hashed: it is
     /// looked up once per grant file and may hold tens of thousands of people. (foldhash:
     /// SipHash was a tenth of loading the directory; foldhash is seeded per process too.)
-    pub people: foldhash::HashMap<String, Box<Person>>,
-    pub apps: BTreeMap<String, App>,
+    pub people: foldhash::HashMap<PersonId, Box<Person>>,
+    pub apps: BTreeMap<AppId, App>,
     pub sod_rules: Vec<SodRule>,
     pub sod_exceptions: Vec<SodException>,
     pub birthright: Vec<BirthrightRule>,
     pub grant_files: Vec<GrantFile>,
     /// Ids of people and apps whose entry exists but failed to load: references to them are
     /// not reported again as unknown (the schema finding already says what to fix).
-    pub broken_people: std::collections::BTreeSet<String>,
-    pub broken_apps: std::collections::BTreeSet<String>,
+    pub broken_people: std::collections::BTreeSet<PersonId>,
+    pub broken_apps: std::collections::BTreeSet<AppId>,
     /// People known only by department and status, from a directory read in part (`plan`
     /// parses the entries it shows and counts department peers from the rest). Empty when
     /// every entry was read into `people`.
@@ -348,7 +350,7 @@ pub struct Catalog {
 /// A person as department counts need them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
-    pub id: String,
+    pub id: PersonId,
     pub department: String,
     pub leaver: bool,
 }

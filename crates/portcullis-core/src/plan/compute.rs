@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::load::{self, directory, layout};
 use crate::model::{
-    BIRTHRIGHT_FILE, Catalog, GrantFile, Member, PEOPLE_FILE, SETTINGS_FILE, SOD_FILE,
+    AppId, BIRTHRIGHT_FILE, Catalog, GrantFile, Member, PEOPLE_FILE, PersonId, SETTINGS_FILE,
+    SOD_FILE,
 };
 use crate::plan::insights::{FileRevision, events};
 use crate::plan::{self, FileVersions, Plan};
@@ -72,8 +73,8 @@ pub fn compute(
     }
     for path in &files.paths {
         if let Some((app, person)) = layout::grant_path_parts(path) {
-            people.insert(person.to_owned());
-            apps.insert(app.to_owned());
+            people.insert(PersonId::from(person));
+            apps.insert(AppId::from(app));
         }
     }
     let mut policies = read_policies(&*rules, &people, &apps)?;
@@ -148,8 +149,8 @@ pub fn compute_at(
 /// read whole.
 fn read_policies(
     rules: &dyn Tree,
-    people: &BTreeSet<String>,
-    apps: &BTreeSet<String>,
+    people: &BTreeSet<PersonId>,
+    apps: &BTreeSet<AppId>,
 ) -> Result<Catalog> {
     let mut snap = crate::snapshot::Snapshot::default();
     let files = [SETTINGS_FILE, SOD_FILE, BIRTHRIGHT_FILE]
@@ -174,12 +175,12 @@ fn read_policies(
     };
     // The changed people and their managers (the approvals name them), guessed from the
     // plain lines first; a manager written otherwise is found once the entries are parsed.
-    let mut shown: BTreeSet<String> = people.clone();
+    let mut shown: BTreeSet<PersonId> = people.clone();
     shown.extend(
         entries
             .plain()
             .filter(|p| people.contains(p.id))
-            .filter_map(|p| p.manager.map(str::to_owned)),
+            .filter_map(|p| p.manager.map(PersonId::from)),
     );
     let mut catalog = loop {
         snap.insert_bytes(
@@ -187,7 +188,7 @@ fn read_policies(
             entries.select(&|id| shown.contains(id)).as_bytes(),
         );
         let (catalog, _) = load::load(&snap);
-        let missing: Vec<String> = people
+        let missing: Vec<PersonId> = people
             .iter()
             .filter_map(|p| catalog.people.get(p)?.manager.as_ref())
             .map(|m| m.value.clone())
@@ -203,7 +204,7 @@ fn read_policies(
         .plain()
         .filter_map(|p| {
             Some(Member {
-                id: p.id.to_owned(),
+                id: p.id.into(),
                 department: p.department?.to_owned(),
                 leaver: p.status == Some("leaver"),
             })

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::model::time::{end_of_day, format_duration};
-use crate::model::{AppRole, Catalog, Expiry, Person, PersonType, Severity};
+use crate::model::{
+    AppId, AppRole, Catalog, Expiry, Person, PersonId, PersonType, RoleId, Severity,
+};
 
 use super::{GrantView, Op};
 
@@ -38,7 +40,7 @@ pub struct PersonFacts {
     pub name: String,
     pub department: String,
     pub title: Option<String>,
-    pub manager: Option<String>,
+    pub manager: Option<PersonId>,
     pub manager_github: Option<String>,
     pub github: Option<String>,
     pub kind: &'static str,
@@ -90,10 +92,12 @@ impl<'c> Index<'c> {
             for g in &f.grants {
                 let active = g.expires.as_ref().is_none_or(|e| e.value.instant() > as_of);
                 if active {
-                    held.entry(&f.person.value).or_default().insert(AppRole {
-                        app: f.app.value.clone(),
-                        role: g.role.value.clone(),
-                    });
+                    held.entry(f.person.value.as_str())
+                        .or_default()
+                        .insert(AppRole {
+                            app: f.app.value.clone(),
+                            role: g.role.value.clone(),
+                        });
                 }
             }
         }
@@ -110,20 +114,20 @@ impl<'c> Index<'c> {
 
     pub fn insights(
         &self,
-        person: &str,
-        app: &str,
-        role: &str,
+        person: &PersonId,
+        app: &AppId,
+        role: &RoleId,
         grant: &GrantView,
         history: Option<&Vec<HistoryEvent>>,
     ) -> Insights {
         let key = AppRole {
-            app: app.to_owned(),
-            role: role.to_owned(),
+            app: app.clone(),
+            role: role.clone(),
         };
         let who = self.catalog.people.get(person);
         let other_access = self
             .held
-            .get(person)
+            .get(person.as_str())
             .map(|h| {
                 h.iter()
                     .filter(|k| **k != key)

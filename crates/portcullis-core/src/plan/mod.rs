@@ -10,6 +10,7 @@ pub mod compute;
 pub mod insights;
 pub mod render;
 
+use crate::model::{AppId, PersonId, RoleId};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -37,7 +38,7 @@ impl Op {
 /// The fields of a grant as the plan shows them (and `audit` caches them).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantView {
-    pub role: String,
+    pub role: RoleId,
     pub justification: Option<String>,
     pub expires: Option<String>,
     pub ticket: Option<String>,
@@ -74,9 +75,9 @@ pub fn requirement_label(r: &Requirement) -> String {
 #[derive(Clone, Debug)]
 pub struct Change {
     pub op: Op,
-    pub person: String,
-    pub app: String,
-    pub role: String,
+    pub person: PersonId,
+    pub app: AppId,
+    pub role: RoleId,
     pub file: String,
     pub before: Option<GrantView>,
     pub after: Option<GrantView>,
@@ -133,7 +134,7 @@ pub fn build(
             continue;
         };
         let (person, app) = (file.person.value.clone(), file.app.value.clone());
-        let roles = |f: Option<&GrantFile>| -> BTreeMap<String, GrantView> {
+        let roles = |f: Option<&GrantFile>| -> BTreeMap<RoleId, GrantView> {
             let mut out = BTreeMap::new();
             for g in f.map(|f| f.grants.as_slice()).unwrap_or_default() {
                 // A duplicate role is a `duplicate-grant` error; the first one counts.
@@ -143,7 +144,7 @@ pub fn build(
             out
         };
         let (old, new) = (roles(before), roles(after));
-        let all: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        let all: BTreeSet<&RoleId> = old.keys().chain(new.keys()).collect();
         for role in all {
             let (b, a) = (old.get(role), new.get(role));
             let op = match (b, a) {
@@ -165,7 +166,7 @@ pub fn build(
                 &app,
                 role,
                 view,
-                history.get(&(path.clone(), role.clone())),
+                history.get(&(path.clone(), role.to_string())),
             );
             changes.push(Change {
                 op,
@@ -290,8 +291,8 @@ pub fn context_paths(
     app_ids: &[String],
     mut list_app: impl FnMut(&str) -> Vec<String>,
 ) -> BTreeSet<String> {
-    let mut people: BTreeSet<String> = BTreeSet::new();
-    let mut apps: BTreeSet<String> = BTreeSet::new();
+    let mut people: BTreeSet<PersonId> = BTreeSet::new();
+    let mut apps: BTreeSet<AppId> = BTreeSet::new();
     for f in changed.base.values().chain(changed.head.values()) {
         people.insert(f.person.value.clone());
         apps.insert(f.app.value.clone());
@@ -307,11 +308,11 @@ pub fn context_paths(
     for app in app_ids {
         let holders: BTreeSet<String> = list_app(app).into_iter().collect();
         for person in &people {
-            if holders.contains(person) {
+            if holders.contains(person.as_str()) {
                 out.insert(format!("access/{app}/{person}.yaml"));
             }
         }
-        if apps.contains(app) {
+        if apps.contains(app.as_str()) {
             for holder in &holders {
                 let in_department = department_of
                     .get(holder.as_str())

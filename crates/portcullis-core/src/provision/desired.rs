@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::quarantine::{Allowed, Quarantine, effective_expiry};
 use super::{GrantKey, TargetId};
-use crate::model::{App, Catalog, Person, time::end_of_day};
+use crate::model::{App, AppId, Catalog, Person, PersonId, time::end_of_day};
 use crate::provision::backend::{account_for, target_of};
 
 /// Why a grant in the files is not provisioned.
@@ -91,7 +91,7 @@ pub struct Desired {
 /// `unreadable`: per app, the grant files present at head that failed to load.
 pub fn desired(
     catalog: &Catalog,
-    unreadable: &BTreeMap<String, Vec<String>>,
+    unreadable: &BTreeMap<AppId, Vec<String>>,
     quarantine: &Quarantine,
     as_of: DateTime<Utc>,
 ) -> Desired {
@@ -327,7 +327,7 @@ fn holds(
 }
 
 /// Account -> person id for one app, over everyone in the directory: who a stray member is.
-pub fn account_index(catalog: &Catalog, app: &App) -> HashMap<String, String> {
+pub fn account_index(catalog: &Catalog, app: &App) -> HashMap<String, PersonId> {
     catalog
         .people
         .values()
@@ -458,7 +458,7 @@ mod tests {
     #[test]
     fn an_app_with_an_unreadable_grant_file_is_marked_incomplete() {
         let c = catalog(&[]);
-        let unreadable = BTreeMap::from([("vpn".to_owned(), vec!["access/vpn/x.yaml".to_owned()])]);
+        let unreadable = BTreeMap::from([("vpn".into(), vec!["access/vpn/x.yaml".to_owned()])]);
         let d = desired(&c, &unreadable, &Quarantine::default(), as_of("2026-11-22"));
         assert!(d.targets.values().all(|w| w.incomplete.is_some()));
     }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::TargetId;
 use super::ops::{Kind, Op};
 use crate::evidence::{self, Action, Outcome};
+use crate::model::{AppId, PersonId, RoleId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
@@ -23,11 +24,11 @@ pub enum Line {
     Intent {
         n: u64,
         op: String,
-        app: String,
+        app: AppId,
         target: String,
         account: String,
-        person: String,
-        role: String,
+        person: PersonId,
+        role: RoleId,
         why: String,
         /// The commit whose evidence record the action belongs to (`None`: the run's own).
         commit: Option<String>,

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 /// One group, team or database role of one app: where memberships live.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TargetId {
-    pub app: String,
+    pub app: crate::model::AppId,
     pub target: String,
 }
 

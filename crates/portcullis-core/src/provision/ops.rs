@@ -11,6 +11,7 @@
 //! - every removal comes before every addition (a swap of two conflicting roles never holds
 //!   both at once).
 
+use crate::model::{AppId, PersonId, RoleId};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::desired::{Desired, Excluded};
@@ -39,8 +40,8 @@ pub struct Op {
     pub target: TargetId,
     pub account: String,
     /// The person and role it is for (`""` when a stray member belongs to nobody known).
-    pub person: String,
-    pub role: String,
+    pub person: PersonId,
+    pub role: RoleId,
     /// Why, in words: the grant it provisions, or why the member goes.
     pub why: String,
 }
@@ -122,9 +123,9 @@ pub struct Planned {
 /// What the planner needs besides desired and observed.
 pub struct Options<'a> {
     /// Per app, accounts portcullis never touches.
-    pub unmanaged: &'a BTreeMap<String, BTreeSet<String>>,
+    pub unmanaged: &'a BTreeMap<AppId, BTreeSet<String>>,
     /// Per app, account -> person id, to name stray members.
-    pub people: &'a BTreeMap<String, std::collections::HashMap<String, String>>,
+    pub people: &'a BTreeMap<AppId, std::collections::HashMap<String, PersonId>>,
     pub allow_mass_removal: bool,
     /// Removals a killed run had started and not finished: done again (they are idempotent,
     /// and finishing one can matter even when the membership is gone, as ending sessions does).
@@ -197,9 +198,12 @@ fn remove_op(id: &TargetId, account: &str, desired: &Desired, opts: &Options<'_>
             e.key.role.clone(),
             format!("{}:{} {}", e.key.app, e.key.role, e.why),
         ),
-        None if person.is_empty() => (String::new(), "not granted in the repository".to_owned()),
+        None if person.is_empty() => (
+            RoleId::default(),
+            "not granted in the repository".to_owned(),
+        ),
         None => (
-            String::new(),
+            RoleId::default(),
             format!("{person} holds no grant of `{}` in the repository", id.app),
         ),
     };
@@ -302,7 +306,7 @@ mod tests {
                         (*a).to_owned(),
                         vec![GrantKey {
                             app: "vpn".into(),
-                            person: (*a).to_owned(),
+                            person: (*a).into(),
                             role: "staff".into(),
                         }],
                     )
@@ -317,16 +321,13 @@ mod tests {
     }
 
     struct Env {
-        unmanaged: BTreeMap<String, BTreeSet<String>>,
-        people: BTreeMap<String, std::collections::HashMap<String, String>>,
+        unmanaged: BTreeMap<AppId, BTreeSet<String>>,
+        people: BTreeMap<AppId, std::collections::HashMap<String, PersonId>>,
     }
 
     fn env() -> Env {
         Env {
-            unmanaged: BTreeMap::from([(
-                "vpn".to_owned(),
-                BTreeSet::from(["breakglass".to_owned()]),
-            )]),
+            unmanaged: BTreeMap::from([("vpn".into(), BTreeSet::from(["breakglass".to_owned()]))]),
             people: BTreeMap::new(),
         }
     }

@@ -19,7 +19,7 @@ use crate::audit::pack::{self, Revocation};
 use crate::audit::{Filter, human_duration, stamp};
 use crate::diag::{Diagnostic, Rule};
 use crate::model::time::format_duration;
-use crate::model::{Catalog, PersonType, Risk};
+use crate::model::{Catalog, PersonId, PersonType, Risk};
 use html::{Page, Table, link, page, page_id, risk_badge};
 use maud::{Markup, Render, html};
 
@@ -99,7 +99,7 @@ pub fn site(input: &Input) -> Vec<Page> {
         }
     }
     pages.push(people_index(&ctx, &held_by));
-    let mut people: BTreeSet<&str> = input.catalog.people.keys().map(String::as_str).collect();
+    let mut people: BTreeSet<&str> = input.catalog.people.keys().map(PersonId::as_str).collect();
     people.extend(by_person.keys().copied());
     for p in people {
         if page_id(p).is_some() {
@@ -644,7 +644,7 @@ fn people_index(ctx: &Ctx, held_by: &BTreeMap<&str, Vec<&Holding>>) -> Page {
             "Grants held",
         ],
     );
-    let mut ids: Vec<&String> = catalog.people.keys().collect();
+    let mut ids: Vec<&PersonId> = catalog.people.keys().collect();
     ids.sort();
     for id in ids {
         let p = &catalog.people[id];
@@ -654,7 +654,7 @@ fn people_index(ctx: &Ctx, held_by: &BTreeMap<&str, Vec<&Holding>>) -> Page {
             cell(p.title.as_deref().unwrap_or("")),
             cell(kind(p.kind)),
             status(p.leaver),
-            cell(held_by.get(id.as_str()).map_or(0, Vec::len)),
+            cell(held_by.get(PersonId::as_str(id)).map_or(0, Vec::len)),
         ]);
     }
     let body = html! {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Related, Rule};
-use crate::model::{AppRole, BIRTHRIGHT_FILE, Catalog, PEOPLE_FILE, SOD_FILE, Spanned};
+use crate::model::{AppRole, BIRTHRIGHT_FILE, Catalog, PEOPLE_FILE, RoleId, SOD_FILE, Spanned};
 
 use super::grants;
 
@@ -86,7 +86,7 @@ pub fn check(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         if let Some(app) = g.app
             && g.role.is_none()
         {
-            let roles: Vec<&str> = app.roles.keys().map(String::as_str).collect();
+            let roles: Vec<&str> = app.roles.keys().map(RoleId::as_str).collect();
             out.push(
                 g.subject(
                     Diagnostic::new(

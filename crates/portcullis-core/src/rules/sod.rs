@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Related, Rule};
 use crate::model::time::end_of_day;
-use crate::model::{AppRole, Catalog, Pos, SOD_FILE, SodException};
+use crate::model::{AppRole, Catalog, PersonId, Pos, SOD_FILE, SodException};
 
 use super::Context;
 
@@ -25,7 +25,7 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
         .iter()
         .flat_map(|r| r.conflicts.iter().flatten().map(|s| &s.value))
         .collect();
-    let mut held: BTreeMap<&str, Vec<Held>> = BTreeMap::new();
+    let mut held: BTreeMap<&PersonId, Vec<Held>> = BTreeMap::new();
     for file in &catalog.grant_files {
         for g in &file.grants {
             let key = AppRole {
@@ -78,7 +78,7 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let excuse = catalog.sod_exceptions.iter().position(|e| {
-                e.rule.value == rule.id.value && e.person.value == *person && valid(e)
+                e.rule.value == rule.id.value && e.person.value == **person && valid(e)
             });
             if let Some(i) = excuse {
                 used.insert(i);
@@ -97,7 +97,7 @@ pub fn check(catalog: &Catalog, ctx: &Context, out: &mut Vec<Diagnostic>) {
             let had_exception = catalog
                 .sod_exceptions
                 .iter()
-                .any(|e| e.rule.value == rule.id.value && e.person.value == *person);
+                .any(|e| e.rule.value == rule.id.value && e.person.value == **person);
             let expired_note = if had_exception {
                 " (their exception has expired)"
             } else {
