@@ -7,7 +7,7 @@ use portcullis_core::lifecycle::Edits;
 use portcullis_core::lifecycle::propose::{
     Proposal, Proposed, base_sha, close, find_open, propose, refresh,
 };
-use portcullis_core::ports::github::Proposals;
+use portcullis_core::ports::github::{GitHub, Proposals};
 use portcullis_core::snapshot::Snapshot;
 use portcullis_testkit::MemGitHub;
 

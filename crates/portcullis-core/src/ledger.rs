@@ -34,6 +34,22 @@ pub trait Ledger {
     fn write_state(&self, state: &State, signer: Option<&Signer>, message: &str) -> Result<()>;
     /// A killed run's journal, `None` when the last run finished.
     fn journal(&self) -> Result<Option<String>>;
+    /// Starts this run's journal, in place of any earlier one.
+    fn start_journal(&self) -> Result<Box<dyn Journal + '_>>;
+    /// Removes the journal: the run finished.
+    fn remove_journal(&self) -> Result<()>;
+    /// The id of the notes as they stand (`None` when there are none): one rewritten chain is
+    /// one incident.
+    fn notes_id(&self) -> Result<Option<String>>;
+}
+
+/// A run's journal as it is written.
+pub trait Journal {
+    /// Appends a line; with `flush`, it and every line before it are durable when this returns
+    /// (an intent before its write), else they may wait for the next flush.
+    fn append(&mut self, line: &str, flush: bool) -> Result<()>;
+    /// Makes every line durable.
+    fn sync(&mut self) -> Result<()>;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

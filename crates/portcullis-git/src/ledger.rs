@@ -326,6 +326,32 @@ impl portcullis_core::ledger::Ledger for GitLedger<'_> {
     fn journal(&self) -> Result<Option<String>> {
         read_journal(self.0)
     }
+
+    fn start_journal(&self) -> Result<Box<dyn portcullis_core::ledger::Journal + '_>> {
+        Ok(Box::new(Journal::create(self.0)?))
+    }
+
+    fn remove_journal(&self) -> Result<()> {
+        remove_journal(self.0)
+    }
+
+    fn notes_id(&self) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .refname_to_id(portcullis_core::evidence::NOTES_REF)
+            .ok()
+            .map(|id| id.to_string()))
+    }
+}
+
+impl portcullis_core::ledger::Journal for Journal {
+    fn append(&mut self, line: &str, flush: bool) -> Result<()> {
+        Journal::append(self, line, flush)
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        Journal::sync(self)
+    }
 }
 
 #[cfg(test)]

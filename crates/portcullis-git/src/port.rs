@@ -65,6 +65,22 @@ impl Repo for GitRepo<'_> {
         )
     }
 
+    fn first_parent_not_in(&self, head: &str, hide: &str) -> Result<Vec<String>> {
+        let head = crate::git::commit_at(self.0, head)?.id();
+        let hide = crate::git::commit_at(self.0, hide)?.id();
+        let mut range = crate::ledger::first_parent_range(self.0, head, hide)?;
+        range.reverse();
+        Ok(range.iter().map(Oid::to_string).collect())
+    }
+
+    fn resolve(&self, rev: &str) -> Result<String> {
+        Ok(crate::git::commit_at(self.0, rev)?.id().to_string())
+    }
+
+    fn governed(&self, rev: &str) -> Result<portcullis_core::snapshot::Snapshot> {
+        crate::history::snapshot_at(self.0, rev)
+    }
+
     fn changed_paths(&self, from: &str, to: &str, which: Paths) -> Result<BTreeSet<String>> {
         let from = crate::git::tree_at(self.0, from)?;
         let to = crate::git::tree_at(self.0, to)?;

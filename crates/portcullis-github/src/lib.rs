@@ -783,6 +783,9 @@ mod remote_tests {
 
 /// The core reads GitHub through its port; the client answers with the REST API.
 impl portcullis_core::ports::github::GitHub for Client {
+    fn branch_sha(&self, branch: &str) -> Result<Option<String>> {
+        Client::branch_sha(self, branch)
+    }
     fn pull(&self, number: u64) -> Result<Pull> {
         Client::pull(self, number)
     }
@@ -821,9 +824,6 @@ impl portcullis_core::ports::github::GitHub for Client {
 impl portcullis_core::ports::github::Proposals for Client {
     fn owner(&self) -> String {
         Client::owner(self).to_owned()
-    }
-    fn branch_sha(&self, branch: &str) -> Result<Option<String>> {
-        Client::branch_sha(self, branch)
     }
     fn create_branch(&self, branch: &str, sha: &str) -> Result<()> {
         Client::create_branch(self, branch, sha)

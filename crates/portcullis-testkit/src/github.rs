@@ -461,6 +461,10 @@ impl MemGitHub {
 }
 
 impl GitHub for MemGitHub {
+    fn branch_sha(&self, branch: &str) -> Result<Option<String>> {
+        Ok(self.branches.borrow().get(branch).cloned())
+    }
+
     fn pull(&self, number: u64) -> Result<Pull> {
         self.pulls
             .borrow()
@@ -542,10 +546,6 @@ impl GitHub for MemGitHub {
 impl Proposals for MemGitHub {
     fn owner(&self) -> String {
         self.owner.clone()
-    }
-
-    fn branch_sha(&self, branch: &str) -> Result<Option<String>> {
-        Ok(self.branches.borrow().get(branch).cloned())
     }
 
     fn create_branch(&self, branch: &str, sha: &str) -> Result<()> {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use portcullis_core::evidence::{Note, Stored};
-use portcullis_core::ledger::{Ledger, State, StoredState};
+use portcullis_core::ledger::{Journal, Ledger, State, StoredState};
 use portcullis_core::signing::{Domain, Signer};
 
 #[derive(Default)]
@@ -73,5 +73,47 @@ impl Ledger for MemLedger {
 
     fn journal(&self) -> Result<Option<String>> {
         Ok(self.journal.borrow().clone())
+    }
+
+    fn start_journal(&self) -> Result<Box<dyn Journal + '_>> {
+        *self.journal.borrow_mut() = Some(String::new());
+        Ok(Box::new(MemJournal(&self.journal)))
+    }
+
+    fn remove_journal(&self) -> Result<()> {
+        *self.journal.borrow_mut() = None;
+        Ok(())
+    }
+
+    fn notes_id(&self) -> Result<Option<String>> {
+        let notes = self.notes.borrow();
+        if notes.is_empty() {
+            return Ok(None);
+        }
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&*notes, &mut h);
+        Ok(Some(format!(
+            "notes-{:016x}",
+            std::hash::Hasher::finish(&h)
+        )))
+    }
+}
+
+/// A journal written into the ledger as it goes: what a killed process leaves behind, since
+/// the file edge writes every line straight to the file (a machine crash, which may lose the
+/// last unflushed result, is the file's concern).
+struct MemJournal<'l>(&'l RefCell<Option<String>>);
+
+impl Journal for MemJournal<'_> {
+    fn append(&mut self, line: &str, _flush: bool) -> Result<()> {
+        let mut journal = self.0.borrow_mut();
+        let text = journal.get_or_insert_with(String::new);
+        text.push_str(line);
+        text.push('\n');
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
     }
 }

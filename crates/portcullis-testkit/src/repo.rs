@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use portcullis_core::ports::{FileChange, Paths, Repo, Tree};
-use portcullis_core::snapshot::{Entry, GOVERNED_DIRS};
+use portcullis_core::snapshot::{Entry, GOVERNED_DIRS, Snapshot};
 
 struct Commit {
     parents: Vec<String>,
@@ -224,6 +224,33 @@ impl Repo for MemRepo {
         let hidden = self.ancestors(self.resolve(hide)?);
         let mine = self.ancestors(self.resolve(head)?);
         Ok(self.newest_first(mine.difference(&hidden).cloned().collect()))
+    }
+
+    fn first_parent_not_in(&self, head: &str, hide: &str) -> Result<Vec<String>> {
+        let hidden = self.ancestors(MemRepo::resolve(self, hide)?);
+        let mut out = Vec::new();
+        let mut at = Some(MemRepo::resolve(self, head)?.to_owned());
+        while let Some(c) = at.filter(|c| !hidden.contains(c)) {
+            at = self.commits[&c].parents.first().cloned();
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    fn resolve(&self, rev: &str) -> Result<String> {
+        Ok(MemRepo::resolve(self, rev)?.to_owned())
+    }
+
+    fn governed(&self, rev: &str) -> Result<Snapshot> {
+        let mut snap = Snapshot::default();
+        for (path, bytes) in &self.commits[MemRepo::resolve(self, rev)?].files {
+            let governed = ["access/", "policies/"].iter().any(|d| path.starts_with(d))
+                || path == portcullis_core::model::CODEOWNERS_FILE;
+            if governed {
+                snap.insert_bytes(path, bytes);
+            }
+        }
+        Ok(snap)
     }
 
     fn changed_paths(&self, from: &str, to: &str, which: Paths) -> Result<BTreeSet<String>> {

@@ -1,9 +1,8 @@
-//! The target systems, connected from the catalog's app policies, and the indexes the guards
-//! read.
+//! The target systems, connected from the catalog's app policies with secrets from the
+//! environment: the core's `Targets` port.
 
-use portcullis_core::model::{AppId, PersonId};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -11,6 +10,26 @@ use anyhow::{Context, Result};
 use portcullis_core::model::Catalog;
 use portcullis_core::provision::execute::Backends;
 use portcullis_provisioners::{self as provisioner, Provisioner};
+
+/// The target systems of a checkout at `root` (a `command` provisioner's program is found
+/// from there).
+pub struct LocalTargets {
+    root: PathBuf,
+}
+
+impl LocalTargets {
+    pub fn new(root: &Path) -> LocalTargets {
+        LocalTargets {
+            root: root.to_owned(),
+        }
+    }
+}
+
+impl portcullis_core::apply::run::Targets for LocalTargets {
+    fn connect<'c>(&'c self, catalog: &'c Catalog) -> Backends<'c> {
+        backends(catalog, &self.root)
+    }
+}
 
 /// Backends connected from the catalog's app policies, secrets from the environment. With
 /// `PORTCULLIS_TIMINGS` set, each app's time in its system is printed when the backends are
@@ -87,29 +106,4 @@ impl Drop for Timed {
             ms(remove.1)
         );
     }
-}
-
-/// Per app: the accounts the policy says to leave alone.
-pub type Unmanaged = BTreeMap<AppId, BTreeSet<String>>;
-/// Per app: account -> person id.
-pub type Accounts = BTreeMap<AppId, HashMap<String, PersonId>>;
-
-/// Per app, the accounts the policy says to leave alone, and who each account belongs to.
-pub fn app_indexes(catalog: &Catalog) -> (Unmanaged, Accounts) {
-    let unmanaged = catalog
-        .apps
-        .iter()
-        .map(|(id, a)| (id.clone(), a.unmanaged.iter().cloned().collect()))
-        .collect();
-    let people = catalog
-        .apps
-        .iter()
-        .map(|(id, a)| {
-            (
-                id.clone(),
-                portcullis_core::provision::desired::account_index(catalog, a),
-            )
-        })
-        .collect();
-    (unmanaged, people)
 }

@@ -1,5 +1,4 @@
-//! The issues apply owes (opened once each by the core's `owed`), and who portcullis is
-//! according to the checkout's settings.
+//! Who portcullis is according to the checkout's settings.
 
 /// `bot_login` from the settings in the work tree at `root`, when they name one.
 pub fn bot_login_at(root: &std::path::Path) -> Option<String> {
@@ -8,5 +7,3 @@ pub fn bot_login_at(root: &std::path::Path) -> Option<String> {
     snapshot.insert_bytes(portcullis_core::model::SETTINGS_FILE, &bytes);
     portcullis_core::load::load(&snapshot).0.settings?.bot_login
 }
-
-pub use portcullis_core::owed::{Issues, fulfil};

@@ -1,32 +1,20 @@
-//! `apply`: makes every target match the head of the default branch (SPEC section 7).
-//!
-//! In order: [`open`] (lock, evidence chain, signed state, a killed run's journal); [`head`]
-//! (the branch's head from the API, descending from the last applied commit); verify every
-//! commit since in the core (`verify`, `apply`: approvals on the merged head with the base's
-//! policies, merged content = approved content, rules trusted, quarantine); [`provision`] (the
-//! plan with the guards); [`record`] (issues owed, journaled operations, evidence, state).
+//! `apply`: makes every target match the head of the default branch (SPEC section 7). The run
+//! itself is the core's ([`portcullis_core::apply::run`]); this file takes the lock, reads the
+//! signing key, builds the ports (the repository, its ledger, GitHub, the target systems) and
+//! says how the run ended.
 
-use std::fmt::Write as _;
-use std::ops::ControlFlow;
-
-use anyhow::Result;
-use git2::Oid;
+use anyhow::{Result, anyhow};
 
 use super::applier::{self, Refusal, now};
 use super::{Common, Exit};
 
-mod head;
-mod open;
-mod provision;
-mod record;
 mod report;
 
-use portcullis_core::apply as gate;
-use portcullis_core::verify;
+use portcullis_core::apply::run::{self as core, End, Ports};
+use portcullis_git::ledger::{self, GitLedger};
 use portcullis_git::port::GitRepo;
 use portcullis_github::Client;
-use report::{Step, short, stop};
-pub(super) use report::{describe, finish, refuse, report_held};
+pub(super) use report::{finish, refuse};
 
 /// Make every target match the default branch's head: verified grants only, revocations first
 #[derive(clap::Args)]
@@ -56,144 +44,58 @@ pub struct Args {
     adopt_unsigned_state: bool,
 }
 
-/// The commit status that anchors the evidence chain's tip outside the repository's refs:
-/// only portcullis's own account can set it in its name, and its creator is checked.
-pub const EVIDENCE_CONTEXT: &str = "portcullis/evidence";
-
-/// The value of a step, or the run's end.
-macro_rules! step {
-    ($e:expr) => {
-        match $e? {
-            ControlFlow::Continue(v) => v,
-            ControlFlow::Break(outcome) => return Ok(outcome),
-        }
-    };
-}
-
 pub fn run(args: Args) -> Result<Exit> {
     let mut timer = super::timer::Timer::from_env();
     let root = args.common.root()?;
     let as_of = args.common.as_of()?;
     let repo = portcullis_git::git::open(&root)?;
     let started = now();
-    let _lock = step!(open::lock(&repo, &started, args.dry_run));
-    let mut out = String::new();
-    let client = Client::from_env()?;
-    let opened = step!(open::open(&args, &root, &repo, &client, &mut out));
-    timer.lap("apply: lock, evidence chain, journal");
-    let head::Head {
-        head_sha,
-        applied,
-        range,
-        loaded,
-    } = step!(head::find(&args, &repo, &client, &opened));
-    timer.lap("apply: head and load");
-    let open::Opened {
-        mut chain,
-        state,
-        adopted,
-        tip_at_open,
-        in_doubt,
-        ..
-    } = opened;
-    let branch = &args.branch;
-    let catalog = &loaded.catalog;
-    let rules = verify::rule_paths(catalog);
-    let port = GitRepo(&repo);
-    let ids: Vec<String> = range.iter().map(Oid::to_string).collect();
-    let checked = verify::check(&client, &port, &ids, &rules, branch, as_of)?;
-    timer.lap("apply: verify commits");
-    let _ = writeln!(
-        out,
-        "apply: `{branch}` at {} (last applied {}, {})",
-        short(&head_sha),
-        short(&applied.to_string()),
-        portcullis_core::diag::render::text::counted(range.len(), "new commit")
-    );
-
-    let (rules_ok, unverified_rules) =
-        verify::rules_trusted(&port, &applied.to_string(), &head_sha, &checked, &rules)?;
-
-    // Quarantine: carried from earlier runs, then this range's commits in order.
-    let mut quarantine = state.quarantine.clone();
-    let (held_back, released) = gate::quarantine_range(&mut quarantine, &checked);
-    for line in released {
-        let _ = writeln!(out, "{line}");
-    }
-    gate::settle(&mut quarantine, catalog);
-    gate::report_commits(&mut out, &checked);
-
-    let mut failures: Vec<String> = Vec::new();
-    let security = gate::security_team(catalog);
-    let me = portcullis_core::approval::pull::own_login(&client, catalog);
-    // What this run owes people, besides what earlier runs could not do (carried in the state).
-    let mut owed = gate::security_obligations(&checked, &held_back, &security, branch);
-    if !rules_ok {
-        if !args.dry_run {
-            // The state does not move: the next run raises the same alarms again.
-            let mut all = state.obligations.clone();
-            all.extend(owed);
-            applier::fulfil(&client, me.as_deref(), all, &mut out, &mut failures);
+    // A dry run writes nothing and takes no lock; another run holding it stops this one.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match ledger::lock(&repo, &started) {
+            Ok(l) => Some(l),
+            Err(e) => match e.downcast::<ledger::Locked>() {
+                Ok(locked) => return refuse(Refusal(locked.to_string())),
+                Err(e) => return Err(e),
+            },
         }
-        print!("{out}");
-        return refuse(Refusal(gate::untrusted_rules(&head_sha, &unverified_rules)));
-    }
-
-    let provision::Planning {
-        backends,
-        sod_held,
-        planned,
-        work,
-        attribution,
-        unprovisionable,
-    } = provision::plan(
-        &args,
-        &root,
-        &loaded,
-        &quarantine,
-        &in_doubt,
-        &checked,
-        as_of,
-        (&mut out, &mut failures, &mut timer),
-    );
-    let alarms = checked.iter().filter(|c| gate::alarm(c).is_some()).count();
-    let refused = alarms > 0 || !sod_held.is_empty() || unprovisionable || gate::holds(&planned);
-
-    if args.dry_run {
-        report::dry_run(&mut out, &work);
-        print!("{out}");
-        return finish(failures, refused);
-    }
-
-    owed.extend(gate::sod_obligations(&sod_held, &security));
-    owed.extend(gate::emergency_obligations(&checked, catalog));
-    let ran = record::Ran {
-        repo: &repo,
-        client: &client,
-        catalog,
-        state: &state,
-        adopted,
-        tip_at_open,
-        started: &started,
-        head_sha: &head_sha,
-        checked: &checked,
-        held_back: &held_back,
-        attribution: &attribution,
-        planned: &planned,
-        work: &work,
-        me: me.as_deref(),
-        alarms,
     };
-    record::provision_and_record(
-        ran,
-        &mut chain,
-        quarantine,
-        owed,
-        backends,
-        &mut out,
-        &mut failures,
-        &mut timer,
-    )?;
-    super::out::stdout(&out)?;
-    finish(failures, refused)
+    // The key only the apply environment holds: without it nothing read from the repository's
+    // refs can be told from what any writer could have pushed there.
+    let signer = match std::env::var("PORTCULLIS_SIGNING_KEY") {
+        Ok(text) if !text.trim().is_empty() => Some(portcullis_core::signing::Signer::parse(&text).map_err(|e| {
+            anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}\nhint: `portcullis keygen` prints a key pair; put the secret in the apply environment's secrets")
+        })?),
+        _ => None,
+    };
+    let client = Client::from_env()?;
+    let targets = applier::LocalTargets::new(&root);
+    let opts = core::Options {
+        branch: args.branch,
+        dry_run: args.dry_run,
+        allow_mass_removal: args.allow_mass_removal,
+        trust_from: args.trust_from,
+        adopt_unsigned_state: args.adopt_unsigned_state,
+        as_of,
+        signer,
+        early_bot: applier::bot_login_at(&root),
+        run_id: applier::run_id(&started),
+        started,
+    };
+    let ports = Ports {
+        repo: &GitRepo(&repo),
+        ledger: &GitLedger(&repo),
+        github: &client,
+        targets: &targets,
+        now: &now,
+        lap: &mut |phase| timer.lap(phase),
+    };
+    let report = core::run(ports, opts)?;
+    super::out::stdout(&report.out)?;
+    match report.end {
+        End::Refused(why) => refuse(Refusal(why)),
+        End::Finished { held, failures } => finish(failures, held),
+    }
 }

@@ -8,9 +8,11 @@ use git2::Repository;
 
 use crate::cli::Exit;
 use crate::cli::applier::{self, Refusal, now};
-use crate::cli::apply::{describe, finish, refuse};
+use crate::cli::apply::{finish, refuse};
 use portcullis_core::apply as gate;
+use portcullis_core::apply::run::{describe, execute_journaled, report_held};
 use portcullis_core::evidence::{self, Draft, Kind};
+use portcullis_core::ledger::{Chain, Ledger as _};
 use portcullis_core::provision::desired::Desired;
 use portcullis_core::provision::execute::Backends;
 use portcullis_core::provision::ops;
@@ -50,11 +52,12 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
             };
         }
     };
-    let mut chain = match applier::open_chain(repo)? {
+    let ledger = ledger::GitLedger(repo);
+    let mut chain = match Chain::open(&ledger)? {
         Ok(c) => c,
-        Err(r) => return refuse(r),
+        Err(why) => return refuse(Refusal(why)),
     };
-    let (in_doubt, _) = applier::recover(repo, &mut chain, true)?;
+    let (in_doubt, _) = portcullis_core::ledger::recover(&ledger, &mut chain, true)?;
     let planned = ops::plan(
         want,
         observed,
@@ -69,7 +72,7 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
         started_at: started.to_owned(),
         finished_at: None,
     };
-    let done = applier::execute_journaled(repo, &run, applied, &work, backends)?;
+    let done = execute_journaled(&ledger, &run, applied, &work, backends, &now)?;
     run.finished_at = Some(now());
     let mut out = String::new();
     for d in &done {
@@ -91,10 +94,10 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
         }
     }
     let mut ignored = Vec::new();
-    crate::cli::apply::report_held(&mut out, &planned.held, &mut ignored);
+    report_held(&mut out, &planned.held, &mut ignored);
     if !done.is_empty() {
         chain.append(
-            &portcullis_git::ledger::GitLedger(repo),
+            &ledger,
             vec![Draft {
                 kind: Kind::Run,
                 commit: applied.to_owned(),
@@ -108,7 +111,7 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
             }],
         )?;
     }
-    ledger::remove_journal(repo)?;
+    ledger.remove_journal()?;
     print!("{out}");
     finish(failures, gate::holds(&planned))
 }

@@ -105,7 +105,7 @@ pub fn run(args: Args) -> Result<Exit> {
     for e in desired::hold_back_sod(&mut want, catalog, &observed, as_of) {
         eprintln!("held back: {} ({}): {}", e.key, e.file, e.why);
     }
-    let (unmanaged, people) = applier::app_indexes(catalog);
+    let (unmanaged, people) = portcullis_core::apply::run::app_indexes(catalog);
     let opts = ops::Options {
         unmanaged: &unmanaged,
         people: &people,

@@ -4,6 +4,8 @@
 //! values (the checked commits, the catalog, the results of the operations); the CLI does the
 //! I/O around it.
 
+pub mod run;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 

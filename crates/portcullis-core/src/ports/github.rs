@@ -25,11 +25,9 @@ pub trait Alarms: GitHub {
 /// What the lifecycle flows write to GitHub to propose a change: a commit made through the API
 /// on the base branch's tip, a branch moved to it, one pull request per purpose. Implemented by
 /// the REST client and the in-memory GitHub.
-pub trait Proposals {
+pub trait Proposals: GitHub {
     /// The repository's owner (the organisation whose teams review).
     fn owner(&self) -> String;
-    /// The commit `branch` points at, `None` when there is no such branch.
-    fn branch_sha(&self, branch: &str) -> Result<Option<String>>;
     fn create_branch(&self, branch: &str, sha: &str) -> Result<()>;
     fn update_branch(&self, branch: &str, sha: &str, force: bool) -> Result<()>;
     /// Pull requests in `state` (`open`, `closed`, `all`), only those from `head`
@@ -61,6 +59,8 @@ pub trait Proposals {
 /// test holds the two to the same answers. Every listing is complete or an error: an
 /// implementation never returns a page and calls it the whole.
 pub trait GitHub {
+    /// The commit `branch` points at, `None` when there is no such branch.
+    fn branch_sha(&self, branch: &str) -> Result<Option<String>>;
     fn pull(&self, number: u64) -> Result<Pull>;
     /// The pull requests a commit belongs to, `merged` set from `merged_at`: for a commit of
     /// the default branch, the merged pull request that brought it.

@@ -62,6 +62,13 @@ pub trait Repo {
     fn merge_base(&self, a: &str, b: &str) -> Result<String>;
     /// The commits reachable from `head` and not from `hide`, newest first.
     fn commits_not_in(&self, head: &str, hide: &str) -> Result<Vec<String>>;
+    /// The commits of `head`'s first-parent line not reachable from `hide`, newest first: a
+    /// branch's own history since `hide`, merges counted once.
+    fn first_parent_not_in(&self, head: &str, hide: &str) -> Result<Vec<String>>;
+    /// The full id of the commit a revision (an id, a branch, a tag) names.
+    fn resolve(&self, rev: &str) -> Result<String>;
+    /// What provisioning reads at `rev`: `access/`, `policies/` and CODEOWNERS.
+    fn governed(&self, rev: &str) -> Result<crate::snapshot::Snapshot>;
     /// Paths that differ between two revisions (no rename detection: a move is a removal
     /// and an addition).
     fn changed_paths(&self, from: &str, to: &str, which: Paths) -> Result<BTreeSet<String>>;
