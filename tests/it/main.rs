@@ -10,6 +10,7 @@ mod action;
 mod alarms;
 mod apply;
 mod apply_bench;
+mod apply_run;
 mod approval;
 mod attacks;
 mod audit;

@@ -385,6 +385,13 @@ impl MemGitHub {
         number
     }
 
+    /// Points `branch` at `sha`, as a push does (the repository holds the commit).
+    pub fn point_branch(&mut self, branch: &str, sha: &str) {
+        self.branches
+            .get_mut()
+            .insert(branch.to_owned(), sha.to_owned());
+    }
+
     /// A commit holding exactly `files`, with `branch` pointed at it; its id.
     pub fn seed_branch(&mut self, branch: &str, files: &[(&str, &str)]) -> String {
         let sha = format!("{:040x}", self.id());
