@@ -2,7 +2,7 @@ use anyhow::Result;
 
 use super::{Common, Exit};
 use portcullis_core::approval::pull::judge;
-use portcullis_core::comment::{self, MARKER};
+use portcullis_core::comment;
 use portcullis_git::port::GitRepo;
 use portcullis_git::revision::Revision;
 use portcullis_github::Client;
@@ -60,15 +60,7 @@ pub fn run(args: Args) -> Result<Exit> {
         super::out::stdout(&body)?;
         return Ok(Exit::Success);
     }
-    let me = author();
-    let existing = client
-        .comments(args.pr)?
-        .into_iter()
-        .find(|c| c.body.starts_with(MARKER) && comment::is_ours(c.user.as_ref(), me.as_deref()));
-    let posted = match existing {
-        Some(c) => client.update_comment(c.id, &body)?,
-        None => client.create_comment(args.pr, &body)?,
-    };
+    let posted = comment::post(&client, args.pr, &body, author().as_deref())?;
     println!("{}", posted.html_url);
     Ok(Exit::Success)
 }

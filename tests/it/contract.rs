@@ -440,3 +440,58 @@ fn alarms_get_the_same_answers_from_both() {
         "the writer's issue is listed and the alarm raised beside it"
     );
 }
+
+/// The sticky comment's story: a writer posts a look-alike first, portcullis posts, the writer
+/// rewrites portcullis's comment, portcullis posts again. What is left: (author, body).
+fn sticky_story(
+    gh: &dyn portcullis_core::ports::github::Comments,
+    number: u64,
+    writer_edits: &dyn Fn(u64, &str),
+) -> Vec<(String, String)> {
+    use portcullis_core::comment::{MARKER, post};
+    let plan = |text: &str| format!("{MARKER}\n{text}\n");
+    let ours = post(gh, number, &plan("needs security"), Some(BOT)).unwrap();
+    writer_edits(ours.id, &plan("approved"));
+    let again = post(gh, number, &plan("needs security"), Some(BOT)).unwrap();
+    assert_eq!(again.id, ours.id, "edited in place");
+    gh.comments(number)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.user.map(|u| u.login).unwrap_or_default(), c.body))
+        .collect()
+}
+
+/// Comments on an issue that does not exist are refused by both; a writer may edit the bot's
+/// comment on both; portcullis edits only its own.
+#[test]
+fn comments_get_the_same_answers_from_both() {
+    use portcullis_core::comment::MARKER;
+    use portcullis_core::ports::github::Comments as _;
+    let look_alike = format!("{MARKER}\nall approved\n");
+    let http = Http::new();
+    let omar = http.as_user("omar-tw");
+    let issue = omar
+        .create_issue("Access", "please", &[], &[])
+        .unwrap()
+        .number;
+    omar.create_comment(issue, &look_alike).unwrap();
+    assert!(http.bot.create_comment(issue + 100, "x").is_err());
+    let over_http = sticky_story(&http.bot, issue, &|id, body| {
+        omar.update_comment(id, body).unwrap();
+    });
+
+    let mut memory = MemGitHub::new();
+    memory.add_user("omar-tw");
+    let issue = memory.file_issue("omar-tw", &[], "please");
+    memory.comment(issue, "omar-tw", &look_alike);
+    assert!(memory.create_comment(issue + 100, "x").is_err());
+    // A writer's edit through the API is the same call whoever makes it.
+    let in_memory = sticky_story(&memory, issue, &|id, body| {
+        memory.update_comment(id, body).unwrap();
+    });
+    assert_eq!(in_memory, over_http);
+    assert_eq!(over_http.len(), 2, "{over_http:?}");
+    assert_eq!(over_http[0].0, "omar-tw");
+    assert_eq!(over_http[1].0, BOT);
+    assert!(over_http[1].1.contains("needs security"));
+}

@@ -44,6 +44,7 @@ mod schema_fast;
 mod services;
 mod shapes;
 mod status;
+mod sticky;
 mod threats;
 mod tutorial;
 mod walker;

@@ -28,6 +28,25 @@ pub fn is_ours(user: Option<&crate::ports::github::User>, author: Option<&str>) 
     }
 }
 
+/// Posts `body` as the sticky comment of pull request `number`: portcullis's own comment with
+/// the marker is edited in place; a comment anyone else posted with the marker is left alone
+/// and a new one is posted. `author` as for [`is_ours`].
+pub fn post(
+    github: &dyn crate::ports::github::Comments,
+    number: u64,
+    body: &str,
+    author: Option<&str>,
+) -> anyhow::Result<crate::ports::github::Comment> {
+    let ours = github
+        .comments(number)?
+        .into_iter()
+        .find(|c| c.body.starts_with(MARKER) && is_ours(c.user.as_ref(), author));
+    match ours {
+        Some(c) => github.update_comment(c.id, body),
+        None => github.create_comment(number, body),
+    }
+}
+
 /// GitHub refuses comment bodies over 65,536 characters; stay well under it.
 pub const LIMIT: usize = 60_000;
 

@@ -860,8 +860,14 @@ impl portcullis_core::ports::github::Proposals for Client {
     fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()> {
         Client::request_reviewers(self, number, users, teams)
     }
+}
+
+impl portcullis_core::ports::github::Comments for Client {
     fn create_comment(&self, issue_or_pull: u64, body: &str) -> Result<Comment> {
         Client::create_comment(self, issue_or_pull, body)
+    }
+    fn update_comment(&self, comment_id: u64, body: &str) -> Result<Comment> {
+        Client::update_comment(self, comment_id, body)
     }
 }
 

@@ -10,8 +10,8 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use portcullis_core::ports::github::{
-    Alarms, Branch, Comment, GitHub, Issue, IssueEvent, Label, Proposals, Pull, PullCommit, Review,
-    Status, Statuses, User,
+    Alarms, Branch, Comment, Comments, GitHub, Issue, IssueEvent, Label, Proposals, Pull,
+    PullCommit, Review, Status, Statuses, User,
 };
 
 /// GitHub lists at most this many commits of a pull request.
@@ -714,8 +714,17 @@ impl Proposals for MemGitHub {
         entry.1.extend(teams.iter().cloned());
         Ok(())
     }
+}
 
+/// Anyone with write access may comment, and edit anyone's comment (its author stays who
+/// posted it), as GitHub lets them.
+impl Comments for MemGitHub {
     fn create_comment(&self, issue_or_pull: u64, body: &str) -> Result<Comment> {
+        let known = self.pulls.borrow().contains_key(&issue_or_pull)
+            || self.issues.borrow().contains_key(&issue_or_pull);
+        if !known {
+            return Err(anyhow!("GitHub answered 404: Not Found"));
+        }
         let id = self.id();
         let at = self.tick();
         let comment = Comment {
@@ -732,6 +741,19 @@ impl Proposals for MemGitHub {
             .or_default()
             .push(comment.clone());
         Ok(comment)
+    }
+
+    fn update_comment(&self, comment_id: u64, body: &str) -> Result<Comment> {
+        let at = self.tick();
+        let mut comments = self.comments.borrow_mut();
+        let comment = comments
+            .values_mut()
+            .flatten()
+            .find(|c| c.id == comment_id)
+            .ok_or_else(|| anyhow!("GitHub answered 404: Not Found"))?;
+        comment.body = body.to_owned();
+        comment.updated_at = at;
+        Ok(comment.clone())
     }
 }
 

@@ -25,7 +25,7 @@ pub trait Alarms: GitHub {
 /// What the lifecycle flows write to GitHub to propose a change: a commit made through the API
 /// on the base branch's tip, a branch moved to it, one pull request per purpose. Implemented by
 /// the REST client and the in-memory GitHub.
-pub trait Proposals: GitHub {
+pub trait Proposals: Comments {
     /// The repository's owner (the organisation whose teams review).
     fn owner(&self) -> String;
     fn create_branch(&self, branch: &str, sha: &str) -> Result<()>;
@@ -51,7 +51,14 @@ pub trait Proposals: GitHub {
         state: Option<&str>,
     ) -> Result<Pull>;
     fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()>;
+}
+
+/// Comments on issues and pull requests. Anyone with write access may edit anyone's comment,
+/// so what portcullis finds again is told apart by its author, never by its text alone.
+pub trait Comments: GitHub {
     fn create_comment(&self, issue_or_pull: u64, body: &str) -> Result<Comment>;
+    /// Replaces a comment's body (its author stays who posted it).
+    fn update_comment(&self, comment_id: u64, body: &str) -> Result<Comment>;
 }
 
 /// What the application reads from GitHub to judge a pull request. Implemented by the REST
