@@ -98,7 +98,11 @@ pub fn run(args: Args) -> Result<Exit> {
         }
     }
     if let (Some(client), true) = (&client, args.close_stale) {
-        super::stale::close_stale(client, &computed.catalog, as_of)?;
+        for line in
+            portcullis_core::lifecycle::expire::close_stale(client, &computed.catalog, as_of)?
+        {
+            eprintln!("{line}");
+        }
     }
     Ok(Exit::Success)
 }

@@ -29,7 +29,6 @@ mod report;
 mod request;
 mod request_pr;
 mod review;
-mod stale;
 mod timer;
 
 use std::path::{Path, PathBuf};

@@ -6,8 +6,7 @@ use anyhow::Result;
 use super::TextOrJson as Format;
 use super::comment::author;
 use super::{Common, Exit};
-use portcullis_core::comment::is_ours;
-use portcullis_core::lifecycle::remind::{self, Group, LABEL};
+use portcullis_core::lifecycle::remind;
 use portcullis_github::Client;
 
 /// Remind owners and holders of grants expiring within `warn_days`: one tracking issue per
@@ -41,7 +40,8 @@ pub fn run(args: Args) -> Result<Exit> {
     if !args.dry_run && !groups.is_empty() {
         let client = Client::from_env()?;
         for group in &groups {
-            let (issue, status) = notify(&client, &catalog, group, date)?;
+            let (issue, status) =
+                remind::notify(&client, &catalog, group, date, author().as_deref())?;
             eprintln!("{}: #{issue} {status}", group.key());
             notified.push(serde_json::json!({
                 "owners": group.owners, "issue": issue, "status": status,
@@ -80,38 +80,4 @@ pub fn run(args: Args) -> Result<Exit> {
     };
     super::out::stdout(&out)?;
     Ok(Exit::Success)
-}
-
-/// Finds (or opens) the group's tracking issue and comments once for the day: `posted`, or
-/// `already posted today`.
-fn notify(
-    client: &Client,
-    catalog: &portcullis_core::model::Catalog,
-    group: &Group,
-    date: chrono::NaiveDate,
-) -> Result<(u64, &'static str)> {
-    let marker = group.issue_marker();
-    let me = author();
-    let existing = client.issues("open", &[LABEL])?.into_iter().find(|i| {
-        is_ours(Some(&i.user), me.as_deref())
-            && i.body.as_deref().is_some_and(|b| b.starts_with(&marker))
-    });
-    let issue = match existing {
-        Some(i) => i.number,
-        None => {
-            client
-                .create_issue(&group.issue_title(), &group.issue_body(), &[LABEL], &[])?
-                .number
-        }
-    };
-    let today = group.day_marker(date);
-    let done = client
-        .comments(issue)?
-        .iter()
-        .any(|c| is_ours(c.user.as_ref(), me.as_deref()) && c.body.starts_with(&today));
-    if done {
-        return Ok((issue, "already posted today"));
-    }
-    client.create_comment(issue, &group.comment(catalog, date))?;
-    Ok((issue, "posted"))
 }

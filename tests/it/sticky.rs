@@ -63,3 +63,65 @@ fn our_comment_rewritten_by_a_writer_is_put_back_in_place() {
     assert_eq!(comments.len(), 1);
     assert!(comments[0].body.contains("needs security"));
 }
+
+mod reminders {
+    use chrono::NaiveDate;
+    use portcullis_core::lifecycle::remind::{Expiring, Group, LABEL, notify};
+    use portcullis_core::model::Catalog;
+    use portcullis_core::ports::github::{Alarms, GitHub};
+    use portcullis_testkit::MemGitHub;
+
+    use super::ME;
+
+    fn group() -> Group {
+        Group {
+            owners: vec!["@tidewater/it".into()],
+            grants: vec![Expiring {
+                file: "access/vpn/ana.yaml".into(),
+                line: 4,
+                person: "ana".into(),
+                github: Some("ana-tw".into()),
+                app: "vpn".into(),
+                role: "staff".into(),
+                expires: "2026-11-25".into(),
+                owners: vec!["@tidewater/it".into()],
+            }],
+        }
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    /// A writer files a look-alike tracking issue with the group's marker, and comments the
+    /// day's marker on it: portcullis opens its own issue and posts the reminder there.
+    #[test]
+    fn a_writers_look_alike_issue_neither_takes_nor_stops_the_reminder() {
+        let mut gh = MemGitHub::new();
+        gh.add_user("omar-tw");
+        gh.token_of(ME);
+        let g = group();
+        let fake = gh.file_issue("omar-tw", &[LABEL], &g.issue_body());
+        gh.comment(fake, "omar-tw", &g.day_marker(day(22)));
+        let catalog = Catalog::default();
+        let (issue, status) = notify(&gh, &catalog, &g, day(22), Some(ME)).unwrap();
+        assert_ne!(issue, fake);
+        assert_eq!(status, "posted");
+        assert_eq!(gh.issues("open", &[LABEL]).unwrap().len(), 2);
+    }
+
+    /// Once a day: the second run the same day posts nothing, the next day's posts again on the
+    /// same issue.
+    #[test]
+    fn one_reminder_a_day_on_one_issue() {
+        let mut gh = MemGitHub::new();
+        gh.token_of(ME);
+        let (g, catalog) = (group(), Catalog::default());
+        let (first, _) = notify(&gh, &catalog, &g, day(22), Some(ME)).unwrap();
+        let again = notify(&gh, &catalog, &g, day(22), Some(ME)).unwrap();
+        assert_eq!(again, (first, "already posted today"));
+        let next = notify(&gh, &catalog, &g, day(23), Some(ME)).unwrap();
+        assert_eq!(next, (first, "posted"));
+        assert_eq!(gh.comments(first).unwrap().len(), 2);
+    }
+}

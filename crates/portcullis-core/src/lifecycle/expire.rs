@@ -267,6 +267,61 @@ pub fn closing_begun(comments: &[Comment], me: Option<&str>, r: &OpenRequest) ->
     })
 }
 
+/// `expire --close-stale`: closes the access requests nobody moved for `request_ttl`, with a
+/// comment saying why, and finishes a close an earlier run began (its comment written, the
+/// close not). Returns a line for each request closed.
+pub fn close_stale(
+    github: &dyn crate::ports::github::Proposals,
+    catalog: &Catalog,
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Vec<String>> {
+    let ttl = catalog
+        .settings
+        .as_ref()
+        .map_or_else(|| Duration::days(30), |s| s.request_ttl);
+    let open: Vec<OpenRequest> = github
+        .pulls("open", None)?
+        .into_iter()
+        .filter_map(|p| {
+            let updated = DateTime::parse_from_rfc3339(&p.updated_at).ok()?;
+            Some(OpenRequest {
+                number: p.number,
+                branch: p.head.name,
+                updated_at: updated.with_timezone(&Utc),
+            })
+        })
+        .collect();
+    let stale = stale(&open, ttl, as_of);
+    let mut closed = Vec::new();
+    // A run stopped between its comment and the close left a request whose last activity
+    // is that comment: it is no longer idle, and would stay open for good. Finish it.
+    let me = crate::approval::pull::own_login(github, catalog);
+    for r in open
+        .iter()
+        .filter(|r| crate::request::is_request_branch(&r.branch) && !stale.contains(&r.number))
+    {
+        let comments = match &me {
+            Some(_) => github.comments(r.number)?,
+            None => Vec::new(),
+        };
+        if closing_begun(&comments, me.as_deref(), r) {
+            github.update_pull(r.number, None, None, Some("closed"))?;
+            closed.push(format!(
+                "closed #{}: an earlier run had begun to close it",
+                r.number
+            ));
+        }
+    }
+    for number in stale {
+        super::propose::close(github, number, &stale_comment(ttl))?;
+        closed.push(format!(
+            "closed #{number}: no activity for {}",
+            crate::model::time::format_duration(ttl)
+        ));
+    }
+    Ok(closed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

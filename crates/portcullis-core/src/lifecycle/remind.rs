@@ -153,6 +153,41 @@ pub fn group(expiring: &[Expiring]) -> Vec<Group> {
         .collect()
 }
 
+/// Finds (or opens) the group's tracking issue and comments once for the day: `posted`, or
+/// `already posted today`. Only issues and comments portcullis wrote count (`author` as for
+/// [`crate::comment::is_ours`]): a writer's look-alike neither takes the reminder nor stops it.
+pub fn notify(
+    github: &dyn crate::ports::github::Tracking,
+    catalog: &Catalog,
+    group: &Group,
+    date: NaiveDate,
+    author: Option<&str>,
+) -> anyhow::Result<(u64, &'static str)> {
+    use crate::comment::is_ours;
+    let marker = group.issue_marker();
+    let existing = github.issues("open", &[LABEL])?.into_iter().find(|i| {
+        is_ours(Some(&i.user), author) && i.body.as_deref().is_some_and(|b| b.starts_with(&marker))
+    });
+    let issue = match existing {
+        Some(i) => i.number,
+        None => {
+            github
+                .create_issue(&group.issue_title(), &group.issue_body(), &[LABEL])?
+                .number
+        }
+    };
+    let today = group.day_marker(date);
+    let done = github
+        .comments(issue)?
+        .iter()
+        .any(|c| is_ours(c.user.as_ref(), author) && c.body.starts_with(&today));
+    if done {
+        return Ok((issue, "already posted today"));
+    }
+    github.create_comment(issue, &group.comment(catalog, date))?;
+    Ok((issue, "posted"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,10 @@ pub trait Proposals: Comments {
     fn request_reviewers(&self, number: u64, users: &[String], teams: &[String]) -> Result<()>;
 }
 
+/// Tracking issues and their comments (`remind`'s).
+pub trait Tracking: Alarms + Comments {}
+impl<T: Alarms + Comments + ?Sized> Tracking for T {}
+
 /// Comments on issues and pull requests. Anyone with write access may edit anyone's comment,
 /// so what portcullis finds again is told apart by its author, never by its text alone.
 pub trait Comments: GitHub {
