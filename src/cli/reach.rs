@@ -45,13 +45,9 @@ pub fn check(
     }
     // A grant file's `person:` may differ from its name: both people are reached.
     for path in change.paths.iter().filter(|p| p.starts_with("access/")) {
-        for entry in [snap.get(path), change.base.get(path)]
-            .into_iter()
-            .flatten()
-        {
-            reach
-                .people
-                .extend(scope::field_of(path, entry, "person").map(PersonId::from));
+        let sides = [snap.get(path), change.base.get(path)];
+        for entry in sides.into_iter().flatten() {
+            reach.people.extend(scope::field_of(path, entry, "person"));
         }
     }
     // People whose every grant file is read: their directory entry changed, or they hold a
@@ -70,7 +66,7 @@ pub fn check(
         for name in head.names(&format!("access/{app}")) {
             let path = format!("access/{app}/{name}");
             if let Some(entry) = head.read(&path)? {
-                everywhere.extend(scope::field_of(&path, &entry, "person").map(PersonId::from));
+                everywhere.extend(scope::field_of(&path, &entry, "person"));
                 if let Some(person) = name.strip_suffix(".yaml") {
                     everywhere.insert(PersonId::from(person));
                 }
@@ -150,9 +146,7 @@ fn read_policies(
             .filter(|(p, _)| p.starts_with("access/"))
             .flat_map(|(p, entry)| {
                 let folder = layout::grant_path_parts(p).map(|(app, _)| AppId::from(app));
-                folder
-                    .into_iter()
-                    .chain(scope::field_of(p, entry, "app").map(AppId::from))
+                folder.into_iter().chain(scope::field_of(p, entry, "app"))
             })
             .chain(reach.apps.iter().cloned())
             .collect()

@@ -90,8 +90,9 @@ pub fn sod_apps(entry: Option<&Entry>) -> Option<BTreeSet<AppId>> {
     Some(apps)
 }
 
-/// A top-level text field of a file (`person:`, `app:` of a grant file), when it parses that far.
-pub fn field_of(path: &str, entry: &Entry, key: &str) -> Option<String> {
+/// A top-level text field of a file (`person:`, `app:` of a grant file), when it parses that
+/// far, as the id it is.
+pub fn field_of<T: From<String>>(path: &str, entry: &Entry, key: &str) -> Option<T> {
     let node = load::parse_entry(path, entry, &mut Vec::new())?;
-    Some(node.get(key)?.as_str()?.to_owned())
+    Some(node.get(key)?.as_str()?.to_owned().into())
 }
