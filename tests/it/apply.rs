@@ -1334,7 +1334,7 @@ fn owed_and_met_once(org: &Org, case: &str) {
     );
     assert_eq!(
         state.applied,
-        org.gh.branch_sha("main"),
+        org.gh.branch_sha("main").map(Into::into),
         "{case}: the state reaches the head"
     );
     org.evidence();

@@ -215,6 +215,7 @@ impl World {
             .stored_state()
             .unwrap()
             .and_then(|s| s.state.applied)
+            .map(String::from)
     }
 
     fn security_issues(&self) -> usize {

@@ -522,7 +522,7 @@ fn an_approval_of_an_older_commit_does_not_count() {
     assert!(
         v.ignored
             .iter()
-            .any(|i| i.contains("earlier commit (bbbbbbb)"))
+            .any(|i| i.contains("earlier commit (bbbbbbbbbb)"))
     );
 }
 

@@ -598,7 +598,7 @@ fn a_state_moved_past_a_direct_push_is_refused() {
         org.fetch();
         let repo = clone_repo(&org);
         let mut state = portcullis_git::ledger::read_state(&repo).unwrap();
-        state.applied = Some(head.clone());
+        state.applied = Some(head.clone().into());
         portcullis_git::ledger::write_state(&repo, &state, forger.as_ref(), "moved on").unwrap();
         let out = org.apply(&[]);
         refused_with(

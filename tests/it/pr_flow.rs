@@ -190,7 +190,7 @@ fn a_request_goes_from_red_to_green_and_merges() {
     // The comment as the README shows it, once the approvals are complete.
     let out = w.run(&["comment", "--pr", &pr.to_string(), "--dry-run"]);
     // The commit id changes whenever the example organisation does.
-    let shown = String::from_utf8_lossy(&out.stdout).replace(&head[..12], "1a2b3c4d5e6f");
+    let shown = String::from_utf8_lossy(&out.stdout).replace(&head[..10], "1a2b3c4d5e");
     insta::assert_snapshot!("pr_comment_approved", shown);
 
     let merge = client.merge_pull(pr, &head).unwrap();

@@ -398,8 +398,14 @@ fn a_bot_approval_does_not_count() {
 /// The commits of `main` after `applied`, oldest first, checked as `apply` checks them.
 fn gate(w: &World, applied: &str) -> Vec<verify::Checked> {
     use portcullis_core::ports::Repo as _;
-    let mut range = w.repo.commits_not_in("main", applied).unwrap();
-    range.reverse();
+    let range: Vec<portcullis_core::model::CommitId> = w
+        .repo
+        .commits_not_in("main", applied)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(Into::into)
+        .collect();
     let head = w.repo.tip("main");
     let catalog = {
         let tree = w.repo.tree(&head).unwrap();
@@ -511,7 +517,7 @@ fn a_grant_added_in_the_merge_commit_is_not_covered_by_the_approval() {
 /// A pull request changing the portal's policy, approved by the security team and merged;
 /// before it, when `pushed_first`, a direct push loosening the VPN's. Whether the rules at the
 /// tip are trusted, and the commits that changed rules unverified.
-fn rules_after(pushed_first: bool) -> (bool, Vec<String>) {
+fn rules_after(pushed_first: bool) -> (bool, Vec<portcullis_core::model::CommitId>) {
     let mut w = world();
     let applied = w.repo.tip("main");
     if pushed_first {

@@ -61,7 +61,7 @@ pub fn body(report: &Report, plan: &Plan, verdict: Option<&Verdict>, head_sha: &
     let approvals = verdict.map(approvals_section).unwrap_or_default();
     let footer = format!(
         "\n<sub>Updated for commit {}. This comment is edited in place on every push.</sub>\n",
-        escape(crate::model::short_id(head_sha, 12))
+        escape(crate::model::short_commit(head_sha))
     );
     let full = [
         check_section(report, usize::MAX),

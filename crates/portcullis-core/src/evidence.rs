@@ -10,7 +10,7 @@
 //! recorded twice (a resumed run, or a run record on a head that also has a pull request's
 //! record). Each record is one link of the chain.
 
-use crate::model::{AppId, PersonId, RoleId};
+use crate::model::{AppId, CommitId, PersonId, RoleId};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -130,7 +130,7 @@ pub struct Note {
     /// Why the commit was not provisioned: it reached the branch without verified approvals.
     pub bypass: Option<String>,
     /// The commit applied (for `run`: the head the run reconciled). Full sha.
-    pub commit: String,
+    pub commit: CommitId,
     /// SHA-256 (lower-case hex) of the canonical JSON of this record without `hash`.
     pub hash: String,
     pub kind: Kind,
@@ -155,7 +155,7 @@ pub struct Note {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
     pub kind: Kind,
-    pub commit: String,
+    pub commit: CommitId,
     pub pr: Option<u64>,
     pub pr_head: Option<String>,
     pub approvals: Vec<Approval>,
@@ -213,7 +213,7 @@ impl Note {
     }
 
     pub fn short_commit(&self) -> &str {
-        crate::model::short_id(&self.commit, 10)
+        crate::model::short_commit(&self.commit)
     }
 }
 
@@ -459,7 +459,7 @@ fn parse_line(line: &str) -> Result<(Note, bool), String> {
 }
 
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 10)
+    crate::model::short_commit(sha)
 }
 
 /// Verifies the chain of every stored record: each intact, numbered 1, 2, 3… without gaps or
@@ -754,7 +754,7 @@ mod tests {
         assert_ne!(edited.compute_hash(), note.hash);
         // The stored line is itself canonical, and reads back as the same record.
         let (records, breaks) = read_all(&[Stored {
-            object: note.commit.clone(),
+            object: note.commit.to_string(),
             text: note.to_line(),
         }]);
         assert!(breaks.is_empty());
@@ -867,11 +867,11 @@ mod tests {
         one.hash = one.compute_hash();
         let forged = vec![
             Stored {
-                object: one.commit.clone(),
+                object: one.commit.to_string(),
                 text: one.to_line(),
             },
             Stored {
-                object: two.commit.clone(),
+                object: two.commit.to_string(),
                 text: two.to_line(),
             },
             notes[2].clone(),

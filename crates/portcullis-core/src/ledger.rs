@@ -57,7 +57,7 @@ pub trait Journal {
 pub struct State {
     pub version: u64,
     /// The last commit of the default branch that was applied (full sha).
-    pub applied: Option<String>,
+    pub applied: Option<crate::model::CommitId>,
     pub quarantine: Quarantine,
     /// The evidence chain's tip when this state was written: a chain that ends earlier, or
     /// holds another record there, was truncated, deleted or re-sealed.
@@ -256,7 +256,7 @@ pub fn trust(
                     s.state
                         .applied
                         .as_deref()
-                        .map_or("nothing", |a| crate::model::short_id(a, 10)),
+                        .map_or("nothing", |a| crate::model::short_commit(a)),
                     tip_at_open + 1
                 );
                 None

@@ -27,8 +27,8 @@ pub type Spot = (String, crate::model::RoleId);
 
 /// One commit of the range and the grant changes it made itself (against its first parent).
 pub struct Commit {
-    pub sha: String,
-    pub parent: String,
+    pub sha: crate::model::CommitId,
+    pub parent: crate::model::CommitId,
     pub changes: Vec<plan::Change>,
     /// It changed what provisioning depends on besides grants.
     pub rules_changed: bool,
@@ -126,7 +126,7 @@ pub fn rules_trusted(
     head: &str,
     checked: &[Checked],
     rules: &[String],
-) -> Result<(bool, Vec<String>)> {
+) -> Result<(bool, Vec<crate::model::CommitId>)> {
     let mut trusted = fingerprint(repo, applied, rules)?;
     let mut unverified = Vec::new();
     for c in checked.iter().filter(|c| c.commit.rules_changed) {
@@ -145,7 +145,7 @@ pub fn rules_trusted(
 pub fn check(
     client: &dyn GitHub,
     repo: &dyn Repo,
-    range: &[String],
+    range: &[crate::model::CommitId],
     rules: &[String],
     branch: &str,
     as_of: DateTime<Utc>,
@@ -160,7 +160,7 @@ pub fn check(
         let rules_changed = fingerprint(repo, id, rules)? != fingerprint(repo, &parent, rules)?;
         commits.push(Commit {
             sha: id.clone(),
-            parent,
+            parent: parent.into(),
             changes,
             rules_changed,
         });
@@ -254,7 +254,7 @@ fn verdict_status(
             Some(r) => format!("pull request #{number} was merged although it is refused: {r}"),
             None => format!(
                 "pull request #{number} was merged without its approvals on the merged head {}: {}",
-                crate::model::short_id(&head, 10),
+                crate::model::short_commit(&head),
                 v.status_description()
             ),
         };

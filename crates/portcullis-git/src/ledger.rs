@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(read_state(&repo).unwrap(), State::default());
         let mut state = State {
             version: 1,
-            applied: Some(id.to_string()),
+            applied: Some(id.to_string().into()),
             quarantine: Quarantine::default(),
             ..State::default()
         };
@@ -393,7 +393,7 @@ mod tests {
                 role: "staff".into(),
             },
             file: "access/vpn/ana.yaml".into(),
-            commit: id.to_string(),
+            commit: id.to_string().into(),
             reason: "no pull request".into(),
             approved: None,
         });
@@ -416,7 +416,7 @@ mod tests {
         let (_dir, repo, id) = repo_with_commit();
         let draft = |kind| Draft {
             kind,
-            commit: id.to_string(),
+            commit: id.to_string().into(),
             pr: None,
             pr_head: None,
             approvals: vec![],

@@ -55,7 +55,7 @@ impl Ledger for MemLedger {
     fn append_notes(&self, records: &[Note]) -> Result<()> {
         let mut notes = self.notes.borrow_mut();
         for r in records {
-            let text = notes.entry(r.commit.clone()).or_default();
+            let text = notes.entry(r.commit.to_string()).or_default();
             text.push_str(&r.to_line());
             text.push('\n');
         }

@@ -23,7 +23,7 @@ use portcullis_git::ledger;
 pub(super) struct Fix<'a, 'b> {
     pub repo: &'a Repository,
     pub started: &'a str,
-    pub applied: &'a str,
+    pub applied: &'a portcullis_core::model::CommitId,
     pub want: &'a Desired,
     pub observed: &'a Observed,
     pub opts: ops::Options<'a>,
@@ -100,7 +100,7 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
             &ledger,
             vec![Draft {
                 kind: Kind::Run,
-                commit: applied.to_owned(),
+                commit: applied.clone(),
                 pr: None,
                 pr_head: None,
                 approvals: Vec::new(),

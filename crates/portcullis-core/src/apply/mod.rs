@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::render::markdown::{code, escape};
 use crate::evidence::{self, Action, Draft, Kind, Run};
-use crate::model::Catalog;
+use crate::model::{Catalog, CommitId};
 use crate::plan;
 use crate::provision::GrantKey;
 use crate::provision::backend::{account_for, target_of};
@@ -41,7 +41,7 @@ pub struct Obligation {
 /// A grant change of the range the quarantine holds back, with the commit and why.
 #[derive(Clone, Debug)]
 pub struct HeldBack {
-    pub commit: String,
+    pub commit: CommitId,
     pub change: plan::Change,
     pub reason: String,
 }
@@ -55,10 +55,10 @@ pub fn quarantine_range(
 ) -> (Vec<HeldBack>, Vec<String>) {
     let mut held = Vec::new();
     let mut released = Vec::new();
-    let mut hold = |sha: &str, ch: &plan::Change, reason: String, q: &mut Quarantine| {
+    let mut hold = |sha: &CommitId, ch: &plan::Change, reason: String, q: &mut Quarantine| {
         if q.unverified(sha, ch, &reason) {
             held.push(HeldBack {
-                commit: sha.to_owned(),
+                commit: sha.clone(),
                 change: ch.clone(),
                 reason,
             });
@@ -107,11 +107,11 @@ pub fn security_team(catalog: &Catalog) -> String {
 }
 
 /// Why nothing is provisioned from rules that carry unverified changes, naming the commits.
-pub fn untrusted_rules(head: &str, unverified: &[String]) -> String {
-    let by: Vec<&str> = unverified.iter().map(|s| short(s)).collect();
+pub fn untrusted_rules(head: &CommitId, unverified: &[CommitId]) -> String {
+    let by: Vec<&str> = unverified.iter().map(CommitId::short).collect();
     format!(
         "the rules at {} (policies/, schemas/, a command program, the workflows or the tool's own sources) carry changes without verified approvals (commit {}): nothing is provisioned from them\nhint: revert those changes through a pull request the security team approves",
-        short(head),
+        head.short(),
         if by.is_empty() {
             "unknown".to_owned()
         } else {
@@ -162,7 +162,7 @@ pub fn holds(planned: &Planned) -> bool {
 }
 
 /// Which commit of the range each grant's operation is owed to: the last one that changed it.
-pub struct Attribution(HashMap<GrantKey, String>);
+pub struct Attribution(HashMap<GrantKey, CommitId>);
 
 impl Attribution {
     pub fn of_range(checked: &[Checked]) -> Attribution {
@@ -177,7 +177,7 @@ impl Attribution {
 
     /// The commit `op` is owed to; `None` for the run's own work (drift, expiry, a removal
     /// of an account no grant names).
-    pub fn commit_of(&self, op: &Op) -> Option<String> {
+    pub fn commit_of(&self, op: &Op) -> Option<CommitId> {
         if op.role.is_empty() {
             return None;
         }
@@ -270,13 +270,13 @@ pub fn emergency_obligations(checked: &[Checked], catalog: &Catalog) -> Vec<Obli
 /// are the run's results, each with the commit it is owed to.
 pub fn drafts(
     checked: &[Checked],
-    actions: Vec<(Option<String>, Action)>,
+    actions: Vec<(Option<CommitId>, Action)>,
     held: &[HeldBack],
     catalog: &Catalog,
     run: &Run,
-    head: &str,
+    head: &CommitId,
 ) -> Vec<Draft> {
-    let mut by_commit: HashMap<Option<String>, Vec<Action>> = HashMap::new();
+    let mut by_commit: HashMap<Option<CommitId>, Vec<Action>> = HashMap::new();
     for (commit, action) in actions {
         by_commit.entry(commit).or_default().push(action);
     }
@@ -330,7 +330,7 @@ pub fn drafts(
     if !own.is_empty() {
         drafts.push(Draft {
             kind: Kind::Run,
-            commit: head.to_owned(),
+            commit: head.clone(),
             pr: None,
             pr_head: None,
             approvals: Vec::new(),
@@ -344,7 +344,7 @@ pub fn drafts(
 }
 
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 10)
+    crate::model::short_commit(sha)
 }
 
 /// Why a commit must be reported to the security team, and its pull request.

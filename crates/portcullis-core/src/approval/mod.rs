@@ -428,7 +428,7 @@ fn current_approvers(pr: &PullFacts, ignored: &mut Vec<String>) -> BTreeSet<Logi
 
 /// The first seven characters, never cut inside a character (the value comes from a response).
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 7)
+    crate::model::short_commit(sha)
 }
 
 /// The newest `/portcullis override <reason>` that may apply: from a security team member,

@@ -355,7 +355,7 @@ fn is_commit_id(s: &str) -> bool {
 }
 
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 7)
+    crate::model::short_commit(sha)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {

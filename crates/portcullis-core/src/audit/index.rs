@@ -28,7 +28,7 @@ pub struct CommitInfo {
 
 impl CommitInfo {
     pub fn short(&self) -> &str {
-        crate::model::short_id(&self.sha, 10)
+        crate::model::short_commit(&self.sha)
     }
 }
 

@@ -26,7 +26,7 @@ pub struct NoteIndex {
     /// Every record, by sequence number.
     pub records: Vec<Note>,
     /// `apply` records by commit sha (indices into `records`, oldest first).
-    by_commit: HashMap<String, Vec<usize>>,
+    by_commit: HashMap<crate::model::CommitId, Vec<usize>>,
     /// Actions by grant and op (`add`/`remove`), in time order.
     actions: HashMap<(GrantKey, String), Vec<Applied>>,
     pub breaks: Vec<ChainBreak>,

@@ -752,7 +752,7 @@ fn pack_tables(p: &Pack, full_sha: bool) -> Vec<(&'static str, String, &'static 
         if full_sha {
             s.to_owned()
         } else {
-            crate::model::short_id(s, 10).to_owned()
+            crate::model::short_commit(s).to_owned()
         }
     };
     let mut out = Vec::new();

@@ -228,7 +228,7 @@ pub fn granted(
                     Err(e) => {
                         return Err(e.context(format!(
                             "cannot look up the pull request of commit {}; nothing was opened, the next run tries again",
-                            crate::model::short_id(&full, 12)
+                            crate::model::short_commit(&full)
                         )));
                     }
                 },

@@ -150,10 +150,16 @@ id!(
 );
 
 impl CommitId {
-    /// The first 12 characters, as messages show a commit.
+    /// The commit as every message shows it (see [`short_commit`]).
     pub fn short(&self) -> &str {
-        super::short_id(&self.0, 12)
+        short_commit(&self.0)
     }
+}
+
+/// The first 10 characters of a commit id, the one length every output shows a commit at,
+/// never cut inside a character; for ids held as text (a response's, a record's).
+pub fn short_commit(id: &str) -> &str {
+    super::short_id(id, 10)
 }
 
 #[cfg(test)]
@@ -172,8 +178,8 @@ mod tests {
 
     #[test]
     fn a_short_commit_id_never_cuts_a_character() {
-        assert_eq!(CommitId::new("0123456789abcdef").short(), "0123456789ab");
-        assert_eq!(CommitId::new("ééééééééééééé").short(), "éééééééééééé");
+        assert_eq!(CommitId::new("0123456789abcdef").short(), "0123456789");
+        assert_eq!(CommitId::new("ééééééééééééé").short(), "éééééééééé");
         assert_eq!(CommitId::new("abc").short(), "abc");
     }
 }

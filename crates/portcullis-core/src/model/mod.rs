@@ -6,8 +6,9 @@ pub mod ids;
 pub mod login;
 pub mod time;
 
-/// The first `n` characters of a commit id for display, never cut inside a character: the id
-/// may come from a record or a response that nobody checked.
+/// The first `n` characters of an id or hash for display, never cut inside a character: it may
+/// come from a record or a response that nobody checked. Commits are shown by
+/// [`short_commit`], at one length.
 pub fn short_id(id: &str, n: usize) -> &str {
     id.char_indices().nth(n).map_or(id, |(i, _)| &id[..i])
 }
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 
 pub use crate::load::yaml::Pos;
-pub use ids::{AppId, CommitId, PersonId, RoleId};
+pub use ids::{AppId, CommitId, PersonId, RoleId, short_commit};
 pub use login::Login;
 pub use time::Expiry;
 

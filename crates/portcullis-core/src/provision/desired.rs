@@ -22,7 +22,7 @@ pub enum Left {
     /// Expired at this instant (RFC 3339), at or before the run's as-of.
     Expired(String),
     Quarantined {
-        commit: String,
+        commit: crate::model::CommitId,
         reason: String,
     },
     Leaver,
@@ -47,7 +47,7 @@ impl std::fmt::Display for Left {
             Left::Quarantined { commit, reason } => write!(
                 f,
                 "quarantined: commit {} {reason}",
-                crate::model::short_id(commit, 10)
+                crate::model::short_commit(commit)
             ),
             Left::Leaver => write!(f, "the person is a leaver"),
             Left::PastEndDate(d) => write!(f, "past the person's end date {d}"),

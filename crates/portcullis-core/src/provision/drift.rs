@@ -101,7 +101,7 @@ impl DriftReport<'_> {
             out,
             "reconcile: {} at applied commit {}: {}, {} not listed",
             counted(self.targets, "target"),
-            crate::model::short_id(self.applied, 10),
+            crate::model::short_commit(self.applied),
             counted(drifted(self.drift), "drifted member"),
             counted(self.failed.len(), "target")
         );

@@ -64,7 +64,7 @@ pub fn observe(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Done {
     pub op: Op,
-    pub commit: Option<String>,
+    pub commit: Option<crate::model::CommitId>,
     pub action: Action,
 }
 
@@ -72,7 +72,7 @@ pub struct Done {
 /// each line and must have an intent, and every line before it, on disk when it returns: the
 /// write it announces follows. `first` numbers the first intent.
 pub fn execute(
-    ops: &[(Op, Option<String>)],
+    ops: &[(Op, Option<crate::model::CommitId>)],
     backends: &mut Backends<'_>,
     journal: &mut dyn FnMut(&Line) -> Result<()>,
     clock: &dyn Fn() -> String,
@@ -81,7 +81,7 @@ pub fn execute(
     let mut out = Vec::with_capacity(ops.len());
     for (i, (op, commit)) in ops.iter().enumerate() {
         let n = first + i as u64;
-        journal(&Line::intent(n, op, commit.as_deref(), &clock()))?;
+        journal(&Line::intent(n, op, commit.as_ref(), &clock()))?;
         let answer = backends.get(&op.target.app).and_then(|b| {
             let r = match op.kind {
                 Kind::Add => b.add(&op.target.target, &op.account),
@@ -118,7 +118,7 @@ mod tests {
     use super::*;
     use crate::provision::memory::Memory;
 
-    fn op(kind: Kind, target: &str, account: &str) -> (Op, Option<String>) {
+    fn op(kind: Kind, target: &str, account: &str) -> (Op, Option<crate::model::CommitId>) {
         (
             Op {
                 kind,

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use super::TargetId;
 use super::ops::{Kind, Op};
 use crate::evidence::{self, Action, Outcome};
-use crate::model::{AppId, PersonId, RoleId};
+use crate::model::{AppId, CommitId, PersonId, RoleId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Line {
     /// The first line: which run, reconciling which head.
-    Run { run: evidence::Run, head: String },
+    Run { run: evidence::Run, head: CommitId },
     /// Written before the write is attempted.
     Intent {
         n: u64,
@@ -31,7 +31,7 @@ pub enum Line {
         role: RoleId,
         why: String,
         /// The commit whose evidence record the action belongs to (`None`: the run's own).
-        commit: Option<String>,
+        commit: Option<CommitId>,
         at: String,
     },
     /// Written after the target answered.
@@ -48,7 +48,7 @@ impl Line {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn intent(n: u64, op: &Op, commit: Option<&str>, at: &str) -> Line {
+    pub fn intent(n: u64, op: &Op, commit: Option<&CommitId>, at: &str) -> Line {
         Line::Intent {
             n,
             op: op.kind.as_str().to_owned(),
@@ -58,7 +58,7 @@ impl Line {
             person: op.person.clone(),
             role: op.role.clone(),
             why: op.why.clone(),
-            commit: commit.map(str::to_owned),
+            commit: commit.cloned(),
             at: at.to_owned(),
         }
     }
@@ -68,10 +68,10 @@ impl Line {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Crashed {
     pub run: evidence::Run,
-    pub head: String,
+    pub head: CommitId,
     /// Actions by the commit whose record they belong to (`None`: the run's record), in the
     /// order they were started.
-    pub actions: BTreeMap<Option<String>, Vec<Action>>,
+    pub actions: BTreeMap<Option<CommitId>, Vec<Action>>,
     /// Removals that were started and never answered.
     pub in_doubt: Vec<Op>,
 }
@@ -102,7 +102,7 @@ pub fn read(text: &str) -> Option<Crashed> {
         }
     }
     let (run, head) = header?;
-    let mut actions: BTreeMap<Option<String>, Vec<Action>> = BTreeMap::new();
+    let mut actions: BTreeMap<Option<CommitId>, Vec<Action>> = BTreeMap::new();
     let mut in_doubt = Vec::new();
     for (n, line) in intents {
         let Line::Intent {
@@ -191,7 +191,7 @@ mod tests {
         let lines = [
             Line::Run {
                 run: run.clone(),
-                head: "h".repeat(40),
+                head: "h".repeat(40).into(),
             },
             Line::intent(1, &op(Kind::Remove, "old"), None, "2026-11-22T09:00:01Z"),
             Line::Done {
@@ -203,17 +203,22 @@ mod tests {
             Line::intent(
                 2,
                 &op(Kind::Remove, "gone"),
-                Some("c1"),
+                Some(&"c1".into()),
                 "2026-11-22T09:00:03Z",
             ),
-            Line::intent(3, &op(Kind::Add, "new"), Some("c1"), "2026-11-22T09:00:04Z"),
+            Line::intent(
+                3,
+                &op(Kind::Add, "new"),
+                Some(&"c1".into()),
+                "2026-11-22T09:00:04Z",
+            ),
         ];
         let mut text: String = lines.iter().map(|l| l.to_json() + "\n").collect();
         text.push_str("{\"type\":\"done\",\"n\":3,\"res"); // torn by the kill
         let crashed = read(&text).unwrap();
         assert_eq!(crashed.run, run);
         assert_eq!(crashed.actions[&None][0].result, Outcome::Changed);
-        let c1 = &crashed.actions[&Some("c1".to_owned())];
+        let c1 = &crashed.actions[&Some("c1".into())];
         assert_eq!(c1.len(), 2);
         assert!(c1.iter().all(|a| a.result == Outcome::Pending));
         // Only the removal is done again; an addition in doubt is found by the listing.

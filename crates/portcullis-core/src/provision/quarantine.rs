@@ -30,7 +30,7 @@ pub struct Entry {
     pub key: GrantKey,
     pub file: String,
     /// The commit that brought the unverified change (full sha).
-    pub commit: String,
+    pub commit: crate::model::CommitId,
     pub reason: String,
     /// `None`: nothing of this grant was ever approved.
     pub approved: Option<Approved>,
@@ -87,7 +87,12 @@ impl Quarantine {
 
     /// A change of a commit without verified approvals. Returns whether the change is held back
     /// (a removal is not: the repository no longer grants it, and revoking is the safe side).
-    pub fn unverified(&mut self, commit: &str, change: &plan::Change, reason: &str) -> bool {
+    pub fn unverified(
+        &mut self,
+        commit: &crate::model::CommitId,
+        change: &plan::Change,
+        reason: &str,
+    ) -> bool {
         let key = change.key();
         let earlier = self.remove(&key);
         let approved = match change.op {
@@ -103,7 +108,7 @@ impl Quarantine {
         self.put(Entry {
             key,
             file: change.file.clone(),
-            commit: commit.to_owned(),
+            commit: commit.clone(),
             reason: reason.to_owned(),
             approved,
         });
@@ -205,7 +210,11 @@ mod tests {
     #[test]
     fn an_unapproved_addition_grants_nothing_until_a_verified_addition() {
         let mut q = Quarantine::default();
-        assert!(q.unverified("c1", &change(Op::Add, None, Some("2026-12-01")), "no PR"));
+        assert!(q.unverified(
+            &"c1".into(),
+            &change(Op::Add, None, Some("2026-12-01")),
+            "no PR"
+        ));
         assert_eq!(effective_expiry(q.get(&key()), None), Allowed::Nothing);
         // A one-owner edit through a pull request does not release it...
         assert!(!q.verified(
@@ -225,13 +234,13 @@ mod tests {
     fn an_unapproved_extension_keeps_the_approved_expiry() {
         let mut q = Quarantine::default();
         q.unverified(
-            "c1",
+            &"c1".into(),
             &change(Op::Change, Some("2026-12-01"), Some("2027-06-01")),
             "no PR",
         );
         // A second unapproved extension keeps the first approved version.
         q.unverified(
-            "c2",
+            &"c2".into(),
             &change(Op::Change, Some("2027-06-01"), Some("2027-12-01")),
             "no PR",
         );
@@ -246,10 +255,22 @@ mod tests {
     #[test]
     fn a_removal_is_provisioned_and_settles_the_grant() {
         let mut q = Quarantine::default();
-        q.unverified("c1", &change(Op::Add, None, Some("2026-12-01")), "no PR");
-        assert!(!q.unverified("c2", &change(Op::Remove, Some("2026-12-01"), None), "no PR"));
+        q.unverified(
+            &"c1".into(),
+            &change(Op::Add, None, Some("2026-12-01")),
+            "no PR",
+        );
+        assert!(!q.unverified(
+            &"c2".into(),
+            &change(Op::Remove, Some("2026-12-01"), None),
+            "no PR"
+        ));
         assert!(q.is_empty());
-        q.unverified("c3", &change(Op::Add, None, Some("2026-12-01")), "no PR");
+        q.unverified(
+            &"c3".into(),
+            &change(Op::Add, None, Some("2026-12-01")),
+            "no PR",
+        );
         q.settle(|_| false);
         assert!(
             q.is_empty(),

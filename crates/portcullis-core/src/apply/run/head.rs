@@ -13,15 +13,15 @@ use super::{ApplyGitHub, EVIDENCE_CONTEXT, Options, Step, short, stop};
 use crate::diag::Rule;
 use crate::evidence;
 use crate::ledger::STATE_REF;
-use crate::model::{AppId, Catalog};
+use crate::model::{AppId, Catalog, CommitId};
 use crate::ports::Repo;
 
 /// The head and the range to verify.
 pub(super) struct Head {
-    pub sha: String,
-    pub applied: String,
+    pub sha: CommitId,
+    pub applied: CommitId,
     /// First-parent commits after `applied`, oldest first.
-    pub range: Vec<String>,
+    pub range: Vec<CommitId>,
     pub loaded: Loaded,
 }
 
@@ -39,9 +39,12 @@ pub(super) fn find(
     opened: &Opened,
 ) -> Step<Head> {
     let branch = &opts.branch;
-    let sha = github.branch_sha(branch)?.ok_or_else(|| {
-        anyhow!("the branch `{branch}` does not exist on GitHub\nhint: pass `--branch NAME`")
-    })?;
+    let sha: CommitId = github
+        .branch_sha(branch)?
+        .ok_or_else(|| {
+            anyhow!("the branch `{branch}` does not exist on GitHub\nhint: pass `--branch NAME`")
+        })?
+        .into();
     if !repo.has_commit(&sha) {
         return Err(anyhow!(
             "the head {sha} of `{branch}` is not in the local repository\nhint: fetch it first: `git fetch origin {branch}`"
@@ -49,7 +52,7 @@ pub(super) fn find(
     }
     let applied = match (&opened.state.applied, &opts.trust_from) {
         (Some(a), None) => a.clone(),
-        (None, Some(rev)) => repo.resolve(rev)?,
+        (None, Some(rev)) => repo.resolve(rev)?.into(),
         (Some(a), Some(_)) => {
             return stop(format!(
                 "`--trust-from` is for the first run only: this repository is applied up to {a}"
@@ -118,13 +121,16 @@ pub(super) fn find(
 
 /// The first-parent commits after `applied` up to `head`, oldest first; `None` when `head`
 /// does not descend from `applied` (the history was rewritten).
-fn first_parent_range(repo: &dyn Repo, head: &str, applied: &str) -> Result<Option<Vec<String>>> {
-    if head != applied && repo.merge_base(head, applied).ok().as_deref() != Some(applied) {
+fn first_parent_range(
+    repo: &dyn Repo,
+    head: &CommitId,
+    applied: &CommitId,
+) -> Result<Option<Vec<CommitId>>> {
+    if head != applied && repo.merge_base(head, applied).ok().as_deref() != Some(applied.as_str()) {
         return Ok(None);
     }
-    let mut range = repo.first_parent_not_in(head, applied)?;
-    range.reverse();
-    Ok(Some(range))
+    let range = repo.first_parent_not_in(head, applied)?;
+    Ok(Some(range.into_iter().rev().map(CommitId::from).collect()))
 }
 
 /// The newest of the last 50 first-parent commits from `head` that carries portcullis's own

@@ -115,7 +115,7 @@ macro_rules! step {
 
 /// A commit id as the output shows it.
 fn short(sha: &str) -> &str {
-    crate::model::short_id(sha, 10)
+    crate::model::short_commit(sha)
 }
 
 /// Makes every target match the head of `opts.branch`.

@@ -16,7 +16,7 @@ use crate::apply::{self as gate, Attribution, HeldBack, Obligation};
 use crate::diag::render::text::counted;
 use crate::evidence::{self, Action, Outcome};
 use crate::ledger::{Ledger, State, Tip};
-use crate::model::{AppId, Catalog, PersonId};
+use crate::model::{AppId, Catalog, CommitId, PersonId};
 use crate::provision::desired;
 use crate::provision::execute::{self, Backends, Done};
 use crate::provision::journal::Line;
@@ -40,7 +40,7 @@ pub(super) struct Planned<'a> {
     pub sod_held: Vec<desired::Excluded>,
     pub planned: ops::Planned,
     /// The operations, each with the commit it is owed to.
-    pub work: Vec<(Op, Option<String>)>,
+    pub work: Vec<(Op, Option<CommitId>)>,
     pub attribution: Attribution,
     /// Some grant cannot be provisioned at all (reported).
     pub unprovisionable: bool,
@@ -88,7 +88,7 @@ impl<'a> Planning<'a, '_> {
             },
         );
         let attribution = Attribution::of_range(self.checked);
-        let work: Vec<(Op, Option<String>)> = planned
+        let work: Vec<(Op, Option<CommitId>)> = planned
             .ops
             .iter()
             .map(|o| (o.clone(), attribution.commit_of(o)))
@@ -162,7 +162,7 @@ pub fn describe(op: &Op) -> String {
 }
 
 /// What a dry run would do, and that it wrote nothing.
-pub(super) fn dry_run(out: &mut String, work: &[(Op, Option<String>)]) {
+pub(super) fn dry_run(out: &mut String, work: &[(Op, Option<CommitId>)]) {
     for (op, _) in work {
         let _ = writeln!(out, "would {}: {}", describe(op), op.why);
     }
@@ -181,15 +181,15 @@ pub(super) fn dry_run(out: &mut String, work: &[(Op, Option<String>)]) {
 pub fn execute_journaled(
     ledger: &dyn Ledger,
     run: &evidence::Run,
-    head: &str,
-    ops: &[(Op, Option<String>)],
+    head: &CommitId,
+    ops: &[(Op, Option<CommitId>)],
     backends: &mut Backends<'_>,
     now: &dyn Fn() -> String,
 ) -> Result<Vec<Done>> {
     let mut journal = ledger.start_journal()?;
     let first = Line::Run {
         run: run.clone(),
-        head: head.to_owned(),
+        head: head.clone(),
     };
     journal.append(&first.to_json(), false)?;
     let done = execute::execute(
@@ -285,7 +285,7 @@ impl Record<'_> {
 
         // Evidence: a record per commit verified or quarantined in this range, then the run's.
         run.finished_at = Some(now());
-        let mut actions: Vec<(Option<String>, Action)> = done
+        let mut actions: Vec<(Option<CommitId>, Action)> = done
             .iter()
             .map(|d| (d.commit.clone(), d.action.clone()))
             .collect();
