@@ -1004,7 +1004,11 @@ fn reconcile_reports_drift_both_ways_and_fix_repairs_it() {
     let run = org.evidence().into_iter().last().unwrap();
     assert_eq!(run.kind, Kind::Run);
     assert_eq!(run.actions.len(), 2);
+    // The repair's record is signed like apply's: the next apply trusts the chain it extends.
+    assert!(run.sig.is_some(), "the repair's evidence record is signed");
     let out = org.run(&["reconcile"], "2026-11-22");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = org.run(&["apply"], "2026-11-22");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 

@@ -22,6 +22,8 @@ use portcullis_git::ledger;
 /// What the report found, for the repair.
 pub(super) struct Fix<'a, 'b> {
     pub repo: &'a Repository,
+    /// The apply environment's key (`--fix` refuses without it): the repair's record is signed.
+    pub signer: Option<portcullis_core::signing::Signer>,
     pub started: &'a str,
     pub applied: &'a portcullis_core::model::CommitId,
     pub want: &'a Desired,
@@ -35,6 +37,7 @@ pub(super) struct Fix<'a, 'b> {
 pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
     let Fix {
         repo,
+        signer,
         started,
         applied,
         want,
@@ -57,6 +60,7 @@ pub(super) fn fix(f: Fix<'_, '_>) -> Result<Exit> {
         Ok(c) => c,
         Err(why) => return refuse(Refusal(why)),
     };
+    chain.signer = signer;
     let (in_doubt, _) = portcullis_core::ledger::recover(&ledger, &mut chain, true)?;
     let planned = ops::plan(
         want,

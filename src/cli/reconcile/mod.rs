@@ -48,16 +48,20 @@ pub fn run(args: Args) -> Result<Exit> {
     let repo = portcullis_git::git::open(&root)?;
     let started = now();
     // The quarantine decides what `--fix` provisions: a state nobody can verify is not used.
+    // The key also signs the repair's evidence record, as apply's: the next apply verifies
+    // every record after the state's tip.
+    let signer = match std::env::var("PORTCULLIS_SIGNING_KEY") {
+        Ok(k) if !k.trim().is_empty() => Some(
+            portcullis_core::signing::Signer::parse(&k)
+                .map_err(|e| anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}"))?,
+        ),
+        _ => None,
+    };
     let state = match ledger::read_stored_state(&repo)? {
         None => ledger::State::default(),
         Some(s) => {
-            let key = std::env::var("PORTCULLIS_SIGNING_KEY")
-                .ok()
-                .filter(|k| !k.trim().is_empty());
-            match key {
-                Some(k) => {
-                    let signer = portcullis_core::signing::Signer::parse(&k)
-                        .map_err(|e| anyhow!("`PORTCULLIS_SIGNING_KEY`: {e}"))?;
+            match &signer {
+                Some(signer) => {
                     if !s.signed_by(&signer.verifier()) {
                         return refuse(Refusal(format!(
                             "the applier's state `{}` is unsigned or not signed with the apply environment's key: it is not used\nhint: `portcullis apply` says more and tells the security team",
@@ -145,6 +149,7 @@ pub fn run(args: Args) -> Result<Exit> {
     // --fix: the applier's guarded path.
     fix::fix(fix::Fix {
         repo: &repo,
+        signer,
         started: &started,
         applied: &applied,
         want: &want,
