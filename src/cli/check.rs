@@ -1,4 +1,6 @@
 use std::io::{IsTerminal, Write};
+use std::panic::resume_unwind;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
@@ -6,8 +8,9 @@ use clap::ValueEnum;
 use super::timer::Timer;
 use super::{Common, Exit, use_color};
 use portcullis_core::diag::render::{self, text::Style};
-use portcullis_core::snapshot::{GOVERNED_DIRS, Snapshot};
-use portcullis_git::revision::Revision;
+use portcullis_core::model::PEOPLE_FILE;
+use portcullis_core::snapshot::{Entry, GOVERNED_DIRS, Snapshot};
+use portcullis_git::revision::{Revision, Source};
 
 /// Check every rule over the repository
 #[derive(clap::Args)]
@@ -60,7 +63,7 @@ pub fn run(args: Args) -> Result<Exit> {
         // is worked out; most changes need only a few of its entries.
         let scan = (args.base.is_some() && !args.full).then(|| {
             let source = head.source();
-            s.spawn(|| super::reach::scan_directory(&directory, source))
+            s.spawn(|| scan_directory(&directory, source))
         });
         // With `--base`, only what the change reaches is read, unless it reaches everything.
         let change = match &args.base {
@@ -78,15 +81,17 @@ pub fn run(args: Args) -> Result<Exit> {
             None => None,
         };
         let reached = match (&change, &repo) {
-            (Some(change), Some(repo)) if !args.full => super::reach::check(
-                &head,
-                args.head.as_deref(),
-                repo,
-                change,
-                scan,
-                as_of,
-                &mut timer,
-            )?,
+            (Some(change), Some(repo)) if !args.full => {
+                let scan: Option<portcullis_core::reach::DirectoryScan> = scan.map(|handle| {
+                    Box::new(move || handle.join().unwrap_or_else(|e| resume_unwind(e))) as _
+                });
+                let history = |paths: &[&str]| {
+                    portcullis_git::git::last_touched_from(repo, args.head.as_deref(), paths)
+                };
+                portcullis_core::reach::check(&head, change, scan, &history, as_of, &mut |p| {
+                    timer.lap(p)
+                })?
+            }
             _ => None,
         };
         Ok((change, reached))
@@ -174,4 +179,19 @@ pub fn run(args: Args) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// The head's directory, kept in `cell`, cut into its entries; `None` when it cannot be read
+/// or is not plainly a list (the core then reads it itself and reports why).
+fn scan_directory(
+    cell: &OnceLock<Option<Entry>>,
+    source: Source,
+) -> Option<portcullis_core::load::directory::Entries<'_>> {
+    let entry = cell.get_or_init(|| source.read(PEOPLE_FILE).ok().flatten());
+    match entry {
+        Some(Entry::File(bytes)) => {
+            portcullis_core::load::directory::scan(std::str::from_utf8(bytes).ok()?)
+        }
+        _ => None,
+    }
 }

@@ -22,7 +22,6 @@ mod manual;
 pub mod out;
 mod people;
 mod plan;
-mod reach;
 mod reconcile;
 mod remind;
 mod report;

@@ -52,6 +52,7 @@ pub mod owed;
 pub mod plan;
 pub mod ports;
 pub mod provision;
+pub mod reach;
 pub mod report;
 pub mod request;
 pub mod rules;

@@ -20,6 +20,9 @@ impl Tree for Revision<'_> {
     fn names(&self, dir: &str) -> Vec<String> {
         Revision::names(self, dir)
     }
+    fn read_all(&self, paths: &[String]) -> Result<Vec<(String, Entry)>> {
+        Revision::read_all(self, paths)
+    }
 }
 
 fn oid(id: &str) -> Result<Oid> {

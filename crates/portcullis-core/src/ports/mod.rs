@@ -20,6 +20,17 @@ pub trait Tree {
     fn read(&self, path: &str) -> Result<Option<Entry>>;
     /// Names directly under `dir` (files and folders); empty when `dir` is absent.
     fn names(&self, dir: &str) -> Vec<String>;
+    /// The files among `paths` that exist, with their entries (an edge may read them in
+    /// parallel).
+    fn read_all(&self, paths: &[String]) -> Result<Vec<(String, Entry)>> {
+        let mut out = Vec::new();
+        for path in paths {
+            if let Some(entry) = self.read(path)? {
+                out.push((path.clone(), entry));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// One commit that changed a file: its content before and after.

@@ -3,36 +3,39 @@
 //! a person reached by a changed grant file has in the apps SoD rules name, the app files
 //! those grants name, the rule files, and the reached entries of the people directory.
 
+use std::collections::{BTreeSet, HashMap};
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use git2::Repository;
-use std::collections::BTreeSet;
-use std::panic::resume_unwind;
-use std::sync::OnceLock;
-use std::thread::ScopedJoinHandle;
 
-use super::timer::Timer;
-use portcullis_core::baseline::{self, Touched};
-use portcullis_core::diag::Report;
-use portcullis_core::load::{directory, layout};
-use portcullis_core::model::{
+use crate::baseline::{self, Touched};
+use crate::diag::Report;
+use crate::load::{directory, layout};
+use crate::model::{
     AppId, BIRTHRIGHT_FILE, CODEOWNERS_FILE, PEOPLE_FILE, PersonId, SETTINGS_FILE, SOD_FILE,
 };
-use portcullis_core::scope::{self, Reach};
-use portcullis_core::snapshot::{Entry, Snapshot};
-use portcullis_git::revision::{Revision, Source};
+use crate::ports::Tree;
+use crate::scope::{self, Reach};
+use crate::snapshot::{Entry, Snapshot};
+
+/// The people directory's entries, cut up elsewhere (the CLI does it on the other core while
+/// the change is worked out: at 50,000 people, inflating and scanning it is most of what a
+/// small change costs); `None` when it cannot be read or is not plainly a list.
+pub type DirectoryScan<'a> = Box<dyn FnOnce() -> Option<directory::Entries<'a>> + 'a>;
+
+/// When each file was last changed in the head's history, for the rules that need it.
+pub type LastTouched<'a> = &'a dyn Fn(&[&str]) -> Result<HashMap<String, DateTime<Utc>>>;
 
 /// The report over what `change` reaches, with the snapshot it was read from; `None` when the
 /// change reaches everything (a rule file changed) and the whole tree must be checked.
-/// `head` is the work tree or a commit (`--head`); `head_rev` names the commit, for history.
+/// `head` is the work tree or a commit (`--head`).
 pub fn check(
-    head: &Revision,
-    head_rev: Option<&str>,
-    repo: &Repository,
+    head: &dyn Tree,
     change: &Touched,
-    directory: Option<DirectoryScan>,
+    directory: Option<DirectoryScan<'_>>,
+    last_touched: LastTouched<'_>,
     as_of: DateTime<Utc>,
-    timer: &mut Timer,
+    lap: &mut dyn FnMut(&str),
 ) -> Result<Option<(Snapshot, Report)>> {
     let Some(mut reach) = scope::of_change(&change.paths) else {
         return Ok(None);
@@ -90,19 +93,19 @@ pub fn check(
         .collect();
     reach.people.extend(everywhere);
     snap.files.extend(head.read_all(&elsewhere)?);
-    timer.lap("reach");
+    lap("reach");
     read_policies(head, &reach, directory, &mut snap)?;
-    timer.lap("read policies");
+    lap("read policies");
     let grant_files: BTreeSet<String> = snap
         .files
         .keys()
         .filter(|p| p.starts_with("access/"))
         .cloned()
         .collect();
-    let loaded = portcullis_core::check::load(&snap);
-    let needs = portcullis_core::rules::files_needing_history(&loaded.catalog);
-    let last_touched = portcullis_git::git::last_touched_from(repo, head_rev, &needs)?;
-    let (catalog, mut report) = portcullis_core::check::finish(loaded, &snap, as_of, &last_touched);
+    let loaded = crate::check::load(&snap);
+    let needs = crate::rules::files_needing_history(&loaded.catalog);
+    let last_touched = last_touched(&needs)?;
+    let (catalog, mut report) = crate::check::finish(loaded, &snap, as_of, &last_touched);
     baseline::mark(&mut report.diagnostics, &catalog, &snap, change);
     report
         .diagnostics
@@ -114,16 +117,16 @@ pub fn check(
             .filter(|p| p.starts_with("policies/"))
             .count();
     report.partial = true;
-    timer.lap("rules");
+    lap("rules");
     Ok(Some((snap, report)))
 }
 
 /// The rule files, the app files the read grants name (every app file when an app or
 /// CODEOWNERS changed), and the directory: whole when it changed, else the reached entries.
 fn read_policies(
-    head: &Revision,
+    head: &dyn Tree,
     reach: &Reach,
-    directory: Option<DirectoryScan>,
+    directory: Option<DirectoryScan<'_>>,
     snap: &mut Snapshot,
 ) -> Result<()> {
     for path in [SETTINGS_FILE, SOD_FILE, BIRTHRIGHT_FILE] {
@@ -163,7 +166,7 @@ fn read_policies(
         return Ok(());
     }
     let wanted = |id: &str| reach.people.contains(id);
-    let scanned = directory.and_then(|scan| scan.join().unwrap_or_else(|e| resume_unwind(e)));
+    let scanned = directory.and_then(|scan| scan());
     if let Some(entries) = scanned {
         snap.insert_bytes(PEOPLE_FILE, entries.select(&wanted).as_bytes());
     } else if let Some(entry) = head.read(PEOPLE_FILE)? {
@@ -179,21 +182,4 @@ fn read_policies(
         }
     }
     Ok(())
-}
-
-/// The people directory's entries, read and cut up on another thread while the change is
-/// worked out: at 50,000 people, inflating and scanning it is most of what a small change costs.
-pub type DirectoryScan<'s, 'd> = ScopedJoinHandle<'s, Option<directory::Entries<'d>>>;
-
-/// The head's directory, kept in `cell`, cut into its entries; `None` when it cannot be read
-/// or is not plainly a list (the caller then reads it itself and reports why).
-pub fn scan_directory(
-    cell: &OnceLock<Option<Entry>>,
-    source: Source,
-) -> Option<directory::Entries<'_>> {
-    let entry = cell.get_or_init(|| source.read(PEOPLE_FILE).ok().flatten());
-    match entry {
-        Some(Entry::File(bytes)) => directory::scan(std::str::from_utf8(bytes).ok()?),
-        _ => None,
-    }
 }
