@@ -420,3 +420,55 @@ fn a_state_signed_with_another_key_stops_the_run() {
     assert!(!w.members("vpn/vpn-users").contains("ana"));
     assert_eq!(w.security_issues(), 1);
 }
+
+/// `reconcile --fix` in-process: drift both ways is repaired through apply's journal, its
+/// record is signed, and the next apply trusts the chain it extended (an unsigned repair record
+/// used to stop every later run with a false alarm).
+#[test]
+fn a_repair_is_signed_and_the_next_apply_trusts_it() {
+    use portcullis_core::apply::reconcile::{self, Options as Compare};
+    let w = world();
+    {
+        let mut members = w.systems.members.borrow_mut();
+        let vpn = members.get_mut("vpn/vpn-users").unwrap();
+        vpn.remove("omar");
+        vpn.insert("intruder".to_owned());
+    }
+    let state = w.ledger.stored_state().unwrap().unwrap().state;
+    let applied = state.applied.clone().unwrap();
+    let loaded = apply::load(&w.repo, &applied).unwrap().unwrap();
+    let targets = Connect(w.systems.clone());
+    let opts = Compare {
+        app: None,
+        allow_mass_removal: false,
+        as_of: as_of(),
+    };
+    let survey = reconcile::survey(&targets, &loaded, applied, &state.quarantine, &opts);
+    assert_eq!(survey.drifted(), 2, "{}", survey.report().text());
+    let run = portcullis_core::evidence::Run {
+        id: "repair".into(),
+        started_at: "2026-11-22T12:00:00Z".into(),
+        finished_at: None,
+    };
+    let key = Some(Signer::from_seed(w.key));
+    let done = reconcile::repair(survey, &w.ledger, key, run, &|| {
+        "2026-11-22T12:00:02Z".into()
+    })
+    .unwrap()
+    .expect("the chain verifies");
+    assert!(done.failures.is_empty(), "{:?}", done.failures);
+    assert_eq!(
+        w.members("vpn/vpn-users"),
+        BTreeSet::from(["omar".to_owned()])
+    );
+    let r = w.apply(None);
+    assert_eq!(
+        r.end,
+        End::Finished {
+            held: false,
+            failures: vec![]
+        },
+        "{}",
+        r.out
+    );
+}

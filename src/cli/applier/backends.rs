@@ -34,7 +34,7 @@ impl portcullis_core::apply::run::Targets for LocalTargets {
 /// Backends connected from the catalog's app policies, secrets from the environment. With
 /// `PORTCULLIS_TIMINGS` set, each app's time in its system is printed when the backends are
 /// dropped.
-pub fn backends<'a>(catalog: &'a Catalog, root: &'a Path) -> Backends<'a> {
+fn backends<'a>(catalog: &'a Catalog, root: &'a Path) -> Backends<'a> {
     let timed = std::env::var_os("PORTCULLIS_TIMINGS").is_some();
     Backends::new(move |app: &str| {
         let policy = catalog

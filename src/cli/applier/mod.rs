@@ -9,7 +9,7 @@ mod backends;
 mod chain;
 mod issues;
 
-pub use backends::{LocalTargets, backends};
+pub use backends::LocalTargets;
 pub use chain::run_id;
 pub use issues::bot_login_at;
 pub use portcullis_core::apply::run::Loaded;

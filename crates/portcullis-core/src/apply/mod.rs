@@ -4,6 +4,7 @@
 //! values (the checked commits, the catalog, the results of the operations); the CLI does the
 //! I/O around it.
 
+pub mod reconcile;
 pub mod run;
 
 use std::collections::{HashMap, HashSet};

@@ -29,7 +29,7 @@ use crate::signing::Signer;
 use crate::verify;
 
 pub use head::{Loaded, load};
-pub use provision::{app_indexes, describe, execute_journaled, report_held};
+pub use provision::{Accounts, Unmanaged, app_indexes, describe, execute_journaled, report_held};
 
 /// The commit status that anchors the evidence chain's tip outside the repository's refs:
 /// only portcullis's own account can set it in its name, and its creator is checked.

@@ -1,11 +1,6 @@
-//! `reconcile`: reads every target's real membership and reports drift from the repository both
-//! ways: grants that are not provisioned (`missing`) and members the repository does not grant
-//! (`stray`). Accounts the app lists as `unmanaged` are never drift.
-//!
-//! The repository here is the **last applied commit** with the applier's quarantine, not the
-//! branch's head: commits not yet verified by `apply` are not drift, and `--fix` never
-//! provisions them. `--fix` repairs through the same path as `apply`: the lock, the journal,
-//! the removal guards, and a `run` evidence record.
+//! `reconcile`: drift between the targets and the last applied commit, and `--fix` (see
+//! [`portcullis_core::apply::reconcile`]). This file verifies the applier's state with the
+//! apply environment's key, takes apply's lock for a repair, and builds the ports.
 
 use crate::cli::TextOrJson as Format;
 use anyhow::{Result, anyhow};
@@ -14,10 +9,9 @@ use super::applier::{self, Refusal, now};
 use super::apply::{finish, refuse};
 use super::{Common, Exit};
 
-mod fix;
-use portcullis_core::provision::drift::{self, DriftReport};
-use portcullis_core::provision::ops::{self};
-use portcullis_core::provision::{desired, execute};
+use portcullis_core::apply::reconcile;
+use portcullis_core::evidence;
+use portcullis_core::model::AppId;
 use portcullis_git::ledger;
 
 /// Report drift between the targets and the repository (the last applied commit); `--fix` repairs it
@@ -90,72 +84,56 @@ pub fn run(args: Args) -> Result<Exit> {
         Ok(l) => l,
         Err(r) => return refuse(r),
     };
-    let catalog = &loaded.catalog;
     if let Some(app) = &args.app
-        && !catalog.apps.contains_key(app.as_str())
+        && !loaded.catalog.apps.contains_key(app.as_str())
     {
+        let known: Vec<&str> = loaded.catalog.apps.keys().map(AppId::as_str).collect();
         return Err(anyhow!(
             "no app `{app}` in the applied policies\nhint: one of: {}",
-            catalog.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+            known.join(", ")
         ));
     }
-    let mut want = desired::desired(catalog, &loaded.unreadable, &state.quarantine, as_of);
-    let mut backends = applier::backends(catalog, &root);
-    let only = args.app.clone();
-    let observed = execute::observe(&want, &mut backends, |id| {
-        only.as_ref().is_none_or(|a| *a == id.app)
-    });
-    // `--fix` never provisions what apply holds back.
-    for e in desired::hold_back_sod(&mut want, catalog, &observed, as_of) {
-        eprintln!("held back: {} ({}): {}", e.key, e.file, e.why);
-    }
-    let (unmanaged, people) = portcullis_core::apply::run::app_indexes(catalog);
-    let opts = ops::Options {
-        unmanaged: &unmanaged,
-        people: &people,
+    let targets = applier::LocalTargets::new(&root);
+    let opts = reconcile::Options {
+        app: args.app.as_deref().map(AppId::from),
         allow_mass_removal: args.allow_mass_removal,
-        in_doubt: &[],
+        as_of,
     };
-    let drift = ops::drift(&want, &observed, &opts);
-    let listing_failures: Vec<(String, String, String)> = observed
-        .iter()
-        .filter_map(|(id, r)| {
-            r.as_ref()
-                .err()
-                .map(|e| (id.app.to_string(), id.target.clone(), e.clone()))
-        })
-        .collect();
-
-    let report = DriftReport {
-        applied: &applied,
-        drift: &drift,
-        failed: &listing_failures,
-        targets: observed.len(),
-    };
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report.json())?),
-        Format::Text => print!("{}", report.text()),
+    let survey = reconcile::survey(&targets, &loaded, applied, &state.quarantine, &opts);
+    for line in &survey.held_back {
+        eprintln!("{line}");
     }
-    let failures: Vec<String> = listing_failures
-        .iter()
-        .map(|(app, target, e)| format!("{app}/{target}: {e}"))
-        .collect();
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&survey.report().json())?),
+        Format::Text => print!("{}", survey.report().text()),
+    }
     // Without drift there is nothing to fix, unless a killed run left its journal: it is
     // recorded now, or its writes would never reach the evidence.
-    if !args.fix || (drift::drifted(&drift) == 0 && ledger::read_journal(&repo)?.is_none()) {
-        return finish(failures, drift::drifted(&drift) > 0);
+    if !args.fix || (survey.drifted() == 0 && ledger::read_journal(&repo)?.is_none()) {
+        let drifted = survey.drifted() > 0;
+        return finish(survey.failures(), drifted);
     }
 
-    // --fix: the applier's guarded path.
-    fix::fix(fix::Fix {
-        repo: &repo,
-        signer,
-        started: &started,
-        applied: &applied,
-        want: &want,
-        observed: &observed,
-        opts,
-        backends: &mut backends,
-        failures,
-    })
+    // --fix: the applier's guarded path, under apply's lock.
+    let _lock = match ledger::lock(&repo, &started) {
+        Ok(l) => l,
+        Err(e) => {
+            return match e.downcast::<ledger::Locked>() {
+                Ok(locked) => refuse(Refusal(locked.to_string())),
+                Err(e) => Err(e),
+            };
+        }
+    };
+    let run = evidence::Run {
+        id: applier::run_id(&started),
+        started_at: started.clone(),
+        finished_at: None,
+    };
+    match reconcile::repair(survey, &ledger::GitLedger(&repo), signer, run, &now)? {
+        Ok(done) => {
+            print!("{}", done.out);
+            finish(done.failures, done.held)
+        }
+        Err(why) => refuse(Refusal(why)),
+    }
 }
