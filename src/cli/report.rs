@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use super::audit::{Sources, read_sources};
 use super::{Common, Exit};
+use portcullis_git::port::GitRepo;
 
 /// Write a static HTML site of who has access to what: an overview, a page per app and per
 /// person, recent changes and charts (works from `file://` and any static host)
@@ -29,7 +30,8 @@ pub fn run(args: Args) -> Result<Exit> {
     let repo = portcullis_git::git::open(&root)?;
     let Sources { index, notes } = read_sources(&repo, &args.rev)?;
     let mut timer = super::timer::Timer::from_env();
-    let (catalog, findings, sha) = super::audit::branch_at(&repo, &index, as_of)?;
+    let (catalog, findings, sha) =
+        portcullis_core::audit::period::branch_at(&GitRepo(&repo), &index, as_of)?;
     timer.lap("branch at as-of loaded and checked");
     let pages = portcullis_core::report::site(&portcullis_core::report::Input {
         catalog: &catalog,

@@ -23,6 +23,9 @@ impl Tree for Revision<'_> {
     fn read_all(&self, paths: &[String]) -> Result<Vec<(String, Entry)>> {
         Revision::read_all(self, paths)
     }
+    fn read_dir(&self, dir: &str) -> Result<portcullis_core::snapshot::Snapshot> {
+        Revision::read_dir(self, dir)
+    }
 }
 
 fn oid(id: &str) -> Result<Oid> {

@@ -308,3 +308,46 @@ impl Repo for MemRepo {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MemRepo;
+    use portcullis_core::ports::Repo;
+
+    /// The port's walk of a folder (the default `read_dir`) finds files in subfolders, and the
+    /// files provisioning reads are the governed ones only.
+    #[test]
+    fn a_folder_is_read_whole_and_only_governed_files_are_provisioning_s() {
+        let mut repo = MemRepo::new();
+        repo.commit(
+            "main",
+            &[
+                ("policies/settings.yaml", Some("org: x\n")),
+                ("policies/apps/vpn.yaml", Some("id: vpn\n")),
+                ("access/vpn/ana.yaml", Some("person: ana\n")),
+                ("notes/readme.md", Some("hi\n")),
+            ],
+            "One",
+        );
+        let tree = repo.tree("main").unwrap();
+        let policies: Vec<String> = tree
+            .read_dir("policies")
+            .unwrap()
+            .files
+            .into_keys()
+            .collect();
+        assert_eq!(
+            policies,
+            ["policies/apps/vpn.yaml", "policies/settings.yaml"]
+        );
+        let governed: Vec<String> = repo.governed("main").unwrap().files.into_keys().collect();
+        assert_eq!(
+            governed,
+            [
+                "access/vpn/ana.yaml",
+                "policies/apps/vpn.yaml",
+                "policies/settings.yaml"
+            ]
+        );
+    }
+}

@@ -7,10 +7,8 @@ use clap::ValueEnum;
 
 use super::{Common, Exit};
 
-mod evidence;
 mod history;
 
-pub(crate) use evidence::branch_at;
 pub(crate) use history::{Sources, read_sources};
 use history::{github_client, known_ids, warn_if_unasked};
 use portcullis_core::audit::Filter;
@@ -141,8 +139,8 @@ pub fn run(args: Args) -> Result<Exit> {
         (text, Exit::Success)
     } else if args.evidence {
         let since = since.unwrap_or(until);
-        let pack = evidence::evidence(
-            &repo,
+        let pack = portcullis_core::audit::period::evidence(
+            &port,
             &index,
             &notes,
             &mut lookups,

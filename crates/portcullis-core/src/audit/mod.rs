@@ -26,6 +26,7 @@ pub mod index;
 pub mod lookup;
 pub mod notes;
 pub mod pack;
+pub mod period;
 pub mod render;
 
 use crate::model::{AppId, PersonId, RoleId};

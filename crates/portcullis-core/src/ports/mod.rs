@@ -20,6 +20,21 @@ pub trait Tree {
     fn read(&self, path: &str) -> Result<Option<Entry>>;
     /// Names directly under `dir` (files and folders); empty when `dir` is absent.
     fn names(&self, dir: &str) -> Vec<String>;
+    /// Every file under `dir`, folders walked (an edge may read them its own way).
+    fn read_dir(&self, dir: &str) -> Result<crate::snapshot::Snapshot> {
+        let mut out = crate::snapshot::Snapshot::default();
+        let mut open = vec![dir.to_owned()];
+        while let Some(dir) = open.pop() {
+            for name in self.names(&dir) {
+                let path = format!("{dir}/{name}");
+                match self.read(&path)? {
+                    Some(entry) => _ = out.files.insert(path, entry),
+                    None => open.push(path),
+                }
+            }
+        }
+        Ok(out)
+    }
     /// The files among `paths` that exist, with their entries (an edge may read them in
     /// parallel).
     fn read_all(&self, paths: &[String]) -> Result<Vec<(String, Entry)>> {

@@ -1,22 +1,23 @@
-//! `audit --evidence`: the pack for a period, from the branch as it stood at each end, with
-//! when each leaver was marked as one.
+//! `audit --evidence` and the report: the branch as it stood at a time (its policies read
+//! through the Repo port, its grants from the history index) and the evidence pack for a
+//! period, with when each leaver was marked as one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Duration, Utc};
-use git2::Repository;
 
-use portcullis_core::audit::lookup::Lookuper;
-use portcullis_core::audit::notes::NoteIndex;
-use portcullis_core::audit::pack::{self, Pack};
-use portcullis_core::audit::{Filter, Index};
-use portcullis_core::model::Catalog;
-use portcullis_git::revision::Revision;
+use super::lookup::Lookuper;
+use super::notes::NoteIndex;
+use super::pack::{self, Pack};
+use super::{Filter, Index};
+use crate::model::Catalog;
+use crate::ports::Repo;
 
+/// The evidence pack of `since`..`until`.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn evidence(
-    repo: &Repository,
+pub fn evidence(
+    repo: &dyn Repo,
     index: &Index,
     notes: &NoteIndex,
     lookups: &mut Lookuper,
@@ -62,33 +63,32 @@ pub(super) fn evidence(
 
 /// The branch as it stood at `t`: its policies read from git, its grant files as the history
 /// walk parsed them (not parsed again), and the findings of `check`'s rules on them.
-pub(crate) fn branch_at(
-    repo: &Repository,
+pub fn branch_at(
+    repo: &dyn Repo,
     index: &Index,
     t: DateTime<Utc>,
-) -> Result<(Catalog, Vec<portcullis_core::diag::Diagnostic>, String)> {
+) -> Result<(Catalog, Vec<crate::diag::Diagnostic>, String)> {
     let Some(at) = index.commit_at(t) else {
         return Err(anyhow!(
             "the branch has no commit before {}\nhint: choose a later time",
-            portcullis_core::audit::stamp(t)
+            super::stamp(t)
         ));
     };
     let sha = index.commits[at].sha.clone();
-    let rev = Revision::at(repo, &sha)?;
+    let rev = repo.tree(&sha)?;
     let mut snapshot = rev.read_dir("policies")?;
-    if let Some(e) = rev.read(portcullis_core::model::CODEOWNERS_FILE)? {
+    if let Some(e) = rev.read(crate::model::CODEOWNERS_FILE)? {
         snapshot
             .files
-            .insert(portcullis_core::model::CODEOWNERS_FILE.to_owned(), e);
+            .insert(crate::model::CODEOWNERS_FILE.to_owned(), e);
     }
-    let mut loaded = portcullis_core::check::load(&snapshot);
+    let mut loaded = crate::check::load(&snapshot);
     loaded.catalog.grant_files = index
         .files_at(t)
         .into_iter()
         .map(|(path, set)| set.to_file(path))
         .collect();
-    let (catalog, report) =
-        portcullis_core::check::finish(loaded, &snapshot, t, &index.last_touched_at(t));
+    let (catalog, report) = crate::check::finish(loaded, &snapshot, t, &index.last_touched_at(t));
     Ok((catalog, report.diagnostics, sha))
 }
 
@@ -96,12 +96,12 @@ pub(crate) fn branch_at(
 /// walking back from `until`, that already said so. Only leavers whose access could matter to
 /// the period are looked up.
 fn leaver_times(
-    repo: &Repository,
+    repo: &dyn Repo,
     index: &Index,
     catalog: &Catalog,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<BTreeMap<portcullis_core::model::PersonId, DateTime<Utc>>> {
+) -> Result<BTreeMap<crate::model::PersonId, DateTime<Utc>>> {
     let mut wanted: BTreeSet<&str> = BTreeSet::new();
     for span in &index.spans {
         let person = index.keys[span.key].person.as_str();
@@ -125,13 +125,12 @@ fn leaver_times(
     let mut newer: Option<DateTime<Utc>> = None;
     for ci in versions {
         let c = &index.commits[ci];
-        let rev = Revision::at(repo, &c.sha)?;
-        let mut snap = portcullis_core::snapshot::Snapshot::default();
-        if let Some(e) = rev.read(portcullis_core::model::PEOPLE_FILE)? {
-            snap.files
-                .insert(portcullis_core::model::PEOPLE_FILE.to_owned(), e);
+        let rev = repo.tree(&c.sha)?;
+        let mut snap = crate::snapshot::Snapshot::default();
+        if let Some(e) = rev.read(crate::model::PEOPLE_FILE)? {
+            snap.files.insert(crate::model::PEOPLE_FILE.to_owned(), e);
         }
-        let (people, _) = portcullis_core::load::load(&snap);
+        let (people, _) = crate::load::load(&snap);
         let resolved: Vec<&str> = wanted
             .iter()
             .copied()
