@@ -106,6 +106,19 @@ fn as_of() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
 }
 
+/// The run went through with nothing held back and nothing failed.
+fn converged(r: &Report) {
+    assert_eq!(
+        r.end,
+        End::Finished {
+            held: false,
+            failures: vec![]
+        },
+        "{}",
+        r.out
+    );
+}
+
 fn staff(person: &str) -> String {
     grants(person, "vpn", &[("staff", "")])
 }
@@ -139,15 +152,7 @@ fn world() -> World {
     };
     w.publish();
     let r = w.apply(Some(&first));
-    assert_eq!(
-        r.end,
-        End::Finished {
-            held: false,
-            failures: vec![]
-        },
-        "{}",
-        r.out
-    );
+    converged(&r);
     w
 }
 
@@ -229,15 +234,7 @@ fn an_approved_merged_request_is_provisioned_and_recorded() {
     let mut w = world();
     let merge = w.approved_and_merged(1, &[("access/vpn/ana.yaml", Some(&staff("ana")))]);
     let r = w.apply(None);
-    assert_eq!(
-        r.end,
-        End::Finished {
-            held: false,
-            failures: vec![]
-        },
-        "{}",
-        r.out
-    );
+    converged(&r);
     assert!(w.members("vpn/vpn-users").contains("ana"), "{}", r.out);
     assert_eq!(w.applied().as_deref(), Some(merge.as_str()));
     assert!(
@@ -462,13 +459,5 @@ fn a_repair_is_signed_and_the_next_apply_trusts_it() {
         BTreeSet::from(["omar".to_owned()])
     );
     let r = w.apply(None);
-    assert_eq!(
-        r.end,
-        End::Finished {
-            held: false,
-            failures: vec![]
-        },
-        "{}",
-        r.out
-    );
+    converged(&r);
 }
