@@ -18,7 +18,7 @@ use crate::snapshot::Entry;
 pub struct Reach {
     /// People whose entry in the directory is checked, and their grants as far as the change
     /// reaches them: all of them when their entry or an app they hold changed, else those in
-    /// the apps SoD rules name (the CLI reads the files; see `cli::reach`).
+    /// the apps SoD rules name (see `reach`, which reads the files).
     pub people: BTreeSet<PersonId>,
     /// Apps whose policy changed: every grant of theirs is checked (and its holder's others).
     pub apps: BTreeSet<AppId>,
