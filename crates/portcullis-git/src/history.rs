@@ -185,7 +185,7 @@ pub fn read(repo: &Repository, rev: &str) -> Result<Vec<Commit>> {
     Ok(walked
         .into_iter()
         .map(|w| Commit {
-            sha: w.sha,
+            sha: w.sha.into(),
             time: Utc.timestamp_opt(w.time, 0).single().unwrap_or_default(),
             summary: w.summary,
             parents: w.parents,

@@ -16,7 +16,7 @@ pub use crate::model::GrantKey;
 /// A commit, without its files.
 #[derive(Clone, Debug)]
 pub struct CommitInfo {
-    pub sha: String,
+    pub sha: crate::model::CommitId,
     /// Committer time, made non-decreasing along the branch.
     pub time: DateTime<Utc>,
     pub summary: String,
@@ -28,7 +28,7 @@ pub struct CommitInfo {
 
 impl CommitInfo {
     pub fn short(&self) -> &str {
-        crate::model::short_commit(&self.sha)
+        self.sha.short()
     }
 }
 
@@ -731,7 +731,7 @@ mod tests {
 
     fn commit(n: usize, at: &str, files: Vec<FileDiff>) -> Commit {
         Commit {
-            sha: format!("{n:040x}"),
+            sha: format!("{n:040x}").into(),
             time: t(at),
             summary: format!("commit {n}"),
             parents: 1,

@@ -43,7 +43,7 @@ pub use index::{Event, EventOp, GrantKey, Holding, Index};
 #[derive(Clone, Debug)]
 pub struct Commit {
     /// Full sha.
-    pub sha: String,
+    pub sha: crate::model::CommitId,
     /// Committer time.
     pub time: DateTime<Utc>,
     pub summary: String,

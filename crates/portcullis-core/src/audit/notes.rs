@@ -138,7 +138,7 @@ pub struct Judgement {
 }
 
 /// Lookups by commit sha.
-pub type Lookups = HashMap<String, Lookup>;
+pub type Lookups = HashMap<crate::model::CommitId, Lookup>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -86,7 +86,7 @@ pub struct GrantEntry {
     pub ticket: Option<String>,
     pub emergency: bool,
     pub detail: String,
-    pub commit: String,
+    pub commit: crate::model::CommitId,
     pub summary: String,
     pub approvers: Approvers,
     pub provisioned: Option<Applied>,
@@ -142,7 +142,7 @@ pub struct Revocation {
     pub delay: Option<Duration>,
     pub late: bool,
     /// The commit that removed it from the branch, with its approvers.
-    pub commit: Option<String>,
+    pub commit: Option<crate::model::CommitId>,
     pub approvers: Option<Approvers>,
 }
 
@@ -174,7 +174,7 @@ pub struct ReviewDone {
     pub at: DateTime<Utc>,
     pub app: AppId,
     pub grants: usize,
-    pub commit: String,
+    pub commit: crate::model::CommitId,
     pub summary: String,
     pub approvers: Approvers,
 }
@@ -183,7 +183,7 @@ pub struct ReviewDone {
 #[derive(Clone, Debug)]
 pub struct Bypass {
     pub at: DateTime<Utc>,
-    pub commit: String,
+    pub commit: crate::model::CommitId,
     pub summary: String,
     pub pr: Option<u64>,
     pub reason: String,

@@ -67,7 +67,11 @@ pub fn branch_at(
     repo: &dyn Repo,
     index: &Index,
     t: DateTime<Utc>,
-) -> Result<(Catalog, Vec<crate::diag::Diagnostic>, String)> {
+) -> Result<(
+    Catalog,
+    Vec<crate::diag::Diagnostic>,
+    crate::model::CommitId,
+)> {
     let Some(at) = index.commit_at(t) else {
         return Err(anyhow!(
             "the branch has no commit before {}\nhint: choose a later time",

@@ -13,7 +13,7 @@ use super::pack::{Bypass, Finding, Pack};
 use super::{human_duration, stamp};
 use crate::diag::render::markdown::escape as md_escape;
 use crate::model::time::format_duration;
-use crate::model::{AppId, PersonId, RoleId};
+use crate::model::{AppId, CommitId, PersonId, RoleId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -229,10 +229,10 @@ struct JsonHolding {
     app: AppId,
     role: RoleId,
     since: String,
-    granted_by: String,
+    granted_by: CommitId,
     expires: Option<String>,
     file: String,
-    commit: String,
+    commit: CommitId,
     approval: JsonApproval,
     provisioned: Option<JsonApplied>,
 }
@@ -304,7 +304,7 @@ pub fn holders(
                     stamp(h.since),
                     v.view().expires.clone().unwrap_or_else(|| "never".into()),
                     if format == Format::Csv {
-                        c.sha.clone()
+                        c.sha.to_string()
                     } else {
                         c.short().to_owned()
                     },
@@ -350,7 +350,7 @@ struct JsonEvent {
     role: RoleId,
     expires: Option<String>,
     detail: String,
-    commit: Option<String>,
+    commit: Option<CommitId>,
     summary: Option<String>,
     approval: Option<JsonApproval>,
     provisioned: Option<JsonApplied>,
@@ -445,7 +445,7 @@ pub fn timeline(
                     e.commit
                         .map(|c| {
                             if format == Format::Csv {
-                                ix.commits[c].sha.clone()
+                                ix.commits[c].sha.to_string()
                             } else {
                                 ix.commits[c].short().to_owned()
                             }
@@ -528,7 +528,7 @@ struct JsonPackGrant {
     ticket: Option<String>,
     emergency: bool,
     detail: String,
-    commit: String,
+    commit: CommitId,
     summary: String,
     approval: JsonApproval,
     provisioned: Option<JsonApplied>,
@@ -546,7 +546,7 @@ struct JsonRevocation {
     removed_by: Option<&'static str>,
     delay_seconds: Option<i64>,
     late: bool,
-    commit: Option<String>,
+    commit: Option<CommitId>,
     approval: Option<JsonApproval>,
 }
 
@@ -599,7 +599,7 @@ struct JsonReviewDone {
     at: String,
     app: AppId,
     grants: usize,
-    commit: String,
+    commit: CommitId,
     summary: String,
     approval: JsonApproval,
 }
@@ -607,7 +607,7 @@ struct JsonReviewDone {
 #[derive(Serialize)]
 struct JsonBypass {
     at: String,
-    commit: String,
+    commit: CommitId,
     summary: String,
     pr: Option<u64>,
     reason: String,
