@@ -19,7 +19,7 @@ use portcullis_core::ports::github::Alarms;
 use portcullis_core::provision::backend::{Effect, Provisioner};
 use portcullis_core::provision::execute::Backends;
 use portcullis_core::signing::Signer;
-use portcullis_testkit::{MemGitHub, MemLedger, MemRepo, OrgBuilder, grants};
+use portcullis_testkit::{MemGitHub, MemLedger, MemRepo, OrgBuilder, ask, grants};
 
 /// Every target's members, by `app/target`, and each write in order.
 #[derive(Default)]
@@ -191,19 +191,8 @@ impl World {
     /// Omar asks for `edits` in pull request `number`; Kenji (the VPN's owner) approves the
     /// head; it is merged and pushed.
     fn approved_and_merged(&mut self, number: u64, edits: &[(&str, Option<&str>)]) -> String {
-        let branch = format!("pr-{number}");
-        self.repo.branch(&branch, "main");
-        let head = self.repo.commit(&branch, edits, "Ask");
-        let base = self.repo.tip("main");
-        self.gh.open_pull(
-            number,
-            "omar-tw",
-            &branch,
-            &head,
-            &base,
-            &[(&head, Some("omar-tw"))],
-            "",
-        );
+        let (repo, gh) = (&mut self.repo, &mut self.gh);
+        let head = ask(repo, gh, number, "omar-tw", edits, Some("omar-tw"));
         self.gh.review(number, "kenji-tw", "APPROVED", &head);
         let merge = self.repo.merge("main", &head, &format!("Merge #{number}"));
         self.gh.merge(number, &merge);
@@ -334,21 +323,15 @@ fn a_run_killed_after_a_write_resumes_without_repeating_it() {
 #[test]
 fn a_request_merged_without_its_approval_is_held_back() {
     let mut w = world();
-    w.repo.branch("pr-1", "main");
-    let head = w.repo.commit(
-        "pr-1",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        "Ask",
-    );
-    let base = w.repo.tip("main");
-    w.gh.open_pull(
+    let ana = staff("ana");
+    let edits = [("access/vpn/ana.yaml", Some(ana.as_str()))];
+    let head = ask(
+        &mut w.repo,
+        &mut w.gh,
         1,
         "omar-tw",
-        "pr-1",
-        &head,
-        &base,
-        &[(&head, Some("omar-tw"))],
-        "",
+        &edits,
+        Some("omar-tw"),
     );
     // Ana, who is no owner of the VPN, approves; the merge goes through anyway.
     w.gh.review(1, "ana-tw", "APPROVED", &head);

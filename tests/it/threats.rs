@@ -48,20 +48,14 @@ impl World {
         edits: &[(&str, Option<&str>)],
         committer: Option<&str>,
     ) -> String {
-        let branch = format!("pr-{number}");
-        self.repo.branch(&branch, "main");
-        let head = self.repo.commit(&branch, edits, "Ask");
-        let base = self.repo.tip("main");
-        self.gh.open_pull(
+        portcullis_testkit::ask(
+            &mut self.repo,
+            &mut self.gh,
             number,
             author,
-            &branch,
-            &head,
-            &base,
-            &[(&head, committer)],
-            "",
-        );
-        head
+            edits,
+            committer,
+        )
     }
 
     /// Omar asks, in pull request 1, for VPN staff access for Ana: the ordinary request.

@@ -12,5 +12,5 @@ mod repo;
 
 pub use github::MemGitHub;
 pub use ledger::MemLedger;
-pub use org::{OrgBuilder, grants};
+pub use org::{OrgBuilder, ask, grants};
 pub use repo::MemRepo;

@@ -98,3 +98,30 @@ impl OrgBuilder {
         sha
     }
 }
+
+/// `author` opens pull request `number` from a branch off `main` whose one commit writes
+/// `edits`, committed under an address GitHub links to `committer` (`None`: to nobody); the
+/// head commit.
+pub fn ask(
+    repo: &mut MemRepo,
+    gh: &mut MemGitHub,
+    number: u64,
+    author: &str,
+    edits: &[(&str, Option<&str>)],
+    committer: Option<&str>,
+) -> String {
+    let branch = format!("pr-{number}");
+    repo.branch(&branch, "main");
+    let head = repo.commit(&branch, edits, "Ask");
+    let base = repo.tip("main");
+    gh.open_pull(
+        number,
+        author,
+        &branch,
+        &head,
+        &base,
+        &[(&head, committer)],
+        "",
+    );
+    head
+}
