@@ -200,6 +200,18 @@ impl World {
         merge
     }
 
+    /// A writer pushes a VPN grant for `person` straight to `main`, no pull request.
+    fn push_straight_to_main(&mut self, person: &str) -> String {
+        let edits = [(format!("access/vpn/{person}.yaml"), staff(person))];
+        let edits: Vec<(&str, Option<&str>)> = edits
+            .iter()
+            .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+            .collect();
+        let sha = self.repo.commit("main", &edits, "Quick fix");
+        self.publish();
+        sha
+    }
+
     fn members(&self, target: &str) -> BTreeSet<String> {
         self.systems.members.borrow()[target].clone()
     }
@@ -238,12 +250,7 @@ fn an_approved_merged_request_is_provisioned_and_recorded() {
 #[test]
 fn a_direct_push_is_never_provisioned() {
     let mut w = world();
-    let push = w.repo.commit(
-        "main",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        "Quick fix",
-    );
-    w.publish();
+    let push = w.push_straight_to_main("ana");
     let r = w.apply(None);
     assert!(!w.members("vpn/vpn-users").contains("ana"), "{}", r.out);
     assert!(
@@ -355,12 +362,7 @@ fn a_request_merged_without_its_approval_is_held_back() {
 fn an_earlier_signed_state_put_back_only_makes_the_run_verify_more() {
     let mut w = world();
     let earlier = w.ledger.state.borrow().clone().expect("a state");
-    let push = w.repo.commit(
-        "main",
-        &[("access/vpn/dana.yaml", Some(&staff("dana")))],
-        "Quick fix",
-    );
-    w.publish();
+    let push = w.push_straight_to_main("dana");
     let r = w.apply(None);
     assert!(!w.members("vpn/vpn-users").contains("dana"), "{}", r.out);
     *w.ledger.state.borrow_mut() = Some(earlier);
@@ -387,12 +389,7 @@ fn a_state_signed_with_another_key_stops_the_run() {
     forged.quarantine = Default::default();
     w.ledger
         .put_state(&forged, Some(&Signer::from_seed([9; 32])));
-    w.repo.commit(
-        "main",
-        &[("access/vpn/ana.yaml", Some(&staff("ana")))],
-        "Quick fix",
-    );
-    w.publish();
+    w.push_straight_to_main("ana");
     for _ in 0..2 {
         let r = w.apply(None);
         assert!(matches!(r.end, End::Refused(_)), "{:?}\n{}", r.end, r.out);
