@@ -2,7 +2,7 @@
 //! printed once one is made.
 
 pub use portcullis_core::lifecycle::propose::{
-    Proposal, Proposed, base_sha, close, find_open, push_branch, refresh,
+    Proposal, Proposed, base_sha, close, find_open, refresh,
 };
 
 use anyhow::Result;

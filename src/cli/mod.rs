@@ -26,7 +26,6 @@ mod reconcile;
 mod remind;
 mod report;
 mod request;
-mod request_pr;
 mod review;
 mod timer;
 

@@ -7,7 +7,7 @@ use super::{Common, Exit, use_color, write_file};
 use portcullis_core::diag::render::text::{self, Style};
 use portcullis_core::edit::Upsert;
 use portcullis_core::model::PEOPLE_FILE;
-use portcullis_core::request::{Prepared, RequestArgs, RequestError, prepare};
+use portcullis_core::request::{Prepared, RequestArgs, RequestError, pr, prepare};
 use portcullis_core::snapshot::Snapshot;
 
 /// Request access: write the grant into `access/<app>/<person>.yaml` (creating the file, adding
@@ -71,7 +71,18 @@ pub fn run(args: Args) -> Result<Exit> {
     let as_of = args.common.as_of()?;
     let snapshot = portcullis_git::worktree::read(&root)?;
     if let Some(issue) = args.from_issue {
-        return super::request_pr::from_issue(&snapshot, issue, &args.base_branch, as_of);
+        let client = portcullis_github::Client::from_env()?;
+        let answered = pr::from_issue(&client, &snapshot, issue, &args.base_branch, as_of)?;
+        return Ok(match answered {
+            Ok(pull) => {
+                println!("{}", pull.html_url);
+                Exit::Success
+            }
+            Err(reason) => {
+                eprintln!("error: {reason}");
+                Exit::Findings
+            }
+        });
     }
     let person = match args.person {
         Some(p) => p,
@@ -93,8 +104,7 @@ pub fn run(args: Args) -> Result<Exit> {
     match prepare(&snapshot, &request, as_of) {
         Ok(prepared) if args.open_pr => {
             let client = portcullis_github::Client::from_env()?;
-            let pull =
-                super::request_pr::open(&client, &snapshot, &prepared, &args.base_branch, None)?;
+            let pull = pr::open(&client, &snapshot, &prepared, &args.base_branch, None)?;
             eprintln!(
                 "opened #{} from branch `{}`: {}",
                 pull.number, prepared.branch, prepared.title

@@ -178,3 +178,62 @@ fn a_missing_base_branch_is_named() {
         "{err}"
     );
 }
+
+mod requests {
+    use chrono::{TimeZone, Utc};
+    use portcullis_core::ports::Repo as _;
+    use portcullis_core::ports::github::GitHub;
+    use portcullis_core::request::pr;
+    use portcullis_core::snapshot::Entry;
+    use portcullis_testkit::{MemGitHub, MemRepo, OrgBuilder};
+
+    const FORM: &str = "### App\n\nvpn\n\n### Role\n\nstaff\n\n### Duration\n\n_No response_\n\n### Expires\n\n_No response_\n\n### Justification\n\nWorks from the road most of the week\n\n### Ticket\n\n_No response_\n\n### Person\n\nana\n";
+
+    /// Tidewater on `main` in both the repository and GitHub; the checkout's snapshot.
+    fn world() -> (MemGitHub, portcullis_core::snapshot::Snapshot) {
+        let (mut repo, mut gh) = (MemRepo::new(), MemGitHub::new());
+        OrgBuilder::new().build(&mut repo, &mut gh);
+        let snap = repo.governed("main").unwrap();
+        let files: Vec<(String, String)> = snap
+            .files
+            .iter()
+            .filter_map(|(p, e)| match e {
+                Entry::File(b) => Some((p.clone(), String::from_utf8_lossy(b).into_owned())),
+                _ => None,
+            })
+            .collect();
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        gh.seed_branch("main", &files);
+        (gh, snap)
+    }
+
+    /// SPEC section 6: a request from an issue names the issue in its branch, which nobody can
+    /// change once the pull request is open, so whoever asked is excluded from approving it; the
+    /// issue is answered once, and asking again while it is open is refused, not duplicated.
+    #[test]
+    fn a_request_from_an_issue_carries_the_issue_and_is_answered_once() {
+        let (mut gh, snap) = world();
+        let as_of = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let issue = gh.file_issue("ana-tw", &["access-request"], FORM);
+        let pull = pr::from_issue(&gh, &snap, issue, "main", as_of)
+            .unwrap()
+            .expect("a pull request");
+        assert!(
+            pull.head.name.ends_with(&format!("/issue-{issue}")),
+            "{}",
+            pull.head.name
+        );
+        assert!(
+            pull.body
+                .as_deref()
+                .unwrap_or_default()
+                .contains(&format!("Requested in #{issue}."))
+        );
+        let again = pr::from_issue(&gh, &snap, issue, "main", as_of).unwrap();
+        assert!(again.unwrap_err().contains("already open"));
+        assert_eq!(gh.comments(issue).unwrap().len(), 1, "answered once");
+    }
+}

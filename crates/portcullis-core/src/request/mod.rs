@@ -6,6 +6,8 @@
 //! Pure: the snapshot and `as_of` come from the caller; nothing here reads files, git, the
 //! network or the clock. A request never produces a file that `check` rejects.
 
+pub mod pr;
+
 use crate::model::Login;
 use std::fmt::{self, Write};
 

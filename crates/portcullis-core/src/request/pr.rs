@@ -4,13 +4,11 @@
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::Exit;
-use portcullis_core::diag::render::markdown::escape;
-use portcullis_core::request::{
-    Prepared, RequestArgs, RequestError, parse_issue_form, person_by_github, prepare,
-};
-use portcullis_core::snapshot::{Entry, Snapshot};
-use portcullis_github::{Client, Pull};
+use super::{Prepared, RequestArgs, RequestError, parse_issue_form, person_by_github, prepare};
+use crate::diag::render::markdown::escape;
+use crate::lifecycle::propose::{base_sha, find_open, push_branch};
+use crate::ports::github::{Issue, Proposals, Pull};
+use crate::snapshot::{Entry, Snapshot};
 
 /// Hidden marker of our answers on an issue, so a re-run does not answer twice.
 const MARKER: &str = "<!-- portcullis:request -->";
@@ -19,13 +17,13 @@ const MARKER: &str = "<!-- portcullis:request -->";
 /// Refuses when the local copy of the file differs from the base branch's (the checkout is
 /// behind) and when a pull request for the same request is already open.
 pub fn open(
-    client: &Client,
+    client: &dyn Proposals,
     snapshot: &Snapshot,
     p: &Prepared,
     base: &str,
     issue: Option<u64>,
 ) -> Result<Pull> {
-    let base_sha = super::bot_pr::base_sha(client, base)?;
+    let base_sha = base_sha(client, base)?;
     let remote = client.file(&p.path, &base_sha)?;
     let local = match snapshot.get(&p.path) {
         Some(Entry::File(bytes)) => Some(bytes.to_vec()),
@@ -43,7 +41,7 @@ pub fn open(
         Some(n) => format!("{}/issue-{n}", p.branch),
         None => p.branch.clone(),
     };
-    if let Some(open) = super::bot_pr::find_open(client, &branch)? {
+    if let Some(open) = find_open(client, &branch)? {
         bail!(
             "a pull request for this request is already open: #{} {}\nhint: ask its approvers, or close it first",
             open.number,
@@ -56,7 +54,7 @@ pub fn open(
         &message,
         &[(p.path.clone(), Some(p.content.clone().into_bytes()))],
     )?;
-    super::bot_pr::push_branch(client, &branch, &commit)?;
+    push_branch(client, &branch, &commit)?;
     let mut body = p.body.clone();
     if let Some(n) = issue {
         body.push_str(&format!("\n\nRequested in #{n}.\n"));
@@ -64,36 +62,30 @@ pub fn open(
     client.create_pull(&p.title, &branch, base, &body)
 }
 
-/// Reads the issue form, opens the pull request, and answers on the issue either way.
+/// Reads the issue form, opens the pull request, and answers on the issue either way: the
+/// pull request opened, or why none was (said once, however often the label is added again).
 pub fn from_issue(
+    client: &dyn Proposals,
     snapshot: &Snapshot,
     number: u64,
     base: &str,
     as_of: DateTime<Utc>,
-) -> Result<Exit> {
-    let client = Client::from_env()?;
+) -> Result<Result<Pull, String>> {
     let issue = client.issue(number)?;
     let answered = client
         .comments(number)?
         .iter()
         .any(|c| c.body.starts_with(MARKER) && c.user.as_ref().is_some_and(|u| u.is_bot()));
-    let outcome = match request_from(&client, snapshot, &issue, base, as_of) {
+    match request_from(client, snapshot, &issue, base, as_of) {
         Ok(pull) => {
-            println!("{}", pull.html_url);
-            Ok(format!(
+            let text = format!(
                 "Opened #{} for this request. Its approvers are listed there; the access is provisioned when it is merged.",
                 pull.number
-            ))
-        }
-        Err(reason) => Err(reason),
-    };
-    match outcome {
-        Ok(text) => {
+            );
             client.create_comment(number, &format!("{MARKER}\n{text}\n"))?;
-            Ok(Exit::Success)
+            Ok(Ok(pull))
         }
         Err(reason) => {
-            eprintln!("error: {reason}");
             if !answered {
                 client.create_comment(
                     number,
@@ -103,15 +95,15 @@ pub fn from_issue(
                     ),
                 )?;
             }
-            Ok(Exit::Findings)
+            Ok(Err(reason))
         }
     }
 }
 
 fn request_from(
-    client: &Client,
+    client: &dyn Proposals,
     snapshot: &Snapshot,
-    issue: &portcullis_github::Issue,
+    issue: &Issue,
     base: &str,
     as_of: DateTime<Utc>,
 ) -> Result<Pull, String> {
@@ -119,7 +111,7 @@ fn request_from(
     let person = match form.person {
         Some(p) => p,
         None => {
-            let loaded = portcullis_core::check::load(snapshot);
+            let loaded = crate::check::load(snapshot);
             person_by_github(&loaded.catalog, &issue.user.login)
                 .map(|p| p.id.value.to_string())
                 .ok_or_else(|| {
