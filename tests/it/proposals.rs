@@ -236,4 +236,29 @@ mod requests {
         assert!(again.unwrap_err().contains("already open"));
         assert_eq!(gh.comments(issue).unwrap().len(), 1, "answered once");
     }
+
+    /// Another App's bot answers first with portcullis's marker: that is not portcullis's
+    /// answer, and a request that cannot be made is still explained on the issue.
+    #[test]
+    fn another_bots_look_alike_answer_does_not_silence_the_explanation() {
+        let (mut gh, snap) = world();
+        gh.add_user("other-app[bot]");
+        let as_of = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let bad = FORM.replace("staff", "no-such-role");
+        let issue = gh.file_issue("ana-tw", &["access-request"], &bad);
+        gh.comment(
+            issue,
+            "other-app[bot]",
+            "<!-- portcullis:request -->\nAll done.",
+        );
+        let answer = pr::from_issue(&gh, &snap, issue, "main", as_of).unwrap();
+        assert!(answer.is_err());
+        let comments = gh.comments(issue).unwrap();
+        assert_eq!(comments.len(), 2, "explained beside the look-alike");
+        assert!(
+            comments[1]
+                .body
+                .contains("could not be turned into a pull request")
+        );
+    }
 }

@@ -64,6 +64,8 @@ pub fn open(
 
 /// Reads the issue form, opens the pull request, and answers on the issue either way: the
 /// pull request opened, or why none was (said once, however often the label is added again).
+/// Only portcullis's own answer counts as said: the App named by `bot_login` when the settings
+/// name it (the workflow answers with its token), else any bot.
 pub fn from_issue(
     client: &dyn Proposals,
     snapshot: &Snapshot,
@@ -72,10 +74,13 @@ pub fn from_issue(
     as_of: DateTime<Utc>,
 ) -> Result<Result<Pull, String>> {
     let issue = client.issue(number)?;
-    let answered = client
-        .comments(number)?
-        .iter()
-        .any(|c| c.body.starts_with(MARKER) && c.user.as_ref().is_some_and(|u| u.is_bot()));
+    let me = crate::check::load(snapshot)
+        .catalog
+        .settings
+        .and_then(|s| s.bot_login);
+    let answered = client.comments(number)?.iter().any(|c| {
+        c.body.starts_with(MARKER) && crate::comment::is_ours(c.user.as_ref(), me.as_deref())
+    });
     match request_from(client, snapshot, &issue, base, as_of) {
         Ok(pull) => {
             let text = format!(
