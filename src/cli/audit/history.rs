@@ -79,14 +79,9 @@ pub(super) fn public_key(
     rev: &str,
 ) -> Result<Option<portcullis_core::signing::Verifier>> {
     let revision = Revision::at(repo, rev)?;
-    let mut snapshot = portcullis_core::snapshot::Snapshot::default();
-    if let Some(e) = revision.read(portcullis_core::model::SETTINGS_FILE)? {
-        snapshot
-            .files
-            .insert(portcullis_core::model::SETTINGS_FILE.to_owned(), e);
-    }
-    let catalog = portcullis_core::load::load(&snapshot).0;
-    let Some(text) = catalog.settings.and_then(|s| s.evidence_public_key) else {
+    let settings =
+        portcullis_core::load::settings(revision.read(portcullis_core::model::SETTINGS_FILE)?);
+    let Some(text) = settings.and_then(|s| s.evidence_public_key) else {
         return Ok(None);
     };
     portcullis_core::signing::Verifier::parse(&text)

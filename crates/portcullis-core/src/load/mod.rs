@@ -33,6 +33,16 @@ pub fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> + Clone {
     })
 }
 
+/// `policies/settings.yaml` alone (`entry` as a snapshot holds it), for who portcullis is
+/// or which key signs: the rest of the snapshot is not read. `None` when it does not load.
+pub fn settings(entry: Option<Entry>) -> Option<crate::model::Settings> {
+    let mut snapshot = Snapshot::default();
+    snapshot
+        .files
+        .insert(crate::model::SETTINGS_FILE.to_owned(), entry?);
+    load(&snapshot).0.settings
+}
+
 /// Loads everything in the snapshot.
 pub fn load(snapshot: &Snapshot) -> (Catalog, Vec<Diagnostic>) {
     let mut diags = Vec::new();

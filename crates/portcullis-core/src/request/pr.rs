@@ -74,10 +74,8 @@ pub fn from_issue(
     as_of: DateTime<Utc>,
 ) -> Result<Result<Pull, String>> {
     let issue = client.issue(number)?;
-    let me = crate::check::load(snapshot)
-        .catalog
-        .settings
-        .and_then(|s| s.bot_login);
+    let settings = snapshot.get(crate::model::SETTINGS_FILE).cloned();
+    let me = crate::load::settings(settings).and_then(|s| s.bot_login);
     let answered = client.comments(number)?.iter().any(|c| {
         c.body.starts_with(MARKER) && crate::comment::is_ours(c.user.as_ref(), me.as_deref())
     });
