@@ -51,12 +51,6 @@ macro_rules! id {
             }
         }
 
-        impl AsRef<std::path::Path> for $name {
-            fn as_ref(&self) -> &std::path::Path {
-                self.0.as_ref()
-            }
-        }
-
         impl maud::Render for $name {
             fn render_to(&self, buffer: &mut String) {
                 self.0.render_to(buffer);
